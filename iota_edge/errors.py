@@ -1,0 +1,59 @@
+"""The iota_edge exception hierarchy: one root, a few leaves, single inheritance.
+
+    from iota_edge.errors import IotaEdgeError, InvalidTrytes
+    try:
+        curl_hash("abc")
+    except InvalidTrytes as e:
+        print(e.field, e)       # field names the argument; the message says what was expected
+
+Messages name the field and the expected shape. They never contain seeds or private keys.
+"""
+
+
+class IotaEdgeError(Exception):
+    """Root of every error raised by iota_edge. ``field`` names the offending input when there is one."""
+
+    def __init__(self, message, field=None):
+        Exception.__init__(self, message)
+        self.field = field
+
+
+class InvalidTrytes(IotaEdgeError):
+    """A tryte string has a character outside ``9A-Z`` or the wrong length."""
+
+
+class InvalidTrits(IotaEdgeError):
+    """A trit sequence has a value outside -1..1 or the wrong length."""
+
+
+class InvalidValue(IotaEdgeError):
+    """A number is out of range for its field (value, index, security level, MWM, ...)."""
+
+
+class InvalidChecksum(IotaEdgeError):
+    """An address checksum does not match the address."""
+
+
+class InvalidTransaction(IotaEdgeError):
+    """A transaction's trytes do not decode or violate a per-transaction rule."""
+
+
+class InvalidBundle(IotaEdgeError):
+    """A bundle breaks one of the node's rules. ``rule`` names it, ``index`` is the transaction index or None."""
+
+    def __init__(self, message, rule, index=None):
+        IotaEdgeError.__init__(self, message, field="bundle")
+        self.rule = rule
+        self.index = index
+
+
+class InvalidSignature(IotaEdgeError):
+    """A signature does not verify, or its fragments are malformed."""
+
+
+class PowError(IotaEdgeError):
+    """Proof-of-Work failed: cancelled, timed out, or given bad parameters."""
+
+
+class PowCancelled(PowError):
+    """The nonce search was cancelled or ran past its timeout."""
