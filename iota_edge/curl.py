@@ -23,12 +23,10 @@ from iota_edge.trinary import ALPHABET, check_trytes
 STATE_LENGTH = 729
 HASH_LENGTH = 243
 
-# Walk of the transform: _WALK[i] = p_i.
-_WALK = bytearray(2 * STATE_LENGTH)  # 16-bit little-endian entries, usable as a viper ptr16 table
-_walk = []
+# Walk of the transform, _WALK[i] = p_i, as 16-bit little-endian entries (a viper ptr16 table).
+_WALK = bytearray(2 * STATE_LENGTH)
 _p = 0
 for _i in range(STATE_LENGTH):
-    _walk.append(_p)
     _WALK[2 * _i] = _p & 0xFF
     _WALK[2 * _i + 1] = _p >> 8
     _p = _p + 364 if _p < 365 else _p - 365
@@ -90,26 +88,27 @@ def _viper_transform():
 
 
 def _loop_transform():
-    walk = _walk
     sbox = _SBOX
 
     def transform(state, rounds):
         for _ in range(rounds):
             old = bytes(state)
-            prev = old[0]
-            for i in range(1, STATE_LENGTH):
-                cur = old[walk[i]]
-                state[i - 1] = sbox[prev * 3 + cur]
-                prev = cur
-            state[STATE_LENGTH - 1] = sbox[prev * 3 + old[0]]
+            p = 0
+            for i in range(STATE_LENGTH):
+                q = p + 364 if p < 365 else p - 365
+                state[i] = sbox[old[p] * 3 + old[q]]
+                p = q
 
     return transform
+
+
+_MAKERS = (("sliced", _sliced_transform), ("viper", _viper_transform), ("loop", _loop_transform))
 
 
 def transforms():
     """Every transform this interpreter can run, fastest first, as (name, function); tests compare them."""
     out = []
-    for name, make in (("sliced", _sliced_transform), ("viper", _viper_transform), ("loop", _loop_transform)):
+    for name, make in _MAKERS:
         try:
             out.append((name, make()))
         except Exception:  # a port without the feature: ImportError, SyntaxError, AttributeError, ...
@@ -117,8 +116,15 @@ def transforms():
     return out
 
 
-TRANSFORM_NAME, _transform = transforms()[0]
+def _first_transform():
+    for name, make in _MAKERS:
+        try:
+            return name, make()
+        except Exception:
+            pass
 
+
+TRANSFORM_NAME, _transform = _first_transform()
 
 
 class Curl:

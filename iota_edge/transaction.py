@@ -96,7 +96,7 @@ class Transaction:
         value_end = 2268 + 27
         if trytes[2268 + _USABLE_VALUE_TRYTES : value_end] != "9" * (27 - _USABLE_VALUE_TRYTES):
             raise InvalidTransaction("value: trits 33..80 must be zero (only 33 value trits are usable)", "value")
-        tx = cls.__new__(cls)
+        tx = cls()  # MicroPython has no __new__ on user classes
         for name, off, length, kind in LAYOUT:
             v = trytes[off : off + length]
             setattr(tx, name, trytes_to_int(v) if kind == "i" else v)

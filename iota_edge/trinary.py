@@ -15,6 +15,7 @@ Every function here is pure and runs unchanged on CPython and MicroPython.
 from iota_edge.errors import InvalidTrits, InvalidTrytes, InvalidValue
 
 ALPHABET = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ALPHABET_BYTES = b"9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # Balanced value of each tryte character, and its three trits, indexed by ord(char) - 57 ('9').
 _VALUE = {}
@@ -195,12 +196,15 @@ def add_trits(a, b):
 
 def bytes_to_trytes(data):
     """Two trytes per byte, low base-27 digit first (the ASCII codec of PyOTA and iota.js)."""
-    alphabet = ALPHABET
-    out = []
-    for b in bytes(data):
-        out.append(alphabet[b % 27])
-        out.append(alphabet[b // 27])
-    return "".join(out)
+    data = bytes(data)
+    alphabet = _ALPHABET_BYTES
+    out = bytearray(2 * len(data))  # one buffer, not a list of one-character strings: it matters on a device
+    i = 0
+    for b in data:
+        out[i] = alphabet[b % 27]
+        out[i + 1] = alphabet[b // 27]
+        i += 2
+    return out.decode()
 
 
 def trytes_to_bytes(trytes, field="trytes"):
