@@ -103,13 +103,16 @@ class Transaction:
         tx._cache = (trytes, None)
         return tx
 
-    def to_trytes(self):
-        """Encode to 2673 trytes (fields are re-checked, so a bad assignment is reported by name)."""
+    def _encode(self, layout):
         parts = []
-        for name, _, length, kind in LAYOUT:
+        for name, _, length, kind in layout:
             v = _check_field(name, length, kind, getattr(self, name))
             parts.append(int_to_trytes(v, length, name) if kind == "i" else v)
         return "".join(parts)
+
+    def to_trytes(self):
+        """Encode to 2673 trytes (fields are re-checked, so a bad assignment is reported by name)."""
+        return self._encode(LAYOUT)
 
     @property
     def hash(self):
@@ -127,7 +130,7 @@ class Transaction:
     @property
     def essence(self):
         """The 162 essence trytes covered by the bundle hash (address .. last_index)."""
-        return self.to_trytes()[ESSENCE_START:ESSENCE_END]
+        return self._encode(LAYOUT[1:7])
 
     @property
     def is_tail(self):
