@@ -117,9 +117,11 @@ def build_parser():
     p = argparse.ArgumentParser(prog="iota-edge", description="Legacy IOTA toolkit for devices, gateways and nodes.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    a = sub.add_parser("address", help="derive addresses from a seed",
-                       description="Derive addresses. Example: iota-edge address --seed-file seed.txt --count 3",
-                       epilog="The seed comes from --seed-file, IOTA_EDGE_SEED or a prompt; it is never printed.")
+    raw = argparse.RawDescriptionHelpFormatter
+    a = sub.add_parser("address", help="derive addresses from a seed", formatter_class=raw,
+                       description="Derive addresses. The seed comes from --seed-file, IOTA_EDGE_SEED or a prompt;\n"
+                                   "it is never printed.",
+                       epilog="Example: iota-edge address --seed-file seed.txt --count 3 --checksum")
     a.add_argument("--seed-file", help="file holding the 81-tryte seed")
     a.add_argument("--index", type=int, default=0, help="first key index (default 0)")
     a.add_argument("--count", type=int, default=1, help="how many addresses (default 1)")
@@ -128,15 +130,17 @@ def build_parser():
     a.add_argument("--json", action="store_true", help="print one JSON list")
     a.set_defaults(func=cmd_address)
 
-    i = sub.add_parser("inspect", help="decode transactions and check a bundle",
-                       description="Decode transactions and validate the bundle with the node's rules. "
-                                   "Example: iota-edge inspect bundle.txt")
+    i = sub.add_parser("inspect", help="decode transactions and check a bundle", formatter_class=raw,
+                       description="Decode transactions and validate the bundle with the node's rules.\n"
+                                   "Exit status 1 if the bundle is invalid, 2 if the input cannot be read.",
+                       epilog="Example: iota-edge inspect bundle.txt")
     i.add_argument("file", help="file with one 2673-tryte transaction per line, or a JSON list; - for stdin")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_inspect)
 
-    b = sub.add_parser("bench", help="benchmarks that measure peers in the same run",
-                       description="Benchmarks. Example: iota-edge bench core --quick")
+    b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
+                       description="Benchmarks that measure their peers in the same run: core, pow.",
+                       epilog="Example: iota-edge bench core --quick")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="benchmark name and its options (core, pow)")
     b.set_defaults(func=cmd_bench)
     return p
