@@ -57,3 +57,14 @@ class PowError(IotaEdgeError):
 
 class PowCancelled(PowError):
     """The nonce search was cancelled or ran past its timeout."""
+
+
+class InvalidMessage(IotaEdgeError):
+    """A MAM message (or a reading inside one) fails to decode or verify. ``reason`` says which check failed:
+    ``decode`` (malformed payload), ``nonce`` (hamming weight / security level), ``index`` (leaf position outside the
+    tree the siblings describe), ``signature`` (signature and siblings do not lead to the root), ``bundle``
+    (incomplete or inconsistent transactions) or ``reading`` (the sensor-reading encoding)."""
+
+    def __init__(self, message, reason, field="payload"):
+        super().__init__(message, field)
+        self.reason = reason
