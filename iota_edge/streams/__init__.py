@@ -1,0 +1,18 @@
+"""MAM v0 (Masked Authenticated Messaging) streams for the legacy Tangle, byte-compatible with mam.client.js 0.7.3
+and mam.js: publish signed, optionally encrypted message chains from a device and read them back (spec section 9).
+
+    >>> from iota_edge.streams import Channel, FileStore, parse_message, read_channel
+    >>> ch = Channel(seed, mode="public", count=4, store=FileStore("mam.json"))
+    >>> m = ch.create_message("HELLO9WORLD")        # m.payload goes to m.address (m.bundle() builds the bundle)
+    >>> parse_message(m.payload, m.root)             # ('HELLO9WORLD', m.next_root), or InvalidMessage
+    >>> read_channel(client, m.root)                  # walk the chain through a node
+
+Modules: mam (primitives), channel (Channel, Message), parser (parse_message), store (FileStore, MemoryStore),
+reader (read_channel), reading (sensor-reading payloads, CBOR). ``reading`` is not imported here, to spare RAM on
+a device that does not use it.
+"""
+
+from iota_edge.streams.channel import MODES, Channel, Message, channel_address
+from iota_edge.streams.parser import ParsedMessage, parse_message, parse_payload
+from iota_edge.streams.reader import ReadResult, next_root_of, read_channel
+from iota_edge.streams.store import FileStore, MemoryStore
