@@ -1,0 +1,236 @@
+"""Deterministic CBOR (RFC 8949) encoder and a strict decoder, small enough for a device; CPython and MicroPython.
+
+    >>> from iota_edge import cbor
+    >>> cbor.dumps({0: 1, 4: [["t", 21.5, "Cel"]]}).hex()
+    'a200010481836174f94d606343656c'
+    >>> cbor.loads(bytes.fromhex('a200010481836174f94d606343656c'))
+    {0: 1, 4: [['t', 21.5, 'Cel']]}
+
+Output equals ``cbor2.dumps(obj, canonical=True)`` for the types below (the tests check it): integers in the
+shortest head (up to 64 bits; no bignums), definite lengths only, map keys sorted by the length and then the bytes
+of their encoding (RFC 7049 canonical order, cbor2's rule), and each float in the shortest of half, single and
+double precision that holds it exactly (NaN as half 0x7e00). Types: None, bool, int, float, bytes/bytearray, str,
+list/tuple (arrays) and dict (maps). The decoder takes the same types back, rejects indefinite lengths, tags,
+trailing bytes and nesting deeper than 16, and raises InvalidValue naming the byte offset.
+"""
+
+from iota_edge.errors import InvalidValue
+
+_MAX_DEPTH = 16
+
+
+def _head(out, major, n):
+    if n < 24:
+        out.append((major << 5) | n)
+    elif n < 0x100:
+        out.append((major << 5) | 24)
+        out.append(n)
+    elif n < 0x10000:
+        out.append((major << 5) | 25)
+        out.extend(n.to_bytes(2, "big"))
+    elif n < 0x100000000:
+        out.append((major << 5) | 26)
+        out.extend(n.to_bytes(4, "big"))
+    elif n < 0x10000000000000000:
+        out.append((major << 5) | 27)
+        out.extend(n.to_bytes(8, "big"))
+    else:
+        raise InvalidValue("cbor: integer %d needs more than 64 bits (bignums are not supported)" % n, "value")
+
+
+def _half_bits(f):
+    """IEEE half-precision bits of ``f`` when it holds ``f`` exactly, else None (f finite, non-zero)."""
+    import math
+
+    sign = 0x8000 if f < 0 else 0
+    m, e = math.frexp(abs(f))  # abs(f) = m * 2**e, 0.5 <= m < 1
+    exp = e + 14  # biased half exponent of a normal number
+    if exp >= 31:
+        return None
+    if exp >= 1:
+        mant = m * 2048.0  # 1024 <= mant < 2048; exact when it is an integer
+        if mant != int(mant):
+            return None
+        return sign | (exp << 10) | (int(mant) - 1024)
+    k = math.ldexp(abs(f), 24)  # subnormal: abs(f) = k * 2**-24 with k < 1024
+    if k != int(k):
+        return None
+    return sign | int(k)
+
+
+def _float(out, f):
+    import struct
+
+    if f != f:
+        out.extend(b"\xf9\x7e\x00")
+        return
+    if f == 0:
+        negative = str(f).startswith("-")  # -0.0 (math.copysign is missing on some ports)
+        out.extend(b"\xf9\x80\x00" if negative else b"\xf9\x00\x00")
+        return
+    if f in (float("inf"), float("-inf")):
+        out.extend(b"\xf9\x7c\x00" if f > 0 else b"\xf9\xfc\x00")
+        return
+    h = _half_bits(f)
+    if h is not None:
+        out.append(0xF9)
+        out.extend(h.to_bytes(2, "big"))
+        return
+    try:
+        single = struct.pack(">f", f)
+        if struct.unpack(">f", single)[0] == f:
+            out.append(0xFA)
+            out.extend(single)
+            return
+    except OverflowError:  # CPython: too large for a single
+        pass
+    out.append(0xFB)
+    out.extend(struct.pack(">d", f))
+
+
+def _encode(obj, out, depth):
+    if depth > _MAX_DEPTH:
+        raise InvalidValue("cbor: nesting deeper than %d" % _MAX_DEPTH, "value")
+    if obj is None:
+        out.append(0xF6)
+    elif obj is True:
+        out.append(0xF5)
+    elif obj is False:
+        out.append(0xF4)
+    elif isinstance(obj, int):
+        if obj >= 0:
+            _head(out, 0, obj)
+        else:
+            _head(out, 1, -1 - obj)
+    elif isinstance(obj, float):
+        _float(out, obj)
+    elif isinstance(obj, (bytes, bytearray)):
+        _head(out, 2, len(obj))
+        out.extend(obj)
+    elif isinstance(obj, str):
+        data = obj.encode("utf-8")
+        _head(out, 3, len(data))
+        out.extend(data)
+    elif isinstance(obj, (list, tuple)):
+        _head(out, 4, len(obj))
+        for item in obj:
+            _encode(item, out, depth + 1)
+    elif isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            kb = bytearray()
+            _encode(k, kb, depth + 1)
+            items.append((len(kb), bytes(kb), v))
+        items.sort(key=lambda it: (it[0], it[1]))
+        _head(out, 5, len(items))
+        for i in range(len(items)):
+            if i and items[i][1] == items[i - 1][1]:
+                raise InvalidValue("cbor: two map keys encode the same", "value")
+            out.extend(items[i][1])
+            _encode(items[i][2], out, depth + 1)
+    else:
+        raise InvalidValue("cbor: cannot encode a %s" % type(obj).__name__, "value")
+
+
+def dumps(obj):
+    """Canonical CBOR bytes of ``obj``."""
+    out = bytearray()
+    _encode(obj, out, 0)
+    return bytes(out)
+
+
+# --- decoding ------------------------------------------------------------------------------------------------------
+
+
+def _fail(msg, pos):
+    raise InvalidValue("cbor: %s at byte %d" % (msg, pos), "data")
+
+
+def _half_to_float(h):
+    import math
+
+    sign = -1.0 if h & 0x8000 else 1.0
+    exp = (h >> 10) & 0x1F
+    mant = h & 0x3FF
+    if exp == 0:
+        return sign * math.ldexp(mant, -24)
+    if exp == 31:
+        return sign * float("inf") if mant == 0 else float("nan")
+    return sign * math.ldexp(mant + 1024, exp - 25)
+
+
+def _decode(data, pos, depth):
+    if depth > _MAX_DEPTH:
+        _fail("nesting deeper than %d" % _MAX_DEPTH, pos)
+    if pos >= len(data):
+        _fail("unexpected end", pos)
+    ib = data[pos]
+    major = ib >> 5
+    info = ib & 0x1F
+    start = pos
+    pos += 1
+    if info < 24:
+        n = info
+    elif info <= 27:
+        size = 1 << (info - 24)
+        if pos + size > len(data):
+            _fail("unexpected end", pos)
+        n = int.from_bytes(data[pos : pos + size], "big")
+        pos += size
+    else:
+        _fail("indefinite length or reserved value %d" % info, start)
+    if major == 0:
+        return n, pos
+    if major == 1:
+        return -1 - n, pos
+    if major == 2 or major == 3:
+        if pos + n > len(data):
+            _fail("string runs past the end", start)
+        raw = bytes(data[pos : pos + n])
+        if major == 2:
+            return raw, pos + n
+        try:
+            return raw.decode("utf-8"), pos + n
+        except UnicodeError:
+            _fail("text string is not UTF-8", start)
+    if major == 4:
+        out = []
+        for _ in range(n):
+            item, pos = _decode(data, pos, depth + 1)
+            out.append(item)
+        return out, pos
+    if major == 5:
+        out = {}
+        for _ in range(n):
+            key, pos = _decode(data, pos, depth + 1)
+            if isinstance(key, (list, dict)):
+                _fail("map key is an array or a map", pos)
+            value, pos = _decode(data, pos, depth + 1)
+            out[key] = value
+        return out, pos
+    if major == 6:
+        _fail("tags are not supported", start)
+    # major 7: simple values and floats
+    if info == 20:
+        return False, pos
+    if info == 21:
+        return True, pos
+    if info == 22 or info == 23:
+        return None, pos  # null, undefined
+    if info == 25:
+        return _half_to_float(n), pos
+    if info == 26 or info == 27:
+        import struct
+
+        return struct.unpack(">f" if info == 26 else ">d", bytes(data[pos - (4 if info == 26 else 8) : pos]))[0], pos
+    _fail("unsupported simple value", start)
+
+
+def loads(data):
+    """Decode one CBOR item that spans all of ``data``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidValue("cbor: expected bytes, got %s" % type(data).__name__, "data")
+    obj, pos = _decode(data, 0, 0)
+    if pos != len(data):
+        _fail("%d trailing bytes" % (len(data) - pos), pos)
+    return obj
