@@ -239,7 +239,7 @@ def build_payload(seed_ot, key_index, index, security, message_trytes, key_ot, r
     p_count = p_sig + security * mam.FRAGMENT
     p_sib = p_count + len(hdr_siblings)
     p_end = p_sib + mam.HASH * len(siblings)
-    buf = bytearray(b"\x01") * (p_end + (-p_end) % 3)  # zero trits; the tail pads to a whole tryte
+    buf = mam.zeros(p_end + (-p_end) % 3)  # the tail pads to a whole tryte
     buf[0 : len(hdr_index)] = hdr_index
     buf[len(hdr_index) : p_next] = hdr_length
     buf[p_next:p_msg] = next_root_ot

@@ -78,6 +78,15 @@ def otrits_to_trytes(buf, start=0, end=None):
     return out.decode()
 
 
+def zeros(n):
+    """A bytearray of ``n`` zero trits (offset 1), filled in 729-byte blocks (no n-byte temporary)."""
+    buf = bytearray(n)
+    for i in range(0, n, 729):
+        k = n - i if n - i < 729 else 729
+        buf[i : i + k] = _ZERO[0:k]
+    return buf
+
+
 def trits_to_otrits(trits):
     """Offset trits of a sequence of balanced trits (-1..1)."""
     out = bytearray(len(trits))
@@ -153,8 +162,9 @@ _PASCAL_MAX_TRYTES = 14  # 27^14 > 2^66: far beyond any index or length a payloa
 def pascal_decode(buf, pos, end):
     """Decode a pascal integer at ``buf[pos:end]`` (offset trits); return (value, position after it).
 
-    Stricter than mam.js: the encoding must be the canonical one (re-encoding gives the same trits), so a payload has
-    exactly one reading; anything else raises InvalidMessage(reason='decode').
+    Stricter than mam.js: the value trits must be the canonical ones and the sign bits must match them, except the
+    bit of a zero tryte, which mam.js sets and mam.client.js leaves clear. Anything else raises
+    InvalidMessage(reason='decode').
     """
     if end - pos >= 4 and buf[pos] == 2 and buf[pos + 1] == 1 and buf[pos + 2] == 1 and buf[pos + 3] == 0:
         return 0, pos + 4
@@ -172,11 +182,17 @@ def pascal_decode(buf, pos, end):
     encoder = _otrits_value(buf, p, p + m)
     value = 0
     scale = 1
+    zero = 0  # bits of zero trytes: mam.js sets them, mam.client.js (Rust) does not; either reads the same
     for i in range(m):
         v = _tryte_value(buf, pos + 3 * i)
+        if v == 0:
+            zero |= 1 << i
         value += scale * (-v if (encoder >> i) & 1 else v)
         scale *= 27
-    if value < 0 or pascal_otrits(value) != buf[pos : p + m]:
+    if value < 0 or not 0 <= encoder < (1 << m):
+        raise InvalidMessage("pascal integer at trit %d is not a valid encoding" % pos, "decode")
+    ours = pascal_otrits(value)
+    if ours[0 : 3 * m] != buf[pos:p] or (_otrits_value(ours, 3 * m, 4 * m) ^ encoder) & ~zero:
         raise InvalidMessage("pascal integer at trit %d is not canonically encoded" % pos, "decode")
     return value, p + m
 

@@ -74,7 +74,7 @@ def _check_values(values):
         unit = item[2] if len(item) == 3 else ""
         if not isinstance(name, str) or not isinstance(unit, str):
             _bad("values[%d]: name and unit must be text" % i)
-        if value is not None and not isinstance(value, (int, float)):
+        if value is not None and not isinstance(value, (bool, int, float)):  # bool is no int on MicroPython
             _bad("values[%d]: value must be a number, a bool or None" % i)
         out.append((name, value, unit))
     return out
