@@ -23,8 +23,7 @@ Curl-P-27 transforms).
 """
 
 from iota_edge.curl import Curl, curl_hash
-from iota_edge.errors import InvalidValue
-from iota_edge.signing import check_index, check_security, check_seed
+from iota_edge.errors import InvalidTrytes, InvalidValue
 from iota_edge.streams import mam
 from iota_edge.trinary import check_trytes
 
@@ -37,6 +36,25 @@ def channel_address(root, mode):
     root = check_trytes(root, "root", length=81)
     check_mode(mode)
     return root if mode == "public" else curl_hash(root, 81)
+
+
+def check_seed(seed):
+    """A seed as 81 trytes (shorter ones right-padded with 9, as iota_edge.signing does; that module is not
+    imported here, its Kerl would cost a device ~20 KiB of heap). The message never echoes the seed."""
+    if isinstance(seed, (bytes, bytearray)):
+        seed = bytes(seed).decode()
+    if not isinstance(seed, str) or not 0 < len(seed) <= 81:
+        raise InvalidTrytes("seed: expected a tryte string of 1..81 trytes", "seed")
+    for ch in seed:
+        if ch not in "9ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+            raise InvalidTrytes("seed: expected only the tryte alphabet 9A-Z (the seed is not shown)", "seed")
+    return seed + "9" * (81 - len(seed))
+
+
+def _check_int(value, field, low=0):
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise InvalidValue("%s: expected an int >= %d, got %r" % (field, low, value), field)
+    return value
 
 
 def check_mode(mode):
@@ -92,10 +110,9 @@ def _check_leaves(cached, count):
     """A cached leaf list from a state dict, or None when absent or of the wrong shape."""
     if not isinstance(cached, (list, tuple)) or len(cached) != count:
         return None
-    out = []
     for leaf in cached:
-        out.append(mam.trytes_to_otrits(check_trytes(leaf, "leaves", length=81)))
-    return out
+        check_trytes(leaf, "leaves", length=81)
+    return list(cached)
 
 
 class Channel:
@@ -106,16 +123,18 @@ class Channel:
         self.seed = check_seed(seed)
         self.mode = mode
         self.side_key = check_mode_key(mode, side_key)
-        self.security = check_security(security)
-        self.start = check_index(start, "start")
+        if security not in (1, 2, 3) or isinstance(security, bool):
+            raise InvalidValue("security: expected 1, 2 or 3, got %r" % (security,), "security")
+        self.security = security
+        self.start = _check_int(start, "start")
         self.count = mam.check_count(count, "count")
         self.next_count = mam.check_count(next_count, "next_count")
-        self.index = check_index(index, "index")
+        self.index = _check_int(index, "index")
         if index >= count:
             raise InvalidValue("index: expected 0 <= index < count (%d), got %d" % (count, index), "index")
         self.store = store
         self._seed_ot = mam.trytes_to_otrits(self.seed, "seed")
-        self._leaves = None  # leaf hashes of the tree (start, count), offset trits
+        self._leaves = None  # leaf hashes (81-tryte strings) of the tree (start, count)
         self._next_leaves = None  # of the tree (start + count, next_count)
 
     # --- trees ---------------------------------------------------------------------------------------------------
@@ -134,12 +153,12 @@ class Channel:
     @property
     def root(self):
         """Root of the current tree: the channel id readers start from (mam.client.js ``getRoot``)."""
-        return mam.otrits_to_trytes(mam.tree_root(self._tree()))
+        return mam.tree_root(self._tree())
 
     @property
     def next_root(self):
         """Root of the next tree, announced in every message of the current one."""
-        return mam.otrits_to_trytes(mam.tree_root(self._next_tree()))
+        return mam.tree_root(self._next_tree())
 
     @property
     def address(self):
@@ -162,9 +181,9 @@ class Channel:
             "index": self.index,
         }
         if self._leaves is not None:
-            d["leaves"] = [mam.otrits_to_trytes(leaf) for leaf in self._leaves]
+            d["leaves"] = list(self._leaves)
         if self._next_leaves is not None:
-            d["next_leaves"] = [mam.otrits_to_trytes(leaf) for leaf in self._next_leaves]
+            d["next_leaves"] = list(self._next_leaves)
         return d
 
     @classmethod
@@ -201,9 +220,8 @@ class Channel:
         next_leaves = self._next_tree()
         index = self.index
         key_index = self.start + index
-        root_ot = mam.tree_root(leaves)
-        next_root_ot = mam.tree_root(next_leaves)
-        siblings = mam.tree_siblings(leaves, index)
+        root_ot, siblings = mam.tree_path(leaves, index)
+        next_root_ot = mam.tree_path(next_leaves, 0)[0]
 
         # Reserve the leaf: the state after this message, saved before anything is signed.
         if index == self.count - 1:
@@ -227,36 +245,47 @@ class Channel:
 
 
 def build_payload(seed_ot, key_index, index, security, message_trytes, key_ot, root_ot, siblings, next_root_ot):
-    """The masked, signed payload trytes of spec 9.3 (mam.js channel.ts createMessage)."""
-    message_ot = mam.trytes_to_otrits(message_trytes, "message_trytes")
+    """The masked, signed payload trytes of spec 9.3 (mam.js channel.ts createMessage), produced chunk by chunk:
+    header | mask(next root | message) | mask(nonce) | mask(signature | pascal(#siblings) | siblings) | zero pad.
+    Masking a region chunk by chunk is the same as masking it whole (mask works in 243-trit chunks from the region
+    start), so no buffer ever holds more than one chunk of the payload."""
     hdr_index = mam.pascal_otrits(index)
-    hdr_length = mam.pascal_otrits(len(message_ot))
-    hdr_siblings = mam.pascal_otrits(len(siblings))
-    p_next = len(hdr_index) + len(hdr_length)
-    p_msg = p_next + mam.HASH
-    p_nonce = p_msg + len(message_ot)
-    p_sig = p_nonce + mam.NONCE
-    p_count = p_sig + security * mam.FRAGMENT
-    p_sib = p_count + len(hdr_siblings)
-    p_end = p_sib + mam.HASH * len(siblings)
-    buf = mam.zeros(p_end + (-p_end) % 3)  # the tail pads to a whole tryte
-    buf[0 : len(hdr_index)] = hdr_index
-    buf[len(hdr_index) : p_next] = hdr_length
-    buf[p_next:p_msg] = next_root_ot
-    buf[p_msg:p_nonce] = message_ot
-    del message_ot
-
+    hdr_length = mam.pascal_otrits(3 * len(message_trytes))
+    n_siblings = mam.pascal_otrits(len(siblings))
+    total = (len(hdr_index) + len(hdr_length) + mam.HASH + 3 * len(message_trytes) + mam.NONCE
+             + security * mam.FRAGMENT + len(n_siblings) + mam.HASH * len(siblings))
+    out = mam.TryteWriter(total)
     c = Curl(27)
     mam.absorb(c, key_ot)
     mam.absorb(c, root_ot)
-    mam.absorb(c, buf, 0, p_next)
-    mam.mask(c, buf, p_next, p_nonce)  # next root | message
-    buf[p_nonce:p_sig] = mam.hamming_nonce(c, security)
-    mam.mask(c, buf, p_nonce, p_sig)  # now the rate is the hash that gets signed
+    header = hdr_index + hdr_length
+    mam.absorb(c, header)
+    out.put(header)
+
+    chunk = bytearray(next_root_ot)  # the first chunk of the region is the next root, 243 trits
+    mam.mask(c, chunk, 0, mam.HASH)
+    out.put(chunk)
+    for pos in range(0, len(message_trytes), 81):  # then the message, 81 trytes a chunk
+        part = mam.trytes_to_otrits(message_trytes[pos : pos + 81], "message_trytes")
+        mam.mask(c, part, 0, len(part))
+        out.put(part)
+
+    nonce = mam.hamming_nonce(c, security)
+    mam.mask(c, nonce, 0, mam.NONCE)  # now the rate is the hash that gets signed
+    out.put(nonce)
     hmac = bytes(c.state[0 : mam.HASH])
-    mam.sign_into(seed_ot, key_index, security, hmac, buf, p_sig)
-    buf[p_count:p_sib] = hdr_siblings
-    for i, s in enumerate(siblings):
-        buf[p_sib + mam.HASH * i : p_sib + mam.HASH * (i + 1)] = s
-    mam.mask(c, buf, p_sig, p_end)  # signature | sibling count | siblings
-    return mam.otrits_to_trytes(buf)
+
+    def emit(segment):
+        chunk[0 : mam.HASH] = segment
+        mam.mask(c, chunk, 0, mam.HASH)
+        out.put(chunk)
+
+    mam.sign_segments(seed_ot, key_index, security, hmac, emit)
+    tail = n_siblings  # pascal(#siblings) | siblings: masked in 243-trit chunks from its start, as above
+    for sibling in siblings:
+        tail = tail + sibling
+    for pos in range(0, len(tail), mam.HASH):
+        part = tail[pos : pos + mam.HASH]
+        mam.mask(c, part, 0, len(part))
+        out.put(part)
+    return out.finish()

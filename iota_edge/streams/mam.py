@@ -78,6 +78,48 @@ def otrits_to_trytes(buf, start=0, end=None):
     return out.decode()
 
 
+class TryteWriter:
+    """Collects offset trits and turns each whole tryte into its character at once: a payload is built chunk by
+    chunk without ever holding all of its trits (13 KiB at security 2) in memory."""
+
+    def __init__(self, n_trits):
+        self.chars = bytearray((n_trits + 2) // 3)
+        self.k = 0
+        self.pending = bytearray(3)
+        self.np = 0
+
+    def put(self, buf, start=0, end=None):
+        if end is None:
+            end = len(buf)
+        chars, out, pending = _CHR, self.chars, self.pending
+        k = self.k
+        i = start
+        while self.np and i < end:  # complete a tryte left over from the last call
+            pending[self.np] = buf[i]
+            self.np += 1
+            i += 1
+            if self.np == 3:
+                out[k] = chars[pending[0] + 3 * pending[1] + 9 * pending[2]]
+                k += 1
+                self.np = 0
+        full = i + (end - i) // 3 * 3
+        for j in range(i, full, 3):
+            out[k] = chars[buf[j] + 3 * buf[j + 1] + 9 * buf[j + 2]]
+            k += 1
+        for j in range(full, end):
+            pending[self.np] = buf[j]
+            self.np += 1
+        self.k = k
+
+    def finish(self):
+        """The tryte string; a last partial tryte is padded with zero trits."""
+        if self.np:
+            self.put(_ZERO, 0, 3 - self.np)
+        if self.k != len(self.chars):
+            raise InvalidValue("payload: wrote %d of %d trytes" % (self.k, len(self.chars)), "payload")
+        return self.chars.decode()
+
+
 def zeros(n):
     """A bytearray of ``n`` zero trits (offset 1), filled in 729-byte blocks (no n-byte temporary)."""
     buf = bytearray(n)
@@ -353,20 +395,21 @@ def leaf_address(seed_ot, index, security):
     return bytearray(cs[0:HASH])
 
 
-def sign_into(seed_ot, index, security, hmac, buf, pos):
-    """Write the signature of ``hmac`` (243 offset trits) with key ``index`` into ``buf[pos:pos + 6561 L]``:
-    segment j is H^(13 - v_j)(k_j), v_j the value of tryte j of hmac. The key is derived segment by segment and
-    never held whole."""
+def sign_segments(seed_ot, index, security, hmac, emit):
+    """Sign ``hmac`` (243 offset trits) with key ``index``: call ``emit(segment)`` for each of the 27 L signature
+    segments in order, segment j being H^(13 - v_j)(k_j), v_j the value of tryte j of hmac (a 243-byte view that is
+    only valid during the call). The key is derived segment by segment and never held whole."""
     keys = Curl(27)
     keys.state[0:HASH] = subseed(seed_ot, index)
     keys.transform()
     chain = Curl(27)
     ks, cs = keys.state, chain.state
+    view = memoryview(cs)[0:HASH]
     for j in range(SEGMENTS * security):
         cs[0:HASH] = ks[0:HASH]
         keys.transform()
         _chain(chain, 14 - _tryte_value(hmac, 3 * j))  # 1 (raw -> k_j) + 13 - v_j
-        buf[pos + HASH * j : pos + HASH * (j + 1)] = cs[0:HASH]
+        emit(view)
 
 
 def leaf_of_signature(hmac, buf, pos, security):
@@ -397,34 +440,40 @@ def check_count(count, field="count"):
 
 
 def tree_leaves(seed_ot, start, count, security):
-    """Leaves (243 offset trits each) of the tree over key indices start .. start + count - 1."""
-    return [leaf_address(seed_ot, start + i, security) for i in range(count)]
+    """Leaves (81-tryte strings) of the tree over key indices start .. start + count - 1."""
+    return [otrits_to_trytes(leaf_address(seed_ot, start + i, security)) for i in range(count)]
+
+
+def tree_path(leaves, index):
+    """(root, siblings of leaf ``index`` bottom up) of a power-of-two tree over ``leaves`` (81-tryte strings), as
+    offset trits. Parent = Curl27(left | right). One pass with a stack of subtree roots: memory grows with the
+    depth, not with the number of leaves."""
+    c = Curl(27)
+    stack = []  # (height, first leaf, node)
+    siblings = []
+    for i in range(len(leaves)):
+        node = trytes_to_otrits(leaves[i], "leaves")
+        height = 0
+        first = i
+        while stack and stack[-1][0] == height:
+            _, left_first, left = stack.pop()
+            size = 1 << height
+            if left_first <= index < left_first + size:
+                siblings.append(node)
+            elif first <= index < first + size:
+                siblings.append(left)
+            node = hash_pair(c, left, node)
+            height += 1
+            first = left_first
+        stack.append((height, first, node))
+    if len(stack) != 1:
+        raise InvalidValue("leaves: expected a power-of-two count, got %d" % len(leaves), "leaves")
+    return stack[0][2], siblings
 
 
 def tree_root(leaves):
-    """Root over ``leaves`` (parent = Curl27(left | right); an unpaired node is promoted unchanged)."""
-    c = Curl(27)
-    level = leaves
-    while len(level) > 1:
-        up = []
-        for i in range(0, len(level) - 1, 2):
-            up.append(hash_pair(c, level[i], level[i + 1]))
-        if len(level) % 2:
-            up.append(level[-1])
-        level = up
-    return bytearray(level[0])
-
-
-def tree_siblings(leaves, index):
-    """Sibling hashes of leaf ``index``, bottom up (a power-of-two tree)."""
-    c = Curl(27)
-    out = []
-    level = leaves
-    while len(level) > 1:
-        out.append(level[index ^ 1])
-        level = [hash_pair(c, level[i], level[i + 1]) for i in range(0, len(level), 2)]
-        index >>= 1
-    return out
+    """Root of a power-of-two tree over ``leaves`` (81-tryte strings), as trytes."""
+    return otrits_to_trytes(tree_path(leaves, 0)[0])
 
 
 def fold_siblings(leaf, buf, pos, count, index):

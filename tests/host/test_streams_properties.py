@@ -108,8 +108,14 @@ def test_random_power_cuts_never_reuse_a_leaf(tmp_path_factory, cuts, afters):
     """Several cuts in one run, each before or after a write or a rename, with reboots from the file."""
     path = str(tmp_path_factory.mktemp("cut") / "state.json")
     signed = []
-    real_sign = mam.sign_into
-    mam.sign_into = lambda seed_ot, index, *rest: signed.append(index)
+    real_sign = mam.sign_segments
+
+    def sign_segments(seed_ot, index, security, hmac, emit):
+        signed.append(index)
+        for _ in range(27 * security):
+            emit(mam.zeros(243))
+
+    mam.sign_segments = sign_segments
     leaves = _memo_leaves()
     try:
         plan = {}
@@ -150,7 +156,7 @@ def test_random_power_cuts_never_reuse_a_leaf(tmp_path_factory, cuts, afters):
         assert len(set(signed)) == len(signed) == 6
         assert signed == sorted(signed)
     finally:
-        mam.sign_into = real_sign
+        mam.sign_segments = real_sign
         mam.tree_leaves = leaves
 
 
@@ -164,7 +170,7 @@ def _memo_leaves():
         key = (bytes(seed_ot), start, count, security)
         if key not in _leaf_memo:
             _leaf_memo[key] = real(seed_ot, start, count, security)
-        return [bytearray(x) for x in _leaf_memo[key]]
+        return list(_leaf_memo[key])
 
     mam.tree_leaves = leaves
     return real

@@ -246,24 +246,26 @@ def _remove(path):
 def test_power_cut_at_every_state_write_never_reuses_a_leaf():
     """Cut the power at every write and rename of the state file (before and after each) during a run of messages,
     reboot from the file each time, and check that no key is ever signed with twice. To keep ~100 messages quick,
-    leaf hashes are memoized across runs (they are deterministic) and mam.sign_into only records the key index it
+    leaf hashes are memoized across runs (they are deterministic) and mam.sign_segments only records the key index it
     was asked for (signatures themselves are checked by the other tests)."""
     path = "/tmp/iota_edge_streams_cut.json" if IS_MICROPYTHON else _tmp_path()
     wanted = 5
     memo = {}
-    real_leaves, real_sign = mam.tree_leaves, mam.sign_into
+    real_leaves, real_sign = mam.tree_leaves, mam.sign_segments
     signed = []
 
     def leaves(seed_ot, start, count, security):
         key = (bytes(seed_ot), start, count, security)
         if key not in memo:
             memo[key] = real_leaves(seed_ot, start, count, security)
-        return [bytearray(x) for x in memo[key]]
+        return list(memo[key])
 
-    def sign_into(seed_ot, index, security, hmac, buf, pos):
+    def sign_segments(seed_ot, index, security, hmac, emit):
         signed.append(index)
+        for _ in range(27 * security):
+            emit(mam.zeros(243))
 
-    mam.tree_leaves, mam.sign_into = leaves, sign_into
+    mam.tree_leaves, mam.sign_segments = leaves, sign_segments
     try:
         for cut_at in range(1, 2 * wanted + 1):  # each save is one write and one rename
             for after in (False, True):
@@ -291,7 +293,7 @@ def test_power_cut_at_every_state_write_never_reuses_a_leaf():
                 assert len(set(signed)) == len(signed) == wanted, (cut_at, after, signed)
                 assert signed == sorted(signed)
     finally:
-        mam.tree_leaves, mam.sign_into = real_leaves, real_sign
+        mam.tree_leaves, mam.sign_segments = real_leaves, real_sign
         _remove(path)
 
 
