@@ -216,6 +216,10 @@ class Channel:
         Order of work: both trees (the slow part, nothing reserved yet), then the advanced state is saved to the
         store (a failing save raises and leaves the channel as it was, nothing signed), then the signature."""
         message_trytes = check_trytes(message_trytes, "message_trytes")
+        depth = 0
+        while (1 << depth) < self.count:
+            depth += 1
+        out = mam.TryteWriter(payload_trits(self.index, len(message_trytes), self.security, depth))  # first: see
         leaves = self._tree()
         next_leaves = self._next_tree()
         index = self.index
@@ -238,23 +242,30 @@ class Channel:
                 raise
 
         payload = build_payload(self._seed_ot, key_index, index, self.security, message_trytes,
-                                mam.check_key(self.side_key), root_ot, siblings, next_root_ot)
+                                mam.check_key(self.side_key), root_ot, siblings, next_root_ot, out)
         root = mam.otrits_to_trytes(root_ot)
         return Message(root, channel_address(root, self.mode), payload, mam.otrits_to_trytes(next_root_ot), index,
                        key_index, self.mode)
 
 
-def build_payload(seed_ot, key_index, index, security, message_trytes, key_ot, root_ot, siblings, next_root_ot):
+def payload_trits(index, message_trytes, security, depth):
+    """Length in trits of a payload (before the pad to a whole tryte) for a message of ``message_trytes``."""
+    return (len(mam.pascal_otrits(index)) + len(mam.pascal_otrits(3 * message_trytes)) + mam.HASH
+            + 3 * message_trytes + mam.NONCE + security * mam.FRAGMENT + len(mam.pascal_otrits(depth))
+            + mam.HASH * depth)
+
+
+def build_payload(seed_ot, key_index, index, security, message_trytes, key_ot, root_ot, siblings, next_root_ot,
+                  out=None):
     """The masked, signed payload trytes of spec 9.3 (mam.js channel.ts createMessage), produced chunk by chunk:
     header | mask(next root | message) | mask(nonce) | mask(signature | pascal(#siblings) | siblings) | zero pad.
     Masking a region chunk by chunk is the same as masking it whole (mask works in 243-trit chunks from the region
-    start), so no buffer ever holds more than one chunk of the payload."""
+    start), so no buffer ever holds more than one chunk of the payload. ``out``: a TryteWriter made beforehand."""
     hdr_index = mam.pascal_otrits(index)
     hdr_length = mam.pascal_otrits(3 * len(message_trytes))
     n_siblings = mam.pascal_otrits(len(siblings))
-    total = (len(hdr_index) + len(hdr_length) + mam.HASH + 3 * len(message_trytes) + mam.NONCE
-             + security * mam.FRAGMENT + len(n_siblings) + mam.HASH * len(siblings))
-    out = mam.TryteWriter(total)
+    if out is None:
+        out = mam.TryteWriter(payload_trits(index, len(message_trytes), security, len(siblings)))
     c = Curl(27)
     mam.absorb(c, key_ot)
     mam.absorb(c, root_ot)
@@ -281,11 +292,20 @@ def build_payload(seed_ot, key_index, index, security, message_trytes, key_ot, r
         out.put(chunk)
 
     mam.sign_segments(seed_ot, key_index, security, hmac, emit)
-    tail = n_siblings  # pascal(#siblings) | siblings: masked in 243-trit chunks from its start, as above
-    for sibling in siblings:
-        tail = tail + sibling
-    for pos in range(0, len(tail), mam.HASH):
-        part = tail[pos : pos + mam.HASH]
-        mam.mask(c, part, 0, len(part))
-        out.put(part)
+    # pascal(#siblings) | siblings, masked in 243-trit chunks from its start like the rest, assembled in ``chunk``.
+    fill = 0
+    for piece in [n_siblings] + siblings:
+        p = 0
+        while p < len(piece):
+            take = min(mam.HASH - fill, len(piece) - p)
+            chunk[fill : fill + take] = memoryview(piece)[p : p + take]
+            fill += take
+            p += take
+            if fill == mam.HASH:
+                mam.mask(c, chunk, 0, mam.HASH)
+                out.put(chunk)
+                fill = 0
+    if fill:
+        mam.mask(c, chunk, 0, fill)
+        out.put(chunk, 0, fill)
     return out.finish()

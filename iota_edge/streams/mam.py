@@ -23,6 +23,7 @@ NONCE = 81
 SEGMENTS = 27  # key segments per security level
 FRAGMENT = SEGMENTS * HASH  # 6561 signature trits per security level
 _ZERO = b"\x01" * 729  # offset trits of zeros: a reset sponge, or padding
+_CAPACITY = memoryview(_ZERO)[243:729]  # a reset capacity, copied without allocating
 
 # Offset trits of each tryte char, and the char (as a byte) of three offset trits indexed by t0 + 3 t1 + 9 t2.
 _OT = {}
@@ -80,7 +81,8 @@ def otrits_to_trytes(buf, start=0, end=None):
 
 class TryteWriter:
     """Collects offset trits and turns each whole tryte into its character at once: a payload is built chunk by
-    chunk without ever holding all of its trits (13 KiB at security 2) in memory."""
+    chunk without ever holding all of its trits (13 KiB at security 2) in memory. Create it before the work that
+    litters the heap, so that its buffer sits low in a device's heap and the final string finds room above."""
 
     def __init__(self, n_trits):
         self.chars = bytearray((n_trits + 2) // 3)
@@ -117,7 +119,8 @@ class TryteWriter:
             self.put(_ZERO, 0, 3 - self.np)
         if self.k != len(self.chars):
             raise InvalidValue("payload: wrote %d of %d trytes" % (self.k, len(self.chars)), "payload")
-        return self.chars.decode()
+        chars, self.chars = self.chars, None
+        return chars.decode()
 
 
 def zeros(n):
@@ -306,9 +309,12 @@ def security_of(rate):
     """Security level a rate encodes (mam.js checksumSecurity): the first L*81 trits sum to zero, no shorter prefix
     of whole 81-trit thirds does. 0 means none."""
     s = 0
+    i = 0
     for level in (1, 2, 3):
-        s += sum(rate[NONCE * (level - 1) : NONCE * level]) - NONCE
-        if s == 0:
+        for i in range(i, NONCE * level):
+            s += rate[i]
+        i = NONCE * level
+        if s == NONCE * level:  # offset trits: a zero sum of trits is a sum of NONCE * level
             return level
     return 0
 
@@ -325,7 +331,7 @@ def hamming_nonce(c, security):
         st[:] = base
         st[0:NONCE] = nonce
         trial.transform()
-        if security_of(st[0:HASH]) == security:
+        if security_of(st) == security:
             return nonce
         i = 0
         while i < NONCE:  # balanced increment: 0 -> 1, 1 -> -1 and carry, -1 -> 0
@@ -340,8 +346,9 @@ def hamming_nonce(c, security):
 # --- keys (mam.js signing/iss-p27.ts) --------------------------------------------------------------------------
 
 
-def subseed(seed_ot, index):
-    """Curl27 of seed + index (balanced addition over 243 trits, the carry out of trit 242 dropped)."""
+def subseed(seed_ot, index, c=None):
+    """Curl27 of seed + index (balanced addition over 243 trits, the carry out of trit 242 dropped); ``c`` is a
+    Curl-P-27 sponge to use (reset here)."""
     s = bytearray(seed_ot)
     carry = 0
     n = index
@@ -361,38 +368,45 @@ def subseed(seed_ot, index):
             carry = -1
         s[i] = t + 1
         i += 1
-    c = Curl(27)
+    if c is None:
+        c = Curl(27)
+    c.reset()
     c.state[0:HASH] = s
     c.transform()
-    return bytearray(c.state[0:HASH])
+    return bytearray(memoryview(c.state)[0:HASH])
 
 
 def _chain(c, times):
     """Hash the rate of ``c`` ``times`` times, each a fresh sponge (reset, absorb 243, read the rate)."""
     state = c.state
+    capacity = _CAPACITY
     for _ in range(times):
-        state[HASH:729] = _ZERO[HASH:729]
+        state[HASH:729] = capacity
         c.transform()
 
 
-def leaf_address(seed_ot, index, security):
+def leaf_address(seed_ot, index, security, curls=None):
     """Merkle leaf of key ``index``: Curl27(Curl27(H^27(raw_0) | ... )) where raw_j are the squeezes of the
-    subseed sponge (H^27(raw_j) = H^26(k_j), k_j = H(raw_j) being the private key segment)."""
-    keys = Curl(27)
-    keys.state[0:HASH] = subseed(seed_ot, index)
+    subseed sponge (H^27(raw_j) = H^26(k_j), k_j = H(raw_j) being the private key segment). ``curls``: three
+    Curl-P-27 sponges to reuse (a tree's leaves then leave no garbage between them on a device's heap)."""
+    keys, chain, digest = curls or (Curl(27), Curl(27), Curl(27))
+    ss = subseed(seed_ot, index, keys)
+    keys.reset()
+    keys.state[0:HASH] = ss
     keys.transform()
-    chain = Curl(27)
-    digest = Curl(27)
+    chain.reset()
+    digest.reset()
     ks, cs, ds = keys.state, chain.state, digest.state
+    kv, cv = memoryview(ks)[0:HASH], memoryview(cs)[0:HASH]  # views: copying a chunk allocates nothing
     for _ in range(SEGMENTS * security):
-        cs[0:HASH] = ks[0:HASH]  # squeeze raw_j
+        cs[0:HASH] = kv  # squeeze raw_j
         keys.transform()
         _chain(chain, 27)
-        ds[0:HASH] = cs[0:HASH]
+        ds[0:HASH] = cv
         digest.transform()
-    cs[0:HASH] = ds[0:HASH]
+    cs[0:HASH] = memoryview(ds)[0:HASH]
     _chain(chain, 1)
-    return bytearray(cs[0:HASH])
+    return bytearray(cv)
 
 
 def sign_segments(seed_ot, index, security, hmac, emit):
@@ -404,9 +418,9 @@ def sign_segments(seed_ot, index, security, hmac, emit):
     keys.transform()
     chain = Curl(27)
     ks, cs = keys.state, chain.state
-    view = memoryview(cs)[0:HASH]
+    kv, view = memoryview(ks)[0:HASH], memoryview(cs)[0:HASH]
     for j in range(SEGMENTS * security):
-        cs[0:HASH] = ks[0:HASH]
+        cs[0:HASH] = kv
         keys.transform()
         _chain(chain, 14 - _tryte_value(hmac, 3 * j))  # 1 (raw -> k_j) + 13 - v_j
         emit(view)
@@ -441,7 +455,11 @@ def check_count(count, field="count"):
 
 def tree_leaves(seed_ot, start, count, security):
     """Leaves (81-tryte strings) of the tree over key indices start .. start + count - 1."""
-    return [otrits_to_trytes(leaf_address(seed_ot, start + i, security)) for i in range(count)]
+    curls = (Curl(27), Curl(27), Curl(27))
+    out = []
+    for i in range(count):
+        out.append(otrits_to_trytes(leaf_address(seed_ot, start + i, security, curls)))
+    return out
 
 
 def tree_path(leaves, index):

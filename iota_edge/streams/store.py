@@ -16,6 +16,8 @@ import json
 
 from iota_edge.errors import InvalidValue
 
+_CORRUPT = object()
+
 
 class MemoryStore:
     """Keeps the last saved state in memory (a JSON copy, so later changes to the dict do not leak in). For tests."""
@@ -33,39 +35,33 @@ class MemoryStore:
 
 
 class FileStore:
-    """Atomic JSON file store (write ``PATH.tmp``, flush, fsync, rename over ``PATH``)."""
+    """Atomic JSON file store (write ``PATH.tmp``, flush, fsync, rename over ``PATH``). The three file operations
+    (``_write``, ``_rename``, ``_read``) are methods so that tests can cut the power between any two of them."""
 
     def __init__(self, path):
         self.path = path
         self.tmp = path + ".tmp"
 
     def save(self, state):
-        data = json.dumps(state)
-        self._write(self.tmp, data)
+        self._write(self.tmp, state)
         self._rename(self.tmp, self.path)
 
     def load(self):
-        data = self._read(self.path)
-        if data is not None:
-            try:
-                return json.loads(data)
-            except ValueError:
-                raise InvalidValue("%s: channel state does not parse; refusing to start over" % self.path, "state")
-        data = self._read(self.tmp)  # only the temp file: a FAT rename cut between remove and rename
-        if data is not None:
-            try:
-                return json.loads(data)
-            except ValueError:
-                pass  # a first save cut short: nothing was signed with it
-        return None
+        state = self._read(self.path)
+        if state is _CORRUPT:
+            raise InvalidValue("%s: channel state does not parse; refusing to start over" % self.path, "state")
+        if state is not None:
+            return state
+        state = self._read(self.tmp)  # only the temp file: a FAT rename cut between remove and rename
+        if state is _CORRUPT:
+            return None  # a first save cut short: nothing was signed with it
+        return state
 
-    # The three file operations, separate so tests can cut the power between any two of them.
-
-    def _write(self, path, data):
+    def _write(self, path, state):
         import os
 
         with open(path, "w") as f:
-            f.write(data)
+            json.dump(state, f)  # streamed: no file-sized string on a device's heap
             f.flush()
             if hasattr(os, "fsync"):
                 os.fsync(f.fileno())
@@ -91,8 +87,14 @@ class FileStore:
                 os.close(fd)
 
     def _read(self, path):
+        """The parsed state, None when the file is missing, _CORRUPT when it does not parse."""
         try:
-            with open(path) as f:
-                return f.read()
+            f = open(path)
         except OSError:
             return None
+        try:
+            return json.load(f)
+        except ValueError:
+            return _CORRUPT
+        finally:
+            f.close()

@@ -215,12 +215,16 @@ class CuttingStore(FileStore):
         self.cut_at = cut_at
         self.after = after
 
-    def _write(self, path, data):
+    def _write(self, path, state):
         self.ops += 1
         if self.ops == self.cut_at and not self.after:
-            FileStore._write(self, path, data[: len(data) // 2])
+            import json
+
+            text = json.dumps(state)
+            with open(path, "w") as f:  # a torn write: half the JSON reached the temp file
+                f.write(text[: len(text) // 2])
             raise PowerCut()
-        FileStore._write(self, path, data)
+        FileStore._write(self, path, state)
         if self.ops == self.cut_at:
             raise PowerCut()
 
