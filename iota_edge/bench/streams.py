@@ -12,8 +12,8 @@ depth (count = 2**depth, next_count = count):
 * next message: the channel resumes from the state file, whose leaf cache spares the trees, saves and signs (the
   steady state; one new tree of count leaves is built when a tree is used up, once every count messages);
 * min heap: the smallest ``-X heapsize`` (KiB, bisected) in which that step still runs, imports included;
-* times are taken with a ``--heap`` KiB heap (default 112, what an ESP32 without PSRAM leaves to Python), or with
-  the smallest heap that fits when that is larger (marked *).
+* times are the fastest of ``--repeat`` runs with a ``--heap`` KiB heap (default 112, what an ESP32 without PSRAM
+  leaves to Python), or with the smallest heap that fits when that is larger (marked *).
 
 The unix port on x64 runs Curl's viper kernel far faster than an ESP32 at 240 MHz does; scale the times, not the
 heap figures, for a board.
@@ -103,7 +103,9 @@ class Device:
         return hi
 
 
-def measure(securities, depths, heap_kb, cold_heap=True, micropython=None, mpy_cross=None):
+def measure(securities, depths, heap_kb, cold_heap=True, repeat=3, heaps=True, micropython=None, mpy_cross=None):
+    """Rows of figures; times are the fastest of ``repeat`` runs (the machine's other load only adds time).
+    ``heaps`` False skips the bisections (times only, with ``heap_kb``)."""
     micropython = micropython or shutil.which("micropython")
     mpy_cross = mpy_cross or shutil.which("mpy-cross")
     if not micropython or not mpy_cross:
@@ -126,16 +128,20 @@ def measure(securities, depths, heap_kb, cold_heap=True, micropython=None, mpy_c
                                      % (security, depth))
                 row = {"security": security, "depth": depth, "leaves": count, "payload_trytes": first["payload"],
                        "imports_kib": round(first["imports"] / 1024, 1)}
-                row["next_min_heap_kib"] = dev.min_heap("next", security, count, state)
+                row["next_min_heap_kib"] = dev.min_heap("next", security, count, state) if heaps else None
                 scratch = state + ".first"
                 row["first_min_heap_kib"] = (dev.min_heap("first", security, count, scratch, lo=8,
                                                           hi=row["next_min_heap_kib"] + 8, step=2)
-                                             if cold_heap else None)
+                                             if cold_heap and heaps else None)
                 for kind in ("first", "next"):
-                    need = row[kind + "_min_heap_kib"] or row["next_min_heap_kib"]
+                    need = row[kind + "_min_heap_kib"] or row["next_min_heap_kib"] or heap_kb
                     heap = max(heap_kb, need)
-                    r = dev.run(heap, kind, security, count, state if kind == "next" else scratch)
-                    row[kind + "_ms"] = r["ms"] if r else None
+                    times = []
+                    for _ in range(repeat):
+                        r = dev.run(heap, kind, security, count, state if kind == "next" else scratch)
+                        if r:
+                            times.append(r["ms"])
+                    row[kind + "_ms"] = min(times) if times else None
                     row[kind + "_heap_kib"] = heap
                 row["bench_s"] = round(time.time() - started, 1)
                 rows.append(row)
@@ -153,10 +159,13 @@ def report(rows, heap_kb):
             mark = "*" if r[kind + "_heap_kib"] > heap_kb else " "
             return ("%d%s" % (v, mark)) if v is not None else "-"
 
-        first_heap = ("%d KiB" % r["first_min_heap_kib"]) if r["first_min_heap_kib"] else "-"
+        def kib(kind):
+            v = r[kind + "_min_heap_kib"]
+            return ("%d KiB" % v) if v else "-"
+
         print("%-4d %-5d %-6d | %14s %10s | %14s %10s | %8d" % (
-            r["security"], r["depth"], r["leaves"], ms("first"), first_heap, ms("next"),
-            "%d KiB" % r["next_min_heap_kib"], r["payload_trytes"]))
+            r["security"], r["depth"], r["leaves"], ms("first"), kib("first"), ms("next"), kib("next"),
+            r["payload_trytes"]))
     if rows:
         print("times with a %d KiB heap (* = with the min heap, which is larger); imports (bytecode + module "
               "objects) take %.1f KiB of each heap figure" % (heap_kb, rows[0]["imports_kib"]))
@@ -170,11 +179,14 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="depths 2 and 3 only")
     p.add_argument("--no-first-heap", action="store_true",
                    help="skip bisecting the first message's heap (it rebuilds both trees at every step)")
+    p.add_argument("--repeat", type=int, default=3, help="timing runs per step, the fastest reported (default 3)")
+    p.add_argument("--times-only", action="store_true", help="skip the heap bisections")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = p.parse_args(argv)
     securities = [int(x) for x in args.security.split(",")]
     depths = [2, 3] if args.quick else [int(x) for x in args.depths.split(",")]
-    rows = measure(securities, depths, args.heap, cold_heap=not args.no_first_heap)
+    rows = measure(securities, depths, args.heap, cold_heap=not args.no_first_heap, repeat=args.repeat,
+                   heaps=not args.times_only)
     if args.json:
         print(json.dumps({"heap_kib": args.heap, "rows": rows}))
     else:
