@@ -1,0 +1,186 @@
+/* pow.c - nonce search driver: argument checks, mid-state, partitions, SIMD dispatch, and the portable
+ * 64-lane kernel [§3.4]. The kernels themselves are pow_kernel.inc instantiations. */
+#include "pow_internal.h"
+
+#include <string.h>
+
+#define IKP_SUFFIX portable
+#define IKP_V uint64_t
+#define IKP_WORDS 1
+#define IKP_ATTR
+#define IKP_INPLACE 0
+#define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
+    do {                                                                                                     \
+        uint64_t t_ = (bl) ^ (ah);                                                                           \
+        uint64_t d_ = ((al) | ~(bh)) & t_;                                                                   \
+        (lo) = ~d_;                                                                                          \
+        (hi) = ((al) ^ (bh)) | d_;                                                                           \
+    } while (0)
+#include "pow_kernel.inc"
+
+int ik_pow_simd_supported(ik_simd simd)
+{
+    switch (simd) {
+    case IK_SIMD_AUTO:
+    case IK_SIMD_PORTABLE:
+        return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    case IK_SIMD_SSE2:
+        return __builtin_cpu_supports("sse2") ? 1 : 0;
+    case IK_SIMD_AVX2:
+        return __builtin_cpu_supports("avx2") ? 1 : 0;
+    case IK_SIMD_AVX512:
+        return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) ? 1 : 0;
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+    case IK_SIMD_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+ik_simd ik_pow_simd_best(void)
+{
+    static const ik_simd order[] = {IK_SIMD_AVX512, IK_SIMD_AVX2, IK_SIMD_NEON, IK_SIMD_SSE2};
+    unsigned i;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (ik_pow_simd_supported(order[i])) {
+            return order[i];
+        }
+    }
+    return IK_SIMD_PORTABLE;
+}
+
+unsigned ik_pow_simd_lanes(ik_simd simd)
+{
+    switch (simd) {
+    case IK_SIMD_PORTABLE:
+        return 64;
+    case IK_SIMD_SSE2:
+    case IK_SIMD_NEON:
+        return 128;
+    case IK_SIMD_AVX2:
+        return 256;
+    case IK_SIMD_AVX512:
+        return 512;
+    default:
+        return 0;
+    }
+}
+
+static ikp_kernel kernel_for(ik_simd simd)
+{
+    switch (simd) {
+#if defined(__x86_64__) || defined(__i386__)
+    case IK_SIMD_SSE2:
+        return ikp_search_sse2;
+    case IK_SIMD_AVX2:
+        return ikp_search_avx2;
+    case IK_SIMD_AVX512:
+        return ikp_search_avx512;
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+    case IK_SIMD_NEON:
+        return ikp_search_neon;
+#endif
+    default:
+        return ikp_search_portable;
+    }
+}
+
+ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd, ik_pow_control *ctl,
+                      ikp_job *job)
+{
+    int i;
+    if (mwm > IK_HASH_TRITS) {
+        return IK_ERR_VALUE;
+    }
+    if (*simd == IK_SIMD_AUTO) {
+        *simd = ik_pow_simd_best();
+    }
+    if (ik_pow_simd_lanes(*simd) == 0) {
+        return IK_ERR_VALUE;
+    }
+    if (!ik_pow_simd_supported(*simd)) {
+        return IK_ERR_UNSUPPORTED;
+    }
+    for (i = 0; i < IK_TX_TRITS; i++) {
+        if (tx[i] < -1 || tx[i] > 1) {
+            return IK_ERR_TRIT;
+        }
+    }
+    /* Mid-state: absorb the first 32 chunks once; the last chunk (with the nonce in its top 81 trits)
+     * is what every candidate transforms [§3.4]. */
+    memset(job->base, 0, sizeof job->base);
+    for (i = 0; i < IK_TX_TRITS - IK_HASH_TRITS; i += IK_HASH_TRITS) {
+        memcpy(job->base, tx + i, IK_HASH_TRITS);
+        ik_curl_transform(job->base, 81);
+    }
+    memcpy(job->base, tx + IK_TX_TRITS - IK_HASH_TRITS, IK_HASH_TRITS);
+    memset(job->base + IKP_NONCE, 0, IKP_PART);
+    job->mwm = mwm;
+    job->ctl = ctl;
+    return IK_OK;
+}
+
+ik_status ikp_run(const ikp_job *shared, ik_simd simd, unsigned part, int8_t nonce[IK_NONCE_TRITS],
+                  uint64_t *trials)
+{
+    ikp_job job = *shared;
+    int8_t found[IK_NONCE_TRITS];
+    uint64_t batches = 0;
+    int v = (int)part - (int)(IKP_MAX_PARTS / 2); /* balanced, distinct per partition */
+    int k;
+    for (k = 0; k < IKP_PART_TRITS; k++) {
+        int d = ((v % 3) + 4) % 3 - 1;
+        job.base[IKP_NONCE + IKP_PART + k] = (int8_t)d;
+        v = (v - d) / 3;
+    }
+    k = kernel_for(simd)(&job, found, &batches);
+    *trials = batches * ik_pow_simd_lanes(simd);
+    if (k && ikp_claim(job.ctl)) {
+        memcpy(nonce, found, IK_NONCE_TRITS);
+        return IK_OK;
+    }
+    return IK_ERR_CANCELLED;
+}
+
+ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned part,
+                        unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS])
+{
+    ikp_job job;
+    uint64_t trials = 0;
+    ik_status st;
+    if (parts < 1 || parts > IKP_MAX_PARTS || part >= parts) {
+        return IK_ERR_VALUE;
+    }
+    st = ikp_prepare(tx, mwm, &simd, ctl, &job);
+    if (st != IK_OK) {
+        return st;
+    }
+    st = ikp_run(&job, simd, part, nonce, &trials);
+#if defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_8)
+    __atomic_fetch_add((uint64_t *)&ctl->trials, trials, __ATOMIC_RELAXED);
+#else
+    ctl->trials += trials;
+#endif
+    return st;
+}
+
+ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES])
+{
+    int8_t trits[IK_TX_TRITS];
+    int8_t found[IK_NONCE_TRITS];
+    ik_status st = ik_trytes_to_trits(tx, IK_TX_TRYTES, trits);
+    if (st != IK_OK) {
+        return st;
+    }
+    st = ik_pow_search_threads(trits, mwm, simd, threads, ctl, found);
+    if (st != IK_OK) {
+        return st;
+    }
+    return ik_trits_to_trytes(found, IK_NONCE_TRITS, nonce);
+}
