@@ -29,6 +29,107 @@
     } while (0)
 #include "pow_kernel.inc"
 
+static unsigned walk(unsigned i)
+{
+    return (364u * i) % 729u; /* p_i [§3.2] */
+}
+
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
+{
+    uint8_t needs[IKP_TAIL_MAX + 1][IK_CURL_STATE_TRITS]; /* needs[t]: outputs of round 81 - t that matter */
+    uint8_t cur[IK_CURL_STATE_TRITS];
+    uint8_t nxt[IK_CURL_STATE_TRITS];
+    unsigned pos = 0;
+    unsigned total = 0;
+    unsigned k;
+    unsigned r;
+    unsigned i;
+    unsigned t;
+    unsigned m = 1;
+    /* Head: the cone of the k + 1 lowest counter trits through rounds 1..IKP_HEAD_ROUNDS. */
+    for (k = 0; k < IKP_HEAD_K; k++) {
+        memset(cur, 0, sizeof cur);
+        for (i = 0; i <= k; i++) {
+            cur[IKP_NONCE + IKP_CTR + i] = 1;
+        }
+        plan->head_start[k][0] = (uint16_t)pos;
+        for (r = 1; r <= IKP_HEAD_ROUNDS; r++) {
+            memset(nxt, 0, sizeof nxt);
+            for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+                if ((cur[walk(i)] || cur[walk(i + 1)]) && pos < IKP_HEAD_POOL) {
+                    nxt[i] = 1;
+                    plan->head[pos].a = (uint16_t)walk(i);
+                    plan->head[pos].b = (uint16_t)walk(i + 1);
+                    plan->head[pos].out = (uint16_t)i;
+                    pos++;
+                }
+            }
+            plan->head_start[k][r] = (uint16_t)pos;
+            memcpy(cur, nxt, sizeof cur);
+        }
+    }
+    /* Tail: walk back from the mwm checked trits while the needed set stays partial. */
+    memset(needs[0], 0, sizeof needs[0]);
+    for (i = IK_HASH_TRITS - mwm; i < IK_HASH_TRITS; i++) {
+        needs[0][i] = 1;
+    }
+    plan->tail_rounds = 0;
+    for (t = 0; mwm > 0 && t < IKP_TAIL_MAX; t++) {
+        unsigned count = 0;
+        unsigned before = 0;
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            count += needs[t][i];
+        }
+        if (total + count > IKP_TAIL_POOL) {
+            break;
+        }
+        total += count;
+        plan->tail_rounds = t + 1;
+        memset(needs[t + 1], 0, sizeof needs[t + 1]);
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            if (needs[t][i]) {
+                needs[t + 1][walk(i)] = 1;
+                needs[t + 1][walk(i + 1)] = 1;
+            }
+        }
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            before += needs[t + 1][i];
+        }
+        if (before == IK_CURL_STATE_TRITS) {
+            break;
+        }
+    }
+    plan->body_first = IKP_HEAD_ROUNDS + 2;
+    plan->body_last = 81 - plan->tail_rounds;
+    /* Body: round r in place with multiplier c = 364^(r - head - 1), step i at slot c i. */
+    for (r = plan->body_first; r <= plan->body_last; r++) {
+        unsigned s = 0;
+        m = (m * 364u) % 729u;
+        for (i = 0; i <= IK_CURL_STATE_TRITS; i++) {
+            plan->slot[r - 1][i] = (uint16_t)(s * scale);
+            s += m;
+            s = s >= 729u ? s - 729u : s;
+        }
+    }
+    /* Tail entries, in round order; the first tail round reads the body's layout (multiplier m). */
+    pos = 0;
+    for (t = 0; t < plan->tail_rounds; t++) {
+        const uint8_t *need = needs[plan->tail_rounds - 1 - t];
+        plan->tail_start[t] = (uint16_t)pos;
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            if (need[i]) {
+                unsigned a = walk(i);
+                unsigned b = walk(i + 1);
+                plan->tail[pos].a = (uint16_t)(t == 0 ? (m * a) % 729u : a);
+                plan->tail[pos].b = (uint16_t)(t == 0 ? (m * b) % 729u : b);
+                plan->tail[pos].out = (uint16_t)i;
+                pos++;
+            }
+        }
+    }
+    plan->tail_start[plan->tail_rounds] = (uint16_t)pos;
+}
+
 int ik_pow_simd_supported(ik_simd simd)
 {
     switch (simd) {

@@ -15,6 +15,39 @@
 #define IKP_PART_TRITS 9 /* 3^9 = 19683 partitions */
 #define IKP_MAX_PARTS 19683u
 
+/* One output of a partial round: out = S(src[a], src[b]) (slots of the source buffer, index of the result). */
+typedef struct {
+    uint16_t a;
+    uint16_t b;
+    uint16_t out;
+} ikp_edge;
+
+/* Round schedule of the in-place kernels (built per searcher, on its stack):
+ * - head: rounds 1..IKP_HEAD_ROUNDS are cached per batch; when only the k <= IKP_HEAD_K lowest counter trits
+ *   changed, only their cone of influence is recomputed (2, 4, 8, ... outputs per round for k = 1);
+ * - body: full rounds, in place, with the slot sequence of each round precomputed (slot[r][i]);
+ * - tail: the last rounds compute only outputs that reach the mwm checked trits (14, 15, 17, 21, ... backwards). */
+#define IKP_HEAD_ROUNDS 9
+#define IKP_HEAD_K 3
+#define IKP_HEAD_POOL 6144
+#define IKP_TAIL_MAX 16
+#define IKP_TAIL_POOL 2560
+#define IKP_BODY_MAX 81
+
+typedef struct {
+    uint16_t head_start[IKP_HEAD_K][IKP_HEAD_ROUNDS + 1]; /* entries of round r for k+1 trits: [start[r-1], start[r]) */
+    ikp_edge head[IKP_HEAD_POOL];
+    unsigned body_first;                   /* first in-place body round (IKP_HEAD_ROUNDS + 2) */
+    unsigned body_last;                    /* last full round; the tail follows */
+    unsigned tail_rounds;
+    uint16_t tail_start[IKP_TAIL_MAX + 1];
+    ikp_edge tail[IKP_TAIL_POOL];
+    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 1]; /* body round r: slots (scaled) visited by step i */
+} ikp_plan;
+
+/* Fills plan for mwm; slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale);
+
 typedef struct {
     int8_t base[IK_CURL_STATE_TRITS]; /* Curl state after 32 chunks, last chunk copied into [0, 243),
                                          partition trits set, counter and lane trits zero */

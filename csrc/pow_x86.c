@@ -40,6 +40,7 @@ typedef uint64_t ikp_v256 __attribute__((vector_size(32)));
 #define IKP_WORDS 4
 #define IKP_ATTR __attribute__((target("avx2")))
 #define IKP_INPLACE 1
+#define IKP_PLAN 1
 #define IKP_SBOX IKP_SBOX_GENERIC
 #include "pow_kernel.inc"
 #undef IKP_SUFFIX
@@ -49,8 +50,9 @@ typedef uint64_t ikp_v256 __attribute__((vector_size(32)));
 #undef IKP_INPLACE
 #undef IKP_SBOX
 
-/* ---- AVX-512: vpternlogq computes each output bit of the S-box in one instruction from (al, bh,
- * bl ^ ah): lo = 0x5d, hi = 0xbe (truth tables over A = al, B = bh, C = bl ^ ah). ---- */
+/* ---- AVX-512: vpternlogq computes an output of the S-box in one instruction: with t = bl ^ ah,
+ * lo = ~((al | ~bh) & t) is truth table 0x2f over (t, al, bh) and hi = (al ^ bh) | ~lo is 0x7d over (al, bh, lo);
+ * each overwrites an input no longer needed, so no register copies. ---- */
 #ifndef IKP_AVX512_BITS
 #define IKP_AVX512_BITS 512
 #endif
@@ -66,13 +68,14 @@ typedef uint64_t ikp_v512 __attribute__((vector_size(32)));
 #define IKP_INPLACE 1
 #endif
 #define IKP_SUFFIX avx512
+#define IKP_PLAN 1
 #define IKP_V ikp_v512
 #define IKP_ATTR __attribute__((target("avx2,avx512f,avx512vl")))
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
         ikp_v512 t_ = (bl) ^ (ah);                                                                           \
-        (lo) = IKP_TERNLOG(al, bh, t_, 0x5d);                                                                \
-        (hi) = IKP_TERNLOG(al, bh, t_, 0xbe);                                                                \
+        (lo) = IKP_TERNLOG(t_, al, bh, 0x2f);                                                                \
+        (hi) = IKP_TERNLOG(al, bh, lo, 0x7d);                                                                \
     } while (0)
 #include "pow_kernel.inc"
 
