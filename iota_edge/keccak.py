@@ -272,15 +272,30 @@ def keccak_f_wide(lanes, w):
     lanes[:] = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24]
 
 
+_USED_ROTATIONS = tuple(sorted(set(_ROT + (1,)) - {0}))
+
+
 def _wide_masks(n):
-    """Per-slot masks for n states: lo[r] keeps the low r bits of every slot, hi[r] the bits r..63; rcs repeated."""
-    rep = int.from_bytes(b"\x01" + b"\x00" * 7, "little")
+    """Per-slot masks for n states: lo[r] keeps the low r bits of every slot, hi[r] the bits r..63 (built only for
+    the rotations Keccak uses, to spare a device's heap); rcs are the round constants repeated in every slot."""
     unit = 0
     for j in range(n):
-        unit |= rep << (64 * j)
-    lo = [((1 << r) - 1) * unit for r in range(64)]
-    hi = [(_M ^ ((1 << r) - 1)) * unit for r in range(64)]
+        unit |= 1 << (64 * j)
+    lo = [0] * 64
+    hi = [0] * 64
+    for r in _USED_ROTATIONS:
+        lo[r] = ((1 << r) - 1) * unit
+        hi[r] = (_M ^ ((1 << r) - 1)) * unit
     return lo, hi, [rc * unit for rc in _RC], unit
+
+
+# States per wide permutation: all of them on a host; a bounded batch on MicroPython keeps the peak heap small.
+try:
+    import sys
+
+    WIDE_BATCH = 9 if sys.implementation.name == "micropython" else 1 << 16
+except (ImportError, AttributeError):
+    WIDE_BATCH = 9
 
 
 def keccak384_48_many(messages):
@@ -288,6 +303,11 @@ def keccak384_48_many(messages):
     n = len(messages)
     if n < 4:
         return [keccak384_48(m) for m in messages]
+    if n > WIDE_BATCH:
+        out = []
+        for i in range(0, n, WIDE_BATCH):
+            out.extend(keccak384_48_many(messages[i : i + WIDE_BATCH]))
+        return out
     lo, hi, rcs, unit = _wide_masks(n)
     from_bytes = int.from_bytes
     lanes = [from_bytes(b"".join([m[8 * k : 8 * k + 8] for m in messages]), "little") for k in range(6)]
