@@ -4,12 +4,13 @@
 
 #include <string.h>
 
-/* Portable kernel: 64 lanes in a uint64_t on 64-bit hosts (three 11.4 KiB states, L1-resident); on 32-bit
- * targets 32 lanes in a uint32_t, in place (two 5.7 KiB states: the stack a microcontroller can spare). */
+/* Portable kernel: 64 lanes in a uint64_t on 64-bit hosts, with the scheduled search; on 32-bit targets 32
+ * lanes in a uint32_t, plain in-place rounds (two 5.7 KiB states: the stack a microcontroller can spare). */
 #if UINTPTR_MAX > 0xffffffffu
 #define IKP_PORTABLE_LANES 64
 #define IKP_V uint64_t
-#define IKP_INPLACE 0
+#define IKP_INPLACE 1
+#define IKP_PLAN 1
 #else
 #define IKP_PORTABLE_LANES 32
 #define IKP_V uint32_t
@@ -176,7 +177,7 @@ unsigned ik_pow_simd_lanes(ik_simd simd)
     case IK_SIMD_AVX2:
         return 256;
     case IK_SIMD_AVX512:
-        return 512;
+        return IKP_AVX512_BITS;
     default:
         return 0;
     }

@@ -1,5 +1,5 @@
 /* pow_neon.c - the nonce search on 128-bit Arm NEON vectors (AArch64, or 32-bit Arm with NEON). GCC
- * vector extensions compile the S-box to eor/orn/and/orr; double-buffered, 2 x 23 KiB. */
+ * vector extensions compile the S-box to bic/orn/eor/orr; scheduled search (pow_internal.h). */
 #include "pow_internal.h"
 
 #include <string.h>
@@ -11,7 +11,8 @@ typedef uint64_t ikp_vneon __attribute__((vector_size(16)));
 #define IKP_V ikp_vneon
 #define IKP_WORDS 2
 #define IKP_ATTR
-#define IKP_INPLACE 0
+#define IKP_INPLACE 1
+#define IKP_PLAN 1
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
         ikp_vneon t_ = (bl) ^ (ah);                                                                          \

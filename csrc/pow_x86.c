@@ -17,13 +17,14 @@
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 
-/* ---- SSE2: 128 lanes, double-buffered (2 x 23 KiB fits L1) ---- */
+/* ---- SSE2: 128 lanes ---- */
 typedef uint64_t ikp_v128 __attribute__((vector_size(16)));
 #define IKP_SUFFIX sse2
 #define IKP_V ikp_v128
 #define IKP_WORDS 2
 #define IKP_ATTR __attribute__((target("sse2")))
-#define IKP_INPLACE 0
+#define IKP_INPLACE 1
+#define IKP_PLAN 1
 #define IKP_SBOX IKP_SBOX_GENERIC
 #include "pow_kernel.inc"
 #undef IKP_SUFFIX
@@ -33,7 +34,7 @@ typedef uint64_t ikp_v128 __attribute__((vector_size(16)));
 #undef IKP_INPLACE
 #undef IKP_SBOX
 
-/* ---- AVX2: 256 lanes, in place (one 46 KiB state) ---- */
+/* ---- AVX2: 256 lanes ---- */
 typedef uint64_t ikp_v256 __attribute__((vector_size(32)));
 #define IKP_SUFFIX avx2
 #define IKP_V ikp_v256
@@ -41,6 +42,7 @@ typedef uint64_t ikp_v256 __attribute__((vector_size(32)));
 #define IKP_ATTR __attribute__((target("avx2")))
 #define IKP_INPLACE 1
 #define IKP_PLAN 1
+#define IKP_ALIGN __attribute__((aligned(64)))
 #define IKP_SBOX IKP_SBOX_GENERIC
 #include "pow_kernel.inc"
 #undef IKP_SUFFIX
@@ -53,9 +55,6 @@ typedef uint64_t ikp_v256 __attribute__((vector_size(32)));
 /* ---- AVX-512: vpternlogq computes an output of the S-box in one instruction: with t = bl ^ ah,
  * lo = ~((al | ~bh) & t) is truth table 0x2f over (t, al, bh) and hi = (al ^ bh) | ~lo is 0x7d over (al, bh, lo);
  * each overwrites an input no longer needed, so no register copies. ---- */
-#ifndef IKP_AVX512_BITS
-#define IKP_AVX512_BITS 512
-#endif
 #if IKP_AVX512_BITS == 512
 typedef uint64_t ikp_v512 __attribute__((vector_size(64)));
 #define IKP_WORDS 8
@@ -69,6 +68,7 @@ typedef uint64_t ikp_v512 __attribute__((vector_size(32)));
 #endif
 #define IKP_SUFFIX avx512
 #define IKP_PLAN 1
+#define IKP_ALIGN __attribute__((aligned(64)))
 #define IKP_V ikp_v512
 #define IKP_ATTR __attribute__((target("avx2,avx512f,avx512vl")))
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
