@@ -65,13 +65,16 @@ def ensure_ext_venv(path, install):
 
 
 def measure_rates(native, seconds, tx):
-    rates = {}
+    """Trials per wall second and per CPU second (process CPU time: what each core delivered, also on a machine
+    that other jobs share)."""
+    rates, cpu_rates = {}, {}
     for simd in native.SIMD_WIDTHS:
         for threads in (1, 2):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             nonce, trials = native.search(tx, 243, threads, seconds, None, simd)
             rates["%s/%d" % (simd, threads)] = trials / (time.perf_counter() - t)
-    return rates
+            cpu_rates["%s/%d" % (simd, threads)] = trials / max(1e-9, time.process_time() - c)
+    return rates, cpu_rates
 
 
 def measure_time_to_nonce(txs, mwm, pow_module, weight):
@@ -153,7 +156,8 @@ def run(args):
     txs = random_transactions(args.transactions, args.seed)
     probe = txs[0]
 
-    report["rates"] = measure_rates(_native, args.seconds, probe)
+    report["load_before"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    report["rates"], report["cpu_rates"] = measure_rates(_native, args.seconds, probe)
     report["ours"] = {}
     for mwm in (9, 14):
         report["ours"][str(mwm)] = summary(measure_time_to_nonce(txs, mwm, pow_module, weight))
@@ -206,12 +210,16 @@ def run(args):
 def show(report):
     print("iota_edge PoW benchmark: %s, %d CPUs" % (report["backend"], report["cpus"]))
     print()
-    print("C search, trials per second (MWM 243, stopped by timeout):")
+    if report.get("load_before") is not None:
+        print("load average before the run: %.2f (figures per wall second drop when other jobs share the CPUs)"
+              % report["load_before"])
+    print("C search, trials per second (MWM 243, stopped by timeout):          wall       per CPU-second")
     rates = report["rates"]
     best1 = max(v for k, v in rates.items() if k.endswith("/1"))
     for key, rate in rates.items():
         simd, threads = key.split("/")
-        print("  %-9s %s thread%s  %8.2f M/s" % (simd, threads, " " if threads == "1" else "s", rate / 1e6))
+        print("  %-9s %s thread%s                                     %8.2f M/s   %8.2f M/s"
+              % (simd, threads, " " if threads == "1" else "s", rate / 1e6, report["cpu_rates"][key] / 1e6))
     print("  pure Python         %8.4f M/s   (C single thread, widest SIMD: %.0fx)"
           % (report["pure_rate"] / 1e6, best1 / report["pure_rate"]))
     if "pyota_pow_rate" in report:
