@@ -30,6 +30,7 @@
     } while (0)
 #include "pow_kernel.inc"
 
+#if IKP_HAVE_PLAN
 static unsigned walk(unsigned i)
 {
     return (364u * i) % 729u; /* p_i [§3.2] */
@@ -130,6 +131,7 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
     }
     plan->tail_start[plan->tail_rounds] = (uint16_t)pos;
 }
+#endif
 
 int ik_pow_simd_supported(ik_simd simd)
 {

@@ -51,8 +51,15 @@ typedef struct {
     uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 1]; /* body round r: slots (scaled) visited by step i */
 } ikp_plan;
 
+/* Hosts (64-bit, x86, NEON) use the plan; 32-bit microcontrollers keep the small plain kernel. */
+#if UINTPTR_MAX > 0xffffffffu || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||             \
+    defined(__ARM_NEON)
+#define IKP_HAVE_PLAN 1
 /* Fills plan for mwm; slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
 void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale);
+#else
+#define IKP_HAVE_PLAN 0
+#endif
 
 typedef struct {
     int8_t base[IK_CURL_STATE_TRITS]; /* Curl state after 32 chunks, last chunk copied into [0, 243),
