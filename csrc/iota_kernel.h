@@ -134,8 +134,9 @@ typedef enum {
     IK_SIMD_NEON = 5      /* 128 lanes */
 } ik_simd;
 
-/* Caller-held control block. The caller may set cancel to non-zero at any time (from any thread) to
- * stop the search; searchers poll it once per batch (one batch = lanes candidates). */
+/* Caller-held control block, zeroed before each search. The caller may set cancel to non-zero at any time
+ * (from any thread) to stop the search; searchers poll it once per batch (one batch = lanes candidates,
+ * about 60 us). found is 1 after a successful search; trials counts the candidates tried. */
 typedef struct {
     volatile int32_t cancel;
     volatile int32_t found;   /* set by the searcher that finds a nonce, read by its siblings */
@@ -153,12 +154,15 @@ unsigned ik_pow_simd_lanes(ik_simd simd);
  * transaction (with trits 7938..8018 replaced by nonce) end in at least mwm (0..243) zero trits.
  * Partition part of parts (0 <= part < parts <= 19683) selects a disjoint region of the nonce space, so
  * several callers (threads) never try the same candidate. Returns IK_ERR_CANCELLED when ctl->cancel or
- * ctl->found (a sibling won) is set. Stack use: about 2 x 729 x lanes / 4 bytes (187 KiB for AVX-512). */
+ * ctl->found (a sibling won) is set. Stack: 13.5 KiB on 32-bit microcontrollers (32 lanes, plain rounds);
+ * up to 0.8 MiB on hosts, whose kernels cache the first 9 rounds and keep a round schedule (pow_internal.h),
+ * so call it on a thread with a large stack, or use ik_pow_search_threads, whose threads have 4 MiB. */
 ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned part,
                         unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
 
 /* Multi-threaded search (pow_threads.c, hosts with POSIX threads): threads (1..64) workers, each on
- * its own partition; returns when one finds a nonce or ctl->cancel is set. */
+ * its own partition and its own 4 MiB stack; returns when one finds a nonce or ctl->cancel is set. Builds
+ * with IK_NO_THREADS accept threads == 1 only (IK_ERR_UNSUPPORTED otherwise). */
 ik_status ik_pow_search_threads(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned threads,
                                 ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
 
