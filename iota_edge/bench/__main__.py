@@ -1,8 +1,8 @@
-"""``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython) or
-pow (Proof-of-Work search vs PyOTA's extensions)."""
+"""``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython),
+pow (Proof-of-Work search vs PyOTA's extensions) or streams (MAM message cost on MicroPython)."""
 import sys
 
-BENCHES = ("core", "pow")
+BENCHES = ("core", "pow", "streams")
 
 
 def main(argv=None):
@@ -13,8 +13,10 @@ def main(argv=None):
     name = argv.pop(0)
     if name == "core":
         from iota_edge.bench.core import main as run
-    else:
+    elif name == "pow":
         from iota_edge.bench.pow import main as run
+    else:
+        from iota_edge.bench.streams import main as run
     return run(argv)
 
 
