@@ -57,3 +57,17 @@ class PowError(IotaEdgeError):
 
 class PowCancelled(PowError):
     """The nonce search was cancelled or ran past its timeout."""
+
+
+class NodeError(IotaEdgeError):
+    """A node answered a command with an error. ``status`` is the HTTP status (None when no answer came back),
+    ``command`` the IRI command; the message is the node's own ``error`` or ``exception`` text."""
+
+    def __init__(self, message, status=None, command=None):
+        super().__init__(message, "command")
+        self.status = status
+        self.command = command
+
+
+class NodeUnreachable(NodeError):
+    """No answer from the node after every retry (connection refused, reset, timed out)."""
