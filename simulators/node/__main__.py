@@ -1,0 +1,8 @@
+"""``python -m simulators.node [--host H] [--port P] [--db PATH] [--mwm N] [--snapshot FILE] [--milestone-interval S]``"""
+
+import sys
+
+from simulators.node.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
