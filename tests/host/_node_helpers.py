@@ -97,3 +97,23 @@ def start_node_process(db, mwm, extra=(), env=None):
         p.kill()
         raise RuntimeError("node did not start: %r %s" % (line, p.stderr.read()))
     return p, line.strip().split("listening on ")[1]
+
+
+SEED = "NODETESTSEED9" + "9" * 68  # test-only seed: its index 0 and 1 addresses hold the genesis balances
+_CACHE = {}
+
+
+def genesis(index=0):
+    """Address of SEED at ``index``, security 2 (cached: pure-Python address generation takes a while)."""
+    if index not in _CACHE:
+        from iota_edge.signing import generate_address
+
+        _CACHE[index] = generate_address(SEED, index, 2)
+    return _CACHE[index]
+
+
+def value_bundle(to, value, balance=1000, key_index=0, remainder=None, timestamp=None):
+    """A signed bundle spending ``balance`` from genesis(key_index): ``value`` to ``to``, the rest to remainder."""
+    return prepare_transfer(SEED, [{"address": to, "value": value, "tag": "PAY"}],
+                            inputs=[{"key_index": key_index, "balance": balance}],
+                            remainder_address=remainder or address_of(9999), timestamp=timestamp)
