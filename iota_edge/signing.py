@@ -14,7 +14,7 @@ Keys are chains of Kerl hashes kept as balanced integers (see kerl.py); trytes a
 
 from iota_edge import _native
 from iota_edge.errors import InvalidChecksum, InvalidSignature, InvalidTrytes, InvalidValue
-from iota_edge.keccak import Keccak384, keccak384_48
+from iota_edge.keccak import Keccak384, keccak384_48, keccak384_48_many
 from iota_edge.kerl import bytes_to_int, hash_int, int_to_bytes, int_to_trytes, kerl_hash, reduce, trytes_to_int
 from iota_edge.trinary import ALPHABET, check_trytes, tryte_value
 from iota_edge.trinary import trytes_to_int as full_trytes_to_int
@@ -81,10 +81,16 @@ def _key_segments(seed, index, security):
     return out
 
 
-def _chain(v, times):
-    for _ in range(times):
-        v = hash_int(v)
-    return v
+def _chains(values, counts):
+    """Hash values[i] counts[i] times with Kerl; the chains advance in lockstep, one wide Keccak per step."""
+    values = list(values)
+    steps = max(counts) if counts else 0
+    for step in range(steps):
+        active = [i for i in range(len(values)) if counts[i] > step]
+        digests = keccak384_48_many([int_to_bytes(values[i]) for i in active])
+        for i, d in zip(active, digests):
+            values[i] = bytes_to_int(d)
+    return values
 
 
 def _digest(segments):
@@ -111,12 +117,8 @@ def key_digests(seed, index, security=2):
 
 
 def _digests(seed, index, security):
-    key = _key_segments(seed, index, security)
-    out = []
-    for f in range(security):
-        seg = key[FRAGMENT_SEGMENTS * f : FRAGMENT_SEGMENTS * (f + 1)]
-        out.append(_digest([_chain(v, 26) for v in seg]))
-    return out
+    ends = _chains(_key_segments(seed, index, security), [26] * (FRAGMENT_SEGMENTS * security))
+    return [_digest(ends[FRAGMENT_SEGMENTS * f : FRAGMENT_SEGMENTS * (f + 1)]) for f in range(security)]
 
 
 def generate_address(seed, index, security=2, checksum=False):
@@ -213,18 +215,23 @@ def sign(seed, index, security, bundle_hash):
 
 def _sign_fragments(seed, index, security, norm):
     """Signature fragments for a normalized hash, without the insecure-hash check (known-answer tests use it)."""
-    key = _key_segments(seed, index, security)
-    out = []
+    counts = []
     for f in range(security):
+        counts.extend([13 - n for n in norm[27 * (f % 3) : 27 * (f % 3) + 27]])
+    ends = _chains(_key_segments(seed, index, security), counts)
+    return ["".join([int_to_trytes(v) for v in ends[27 * f : 27 * f + 27]]) for f in range(security)]
+
+
+def fragment_digests(fragments, norm):
+    """Digests (balanced ints) that signature fragments commit to; fragment f uses normalized chunk f mod 3."""
+    values = []
+    counts = []
+    for f, fragment in enumerate(fragments):
         chunk = norm[27 * (f % 3) : 27 * (f % 3) + 27]
-        seg = key[FRAGMENT_SEGMENTS * f : FRAGMENT_SEGMENTS * (f + 1)]
-        out.append("".join([int_to_trytes(_chain(seg[j], 13 - chunk[j])) for j in range(27)]))
-    return out
-
-
-def fragment_digest(fragment, normalized_chunk):
-    """Digest (balanced int) that a signature fragment commits to, given its 27 normalized values."""
-    return _digest([_chain(trytes_to_int(fragment, 81 * j), 13 + normalized_chunk[j]) for j in range(27)])
+        values.extend([trytes_to_int(fragment, 81 * j) for j in range(27)])
+        counts.extend([13 + n for n in chunk])
+    ends = _chains(values, counts)
+    return [_digest(ends[27 * f : 27 * f + 27]) for f in range(len(fragments))]
 
 
 def verify_signature(address, fragments, bundle_hash):
@@ -236,6 +243,4 @@ def verify_signature(address, fragments, bundle_hash):
     fragments = [check_trytes(f, "fragments", length=FRAGMENT_TRYTES) for f in fragments]
     if _native.AVAILABLE:
         return _native.verify_signature(address, fragments, bundle_hash)
-    norm = normalize(bundle_hash)
-    digests = [fragment_digest(frag, norm[27 * (f % 3) : 27 * (f % 3) + 27]) for f, frag in enumerate(fragments)]
-    return int_to_trytes(_address_of_digests(digests)) == address
+    return int_to_trytes(_address_of_digests(fragment_digests(fragments, normalize(bundle_hash)))) == address

@@ -85,3 +85,13 @@ def test_bad_input():
     raises(InvalidValue, curl_hash, "A" * 81, 9)
     raises(InvalidValue, kerl_hash, "A" * 81, 80)
     raises(InvalidValue, Curl, 3)
+
+
+def test_wide_keccak_equals_single():
+    from iota_edge.keccak import Keccak384, keccak384_48, keccak384_48_many
+
+    assert Keccak384(b"Message").digest()[:8] == bytes.fromhex("0c8d6ff6e6a1cf18")
+    messages = [bytes([(i * 31 + j * 7) % 256 for j in range(48)]) for i in range(30)]
+    assert keccak384_48_many(messages) == [keccak384_48(m) for m in messages]
+    assert keccak384_48_many(messages[:2]) == [keccak384_48(m) for m in messages[:2]]
+    assert keccak384_48_many([]) == []
