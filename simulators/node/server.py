@@ -120,6 +120,14 @@ class Node:
 
     def start(self):
         self.store = self._open_store()
+        try:
+            self._start_services()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_services(self):
         self.tangle = Tangle(self.store, self.mwm, self.snapshot_time)
         self.coordinator = Coordinator(self.tangle, self.milestone_interval, pow=nonce_function(self.pow_threads),
                                        mwm=self.mwm)
@@ -135,7 +143,6 @@ class Node:
         self._thread.start()
         if self.milestone_interval:
             self.coordinator.start()
-        return self
 
     def process(self, headers, body):
         """(HTTP status, answer without duration) for one request."""
@@ -166,10 +173,11 @@ class Node:
     def close(self):
         if self.coordinator is not None:
             self.coordinator.stop()
-        if self.httpd is not None:
+        if self._thread is not None:
             self.httpd.shutdown()
-            self.httpd.server_close()
             self._thread.join()
+        if self.httpd is not None:
+            self.httpd.server_close()
         if self.tangle is not None:
             with self.tangle.lock:  # no request is inside the database when it closes
                 self.store.close()

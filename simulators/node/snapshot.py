@@ -22,6 +22,8 @@ def load_snapshot(source):
         return {}
     if isinstance(source, dict):
         raw = source
+    elif not isinstance(source, (str, bytes)) and not hasattr(source, "__fspath__"):
+        raise InvalidValue("snapshot: expected a file path or a dict, got %s" % type(source).__name__, "snapshot")
     else:
         try:
             with open(source) as f:

@@ -19,12 +19,18 @@ from iota_edge.trinary import int_to_trytes  # noqa: E402
 NULL_HASH = "9" * 81
 
 
-def have_native_pow():
+def have_pow_module():
     try:
         import iota_edge.pow  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+def have_native_pow():
+    from iota_edge import _native
+
+    return have_pow_module() and _native.AVAILABLE
 
 
 def pure_nonce(trytes, mwm):
