@@ -28,6 +28,8 @@ from simulators.node.work import attach_function, nonce_function
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "iota-edge-node"
+    wbufsize = -1  # headers and body leave in one write (two small writes meet Nagle + delayed ACK: 40 ms)
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         started = time.monotonic()

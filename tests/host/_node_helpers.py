@@ -2,6 +2,7 @@
 
 The pure search is for tests only (MWM 1..4): iota_edge.pow is the real one, used when present.
 """
+import functools
 import os
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def address_of(i):
     return ("ADDR" + int_to_trytes(i, 10)).ljust(80, "9") + "9"
 
 
+@functools.lru_cache(maxsize=None)
 def hash_of(trytes):
     return Transaction.from_trytes(trytes).hash
 
