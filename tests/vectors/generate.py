@@ -47,6 +47,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -166,6 +167,25 @@ def is_secure(hash_trytes):
 def get_address(seed, index, security):
     gen = AddressGenerator(Seed(seed), security_level=security, checksum=False)
     return gen.get_addresses(index, 1)[0]
+
+
+def _star(args):
+    fn, params = args
+    return fn(*params)
+
+
+def parallel_map(fn, param_list):
+    """[fn(*p) for p in param_list], spread over the CPU cores (order kept).
+
+    All randomness is drawn before this call, so the result does not depend on
+    the number of workers.
+    """
+    jobs = [(fn, tuple(p)) for p in param_list]
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2:
+        return [_star(j) for j in jobs]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_star, jobs, chunksize=1)
 
 
 def write_json(name, description, cases):
@@ -340,7 +360,7 @@ def gen_addresses():
                 break
             index = rng.randint(0, 20) if rng.random() < 0.8 else rng.randint(21, 10 ** 6)
             params.append((seed, index, rng.randint(1, 3)))
-    cases = [address_case(*p) for p in params]
+    cases = parallel_map(address_case, params)
     for (_, _, _, want), c in zip(ADDRESS_KATS, cases):
         got = c["address_with_checksum"] if len(want) == 90 else c["address"]
         assert got == want, (c, want)
@@ -381,6 +401,13 @@ def sign_fragments(seed, index, security, bundle_hash):
     return [str(f) for f in gen]
 
 
+def signature_case(seed, index, security, bundle_hash):
+    fragments = sign_fragments(seed, index, security, bundle_hash)
+    address = str(get_address(seed, index, security).address)
+    return {"seed": seed, "index": index, "security": security,
+            "bundle_hash": bundle_hash, "fragments": fragments, "address": address}
+
+
 def gen_signatures():
     rng = rng_for("signatures")
     params = [(TV_SEED_3, 2, 2, TV_SEED_3)]  # entangled test_sign.c: "bundle hash" = the seed
@@ -393,12 +420,7 @@ def gen_signatures():
             if is_secure(bundle_hash):
                 break
         params.append((seed, index, security, bundle_hash))
-    cases = []
-    for seed, index, security, bundle_hash in params:
-        fragments = sign_fragments(seed, index, security, bundle_hash)
-        address = str(get_address(seed, index, security).address)
-        cases.append({"seed": seed, "index": index, "security": security,
-                      "bundle_hash": bundle_hash, "fragments": fragments, "address": address})
+    cases = parallel_map(signature_case, params)
     sig = "".join(cases[0]["fragments"])
     assert sig.startswith(SIG_KAT_HEAD) and sig.endswith(SIG_KAT_TAIL), sig[:60]
     desc = ("Winternitz signature fragments: key = key(subseed(seed, index), security); fragment "
@@ -601,7 +623,7 @@ def gen_transactions():
         all_trytes.append(make_tx_trytes(rand_tx_params(rng)))
     while len(all_trytes) < 200:
         all_trytes.append(rand_raw_tx(rng))
-    cases = [tx_case(t) for t in all_trytes]
+    cases = parallel_map(tx_case, [(t,) for t in all_trytes])
     assert cases[0]["hash"] == MAINNET_TX_HASH, cases[0]["hash"]
     desc = ("2673-tryte transactions: 'hash' is Curl-P-81 over the 8019 trits; 'fields' are the "
             "values decoded by PyOTA's Transaction.from_tryte_string (integers as JSON ints, "
@@ -780,9 +802,17 @@ def bundle_case(kind, seed, security, timestamp, transfers, inputs, remainder):
     }
 
 
+def value_or_data_bundle_case(kind, seed, security, timestamp, transfers, inputs,
+                              remainder_index):
+    remainder = None
+    if remainder_index is not None:
+        remainder = str(get_address(seed, remainder_index, security).address)
+    return bundle_case(kind, seed, security, timestamp, transfers, inputs, remainder)
+
+
 def gen_bundles():
     rng = rng_for("bundles")
-    cases = []
+    params = []
     # ---- 40 data bundles
     fixed_sizes = [0, 1, 1093, 1094, 2187, 6000]
     for n in range(40):
@@ -794,7 +824,7 @@ def gen_bundles():
             address = transfers[-1][0] if transfers and rng.random() < 0.15 else rand_address(rng)
             transfers.append((address, 0, rand_short_trytes(rng, 27),
                               rand_message(rng, size, utf8)))
-        cases.append(bundle_case("data", None, None, timestamp, transfers, [], None))
+        params.append(("data", None, None, timestamp, transfers, [], None))
     # ---- 40 value bundles
     for n in range(40):
         timestamp = 1_500_000_000 + rng.randint(0, 200_000_000)
@@ -823,12 +853,11 @@ def gen_bundles():
                                rng.random() < 0.2)
             transfers.append((rand_address(rng), v,
                               tag if rng.random() < 0.7 else rand_short_trytes(rng, 27), msg))
-        remainder = None
-        if spend < total:
-            remainder = str(get_address(seed, max(key_indices) + 1, security).address)
+        # change goes to the seed's next address (derived in the worker)
+        remainder = (max(key_indices) + 1) if spend < total else None
         inputs = [(ki, security, b) for ki, b in zip(key_indices, balances)]
-        cases.append(bundle_case("value", seed, security, timestamp, transfers, inputs,
-                                 remainder))
+        params.append(("value", seed, security, timestamp, transfers, inputs, remainder))
+    cases = parallel_map(value_or_data_bundle_case, params)
     desc = ("Bundles built offline with PyOTA's ProposedTransaction/ProposedBundle, finalized "
             "(bundle hash over the essences, with PyOTA's M-bug loop that increments the tail's "
             "obsolete tag until the normalized hash has no 13) and, for 'value' bundles, signed "
@@ -894,14 +923,17 @@ def check_bundles(cases, rng):
             assert c["seed"] is None and not c["inputs"] and all(t.value == 0 for t in txs)
         else:
             assert c["inputs"] and is_trytes(c["seed"], 81)
-    for i in sample(rng, cases, 8):
+    idx = sample(rng, cases, 8)
+    params = []
+    for i in idx:
         c = cases[i]
         transfers = [(t["address"], t["value"], t["tag"], bytes.fromhex(t["message_hex"]))
                      for t in c["transfers"]]
         inputs = [(x["key_index"], x["security"], x["balance"]) for x in c["inputs"]]
-        again = bundle_case(c["kind"], c["seed"], c["security"], c["timestamp"], transfers,
-                            inputs, c["remainder_address"])
-        assert again == c, i
+        params.append((c["kind"], c["seed"], c["security"], c["timestamp"], transfers, inputs,
+                       c["remainder_address"]))
+    for i, again in zip(idx, parallel_map(bundle_case, params)):
+        assert again == cases[i], i
     assert any(c["obsolete_tag_increments"] > 0 for c in cases)
     assert {c["security"] for c in cases if c["kind"] == "value"} == {1, 2, 3}
 
