@@ -39,9 +39,12 @@ def attach_function(threads=None):
 
 
 def nonce_function(threads=None):
-    """(trytes, mwm) -> trytes with a nonce meeting mwm, for milestones; None without iota_edge.pow."""
+    """(trytes, mwm) -> trytes with a nonce meeting mwm, for milestones; None without the C kernel (a pure-Python
+    search at MWM 9 takes many seconds, and the node trusts its own milestones anyway)."""
     module = _pow_module()
-    if module is None:
+    from iota_edge import _native
+
+    if module is None or not _native.AVAILABLE:
         return None
 
     def search(trytes, mwm):
