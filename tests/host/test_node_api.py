@@ -189,3 +189,17 @@ def test_attach_to_tangle(node):
     assert [Transaction.from_trytes(t).current_index for t in done] == [0, 1, 2]  # tail first
     assert all(Transaction.from_trytes(t).weight >= MWM for t in done)
     assert store(node, done)[0] == 200
+
+
+def test_cli_command(tmp_path, capsys):
+    import argparse
+
+    from simulators.node.cli import add_node_command
+
+    parser = argparse.ArgumentParser(prog="iota-edge")
+    add_node_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["node", "--port", "0", "--db", str(tmp_path / "n.db"), "--snapshot",
+                              str(tmp_path / "missing.json")])
+    assert (args.mwm, args.host, args.milestone_interval) == (9, "127.0.0.1", 5.0)
+    assert args.func(args) == 2
+    assert "snapshot: cannot read" in capsys.readouterr().err
