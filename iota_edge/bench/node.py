@@ -1,7 +1,7 @@
 """Node benchmark: storeTransactions with full validation and getTransactionsToApprove, from a second process.
 
     python -m iota_edge.bench node                      # MWM 9, 400 data transactions + 20 signed value bundles
-    python -m iota_edge.bench node --bundles 1000 --clients 4 --json
+    python -m iota_edge.bench node --bundles 1000 --per-call 20 --clients 4 --json
 
 The node (simulators.node) runs in its own process on a loopback port with a fresh SQLite database; this process
 prepares the load (bundles attached with iota_edge.pow), then sends it over keep-alive HTTP connections from
@@ -108,11 +108,12 @@ def _in_threads(n, work):
     return time.perf_counter() - started
 
 
-def measure_store(host, port, attached, clients):
+def measure_store(host, port, attached, clients, per_call):
     def work(i):
         c = Connection(host, port)
-        for trytes in attached[i::clients]:
-            c.call("storeTransactions", trytes=trytes)
+        mine = attached[i::clients]
+        for k in range(0, len(mine), per_call):
+            c.call("storeTransactions", trytes=[t for bundle in mine[k : k + per_call] for t in bundle])
 
     return _in_threads(clients, work)
 
@@ -158,7 +159,7 @@ def run(args):
             json.dump(snapshot, f)
         proc, host, port = start_node(os.path.join(tmp, "node.db"), mwm, snapshot_path)
         try:
-            store_s = measure_store(host, port, attached, args.clients)
+            store_s = measure_store(host, port, attached, args.clients, args.per_call)
             stored = Connection(host, port).call("getNodeInfo")["tips"]
             answers, tips_s = measure_tips(host, port, args.clients, args.seconds)
         finally:
@@ -169,6 +170,7 @@ def run(args):
         "backend": "native" if native else "pure",
         "mwm": mwm,
         "clients": args.clients,
+        "bundles_per_call": args.per_call,
         "transactions": tx_count,
         "bundles": len(attached),
         "value_bundles": args.value_bundles,
@@ -185,8 +187,8 @@ def run(args):
         return 0
     print("node benchmark: %s kernel, MWM %d, %d client thread(s) over loopback, node in its own process"
           % (result["backend"], mwm, args.clients))
-    print("  storeTransactions, full validation : %8.1f tx/s  (%d tx in %d bundles, %d signed; %.2f s)"
-          % (result["store_tx_per_s"], tx_count, len(attached), args.value_bundles, store_s))
+    print("  storeTransactions, full validation : %8.1f tx/s  (%d tx in %d bundles, %d signed, %d per call; %.2f s)"
+          % (result["store_tx_per_s"], tx_count, len(attached), args.value_bundles, args.per_call, store_s))
     print("  getTransactionsToApprove          : %8.1f answers/s  (%d in %.1f s)" % (result["gtta_per_s"], answers,
                                                                                       tips_s))
     print("  PoW at MWM %d on one core          : %8.1f tx/s" % (mwm, pow_rate))
@@ -200,6 +202,8 @@ def main(argv=None):
     p.add_argument("--bundles", type=int, default=400, help="zero-value bundles to store (default 400)")
     p.add_argument("--bundle-size", type=int, default=1, help="transactions per zero-value bundle (default 1)")
     p.add_argument("--value-bundles", type=int, default=20, help="signed value bundles to store (default 20)")
+    p.add_argument("--per-call", type=int, default=1,
+                   help="bundles per storeTransactions call (default 1: one commit, one fsync each)")
     p.add_argument("--clients", type=int, default=2, help="client threads (default 2)")
     p.add_argument("--seconds", type=float, default=3.0, help="getTransactionsToApprove run time (default 3)")
     p.add_argument("--pow-samples", type=int, default=20, help="transactions for the one-core PoW rate (default 20)")
