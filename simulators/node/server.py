@@ -30,6 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "iota-edge-node"
     wbufsize = -1  # headers and body leave in one write (two small writes meet Nagle + delayed ACK: 40 ms)
     disable_nagle_algorithm = True
+    timeout = 120  # seconds a connection may sit idle (keep-alive) or stall mid-body before its thread gives up
 
     def do_POST(self):
         started = time.monotonic()
