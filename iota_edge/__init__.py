@@ -37,6 +37,7 @@ else:
         PowError,
     )
     from iota_edge.kerl import Kerl, kerl_hash
+    from iota_edge.pow import attach_to_tangle, search_nonce
     from iota_edge.signing import (
         add_checksum,
         checksum,

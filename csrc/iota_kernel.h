@@ -1,0 +1,176 @@
+/*
+ * iota_kernel.h - the one public header of the iota_edge C kernel (prefix ik_).
+ *
+ * Legacy IOTA primitives over balanced trits (int8_t, values -1/0/+1, least significant first) and
+ * tryte characters ('9', 'A'..'Z'): trinary codecs, Curl-P-27/81, Keccak-f[1600], Kerl, the Kerl-based
+ * Winternitz scheme (ISS) and the bit-sliced Curl-P-81 nonce search.
+ *
+ * House rules: C99 (+ GCC vector extensions in the SIMD search), no malloc, no globals, no I/O.
+ * Every function that can fail returns an ik_status; outputs go to caller buffers whose sizes are stated
+ * below. Spec references (spec/iota-legacy.md) are given as [§n].
+ */
+#ifndef IOTA_KERNEL_H
+#define IOTA_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sizes ------------------------------------------------------------------------------------------ */
+#define IK_HASH_TRITS 243         /* one hash / Kerl block / Curl rate */
+#define IK_HASH_TRYTES 81
+#define IK_CURL_STATE_TRITS 729   /* 3 x 243 [§3.1] */
+#define IK_KERL_BYTES 48          /* 384 bits [§4.2] */
+#define IK_FRAGMENT_TRITS 6561    /* 27 segments x 243 [§5] */
+#define IK_FRAGMENT_TRYTES 2187
+#define IK_TX_TRITS 8019          /* 2673 trytes [§2] */
+#define IK_TX_TRYTES 2673
+#define IK_NONCE_TRITS 81         /* transaction trits 7938..8018 [§3.4] */
+#define IK_NONCE_TRYTES 27
+#define IK_MAX_SECURITY 3
+
+/* ---- status ----------------------------------------------------------------------------------------- */
+typedef enum {
+    IK_OK = 0,
+    IK_ERR_LENGTH = 1,     /* a length is not what the function requires (e.g. not a multiple of 243) */
+    IK_ERR_TRYTE = 2,      /* a character outside '9', 'A'..'Z' */
+    IK_ERR_TRIT = 3,       /* a trit outside -1..1 */
+    IK_ERR_VALUE = 4,      /* a number out of range: rounds, security, mwm, thread count, SIMD choice */
+    IK_ERR_MISMATCH = 5,   /* a signature does not lead to the given address */
+    IK_ERR_CANCELLED = 6,  /* the nonce search stopped before finding a nonce (cancel flag set) */
+    IK_ERR_UNSUPPORTED = 7 /* this build or CPU lacks the requested feature (SIMD width, threads) */
+} ik_status;
+
+/* ---- trinary codecs (trinary.c) [§1] ----------------------------------------------------------------- */
+/* n trytes -> 3n trits. */
+ik_status ik_trytes_to_trits(const char *trytes, size_t n, int8_t *trits);
+/* n_trits trits -> ceil(n_trits / 3) trytes (missing high trits of the last tryte count as 0). */
+ik_status ik_trits_to_trytes(const int8_t *trits, size_t n_trits, char *trytes);
+/* Balanced-ternary addition of a non-negative integer to a trit vector, carry out of the top dropped
+ * [§1.2]; used for seed + index. */
+void ik_trits_add_u64(int8_t *trits, size_t n, uint64_t value);
+
+/* ---- Curl-P (curl.c) [§3] ---------------------------------------------------------------------------- */
+typedef struct {
+    int8_t state[IK_CURL_STATE_TRITS];
+    uint8_t rounds;
+} ik_curl;
+
+/* rounds: 1..81 (27 and 81 are the protocol's). */
+ik_status ik_curl_init(ik_curl *ctx, unsigned rounds);
+/* Absorb len trits; a final partial chunk overwrites only its prefix of the rate (JS/C rule, [§3.3]). */
+void ik_curl_absorb(ik_curl *ctx, const int8_t *trits, size_t len);
+/* Squeeze len trits (243 per transform). */
+void ik_curl_squeeze(ik_curl *ctx, int8_t *trits, size_t len);
+/* One Curl-P permutation of a 729-trit state. */
+void ik_curl_transform(int8_t state[IK_CURL_STATE_TRITS], unsigned rounds);
+/* Hash of n trytes (any n) -> 81 trytes. */
+ik_status ik_curl_hash_trytes(const char *trytes, size_t n, unsigned rounds, char out[IK_HASH_TRYTES]);
+
+/* ---- Keccak-f[1600] (keccak.c) ----------------------------------------------------------------------- */
+void ik_keccak_f1600(uint64_t st[25]);
+
+/* ---- Kerl (kerl.c) [§4] ------------------------------------------------------------------------------ */
+typedef struct {
+    uint64_t st[25]; /* Keccak-384 state, rate 104 bytes, original padding 0x01 */
+    uint32_t pos;    /* bytes absorbed into the current rate block */
+} ik_kerl;
+
+void ik_kerl_init(ik_kerl *ctx);
+/* len must be a multiple of 243; trit 242 of every block is treated as 0 (the caller's buffer is not
+ * modified). */
+ik_status ik_kerl_absorb(ik_kerl *ctx, const int8_t *trits, size_t len);
+/* len must be a multiple of 243; each block is followed by the reset + complement ("flip") step. */
+ik_status ik_kerl_squeeze(ik_kerl *ctx, int8_t *trits, size_t len);
+/* The same operations on the 48-byte big-endian two's-complement form of a block [§4.2]. Squeezed
+ * blocks are already reduced into the 242-trit range, so bytes -> trits -> bytes is the identity on them. */
+void ik_kerl_absorb_bytes(ik_kerl *ctx, const uint8_t block[IK_KERL_BYTES]);
+void ik_kerl_squeeze_bytes(ik_kerl *ctx, uint8_t block[IK_KERL_BYTES]);
+/* 243 trits -> 48 bytes (trit 242 ignored). */
+void ik_kerl_trits_to_bytes(const int8_t trits[IK_HASH_TRITS], uint8_t block[IK_KERL_BYTES]);
+/* 48 bytes -> 243 trits (reduced mod 3^242 into the balanced range, trit 242 = 0) [§4.3]. */
+void ik_kerl_bytes_to_trits(const uint8_t block[IK_KERL_BYTES], int8_t trits[IK_HASH_TRITS]);
+/* Hash of n trytes (multiple of 81) squeezed to out_n trytes (multiple of 81). */
+ik_status ik_kerl_hash_trytes(const char *trytes, size_t n, char *out, size_t out_n);
+
+/* ---- ISS: Kerl Winternitz one-time signatures (iss.c) [§5, §6] --------------------------------------- */
+/* subseed = Kerl(seed (+) index) [§5.2]. */
+void ik_subseed(const int8_t seed[IK_HASH_TRITS], uint64_t index, int8_t subseed[IK_HASH_TRITS]);
+/* Private key: security * 6561 trits. */
+ik_status ik_key(const int8_t subseed[IK_HASH_TRITS], unsigned security, int8_t *key);
+/* One digest (243 trits) per 6561-trit key fragment; key_len a multiple of 6561. */
+ik_status ik_digests(const int8_t *key, size_t key_len, int8_t *digests);
+/* Address = Kerl(digests); digests_len a multiple of 243. */
+ik_status ik_address_from_digests(const int8_t *digests, size_t digests_len, int8_t address[IK_HASH_TRITS]);
+/* seed, index, security -> address, streaming (no key buffer; about 1 KiB of stack). */
+ik_status ik_address(const int8_t seed[IK_HASH_TRITS], uint64_t index, unsigned security,
+                     int8_t address[IK_HASH_TRITS]);
+/* Normalized bundle hash: 81 values in -13..13, each 27-value chunk summing to 0 [§6.1]. */
+void ik_normalize(const int8_t hash[IK_HASH_TRITS], int8_t normalized[IK_HASH_TRYTES]);
+/* sig[j] = Kerl^(13 - chunk[j])(key_fragment[j]), chunk = 27 normalized values [§6.2]. */
+ik_status ik_signature_fragment(const int8_t chunk[27], const int8_t key_fragment[IK_FRAGMENT_TRITS],
+                                int8_t signature[IK_FRAGMENT_TRITS]);
+/* digest = Kerl(Kerl^(13 + chunk[j])(sig[j]) for j < 27) [§6.2]. */
+ik_status ik_signature_digest(const int8_t chunk[27], const int8_t signature[IK_FRAGMENT_TRITS],
+                              int8_t digest[IK_HASH_TRITS]);
+/* Streaming sign: security fragments (security * 6561 trits) for normalized[81]; fragment f uses
+ * chunk f % 3. */
+ik_status ik_sign(const int8_t seed[IK_HASH_TRITS], uint64_t index, unsigned security,
+                  const int8_t normalized[IK_HASH_TRYTES], int8_t *signature);
+/* IK_OK if the fragments (n_fragments * 6561 trits) lead to address, IK_ERR_MISMATCH if not. */
+ik_status ik_verify(const int8_t address[IK_HASH_TRITS], const int8_t *signature, size_t n_fragments,
+                    const int8_t normalized[IK_HASH_TRYTES]);
+
+/* ---- Proof of work: bit-sliced Curl-P-81 nonce search (pow.c, pow_x86.c, pow_neon.c) [§3.4] ----------- */
+typedef enum {
+    IK_SIMD_AUTO = 0,     /* widest available on this CPU */
+    IK_SIMD_PORTABLE = 1, /* 64 lanes, plain C */
+    IK_SIMD_SSE2 = 2,     /* 128 lanes */
+    IK_SIMD_AVX2 = 3,     /* 256 lanes */
+    IK_SIMD_AVX512 = 4,   /* 512 lanes, vpternlogq */
+    IK_SIMD_NEON = 5      /* 128 lanes */
+} ik_simd;
+
+/* Caller-held control block, zeroed before each search. The caller may set cancel to non-zero at any time
+ * (from any thread) to stop the search; searchers poll it once per batch (one batch = lanes candidates,
+ * about 60 us). found is 1 after a successful search; trials counts the candidates tried. */
+typedef struct {
+    volatile int32_t cancel;
+    volatile int32_t found;   /* set by the searcher that finds a nonce, read by its siblings */
+    volatile uint64_t trials; /* candidates tried, summed over threads when the search returns */
+} ik_pow_control;
+
+/* 1 if this build and this CPU can run the given width (IK_SIMD_AUTO: always 1). */
+int ik_pow_simd_supported(ik_simd simd);
+/* The width IK_SIMD_AUTO resolves to. */
+ik_simd ik_pow_simd_best(void);
+/* Lanes (candidates per batch) of a width; 0 if unknown. */
+unsigned ik_pow_simd_lanes(ik_simd simd);
+
+/* Search a nonce for a 8019-trit transaction: on IK_OK, nonce (81 trits) makes Curl-P-81 of the
+ * transaction (with trits 7938..8018 replaced by nonce) end in at least mwm (0..243) zero trits.
+ * Partition part of parts (0 <= part < parts <= 19683) selects a disjoint region of the nonce space, so
+ * several callers (threads) never try the same candidate. Returns IK_ERR_CANCELLED when ctl->cancel or
+ * ctl->found (a sibling won) is set. Stack: 13.5 KiB on 32-bit microcontrollers (32 lanes, plain rounds);
+ * up to 0.8 MiB on hosts, whose kernels cache the first 9 rounds and keep a round schedule (pow_internal.h),
+ * so call it on a thread with a large stack, or use ik_pow_search_threads, whose threads have 4 MiB. */
+ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned part,
+                        unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
+
+/* Multi-threaded search (pow_threads.c, hosts with POSIX threads): threads (1..64) workers, each on
+ * its own partition and its own 4 MiB stack; returns when one finds a nonce or ctl->cancel is set. Builds
+ * with IK_NO_THREADS accept threads == 1 only (IK_ERR_UNSUPPORTED otherwise). */
+ik_status ik_pow_search_threads(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned threads,
+                                ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
+
+/* Tryte front end for bindings: tx is 2673 trytes, nonce 27 trytes out. */
+ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOTA_KERNEL_H */

@@ -1,0 +1,301 @@
+/* pow.c - nonce search driver: argument checks, mid-state, partitions, SIMD dispatch, and the portable
+ * 64-lane kernel [§3.4]. The kernels themselves are pow_kernel.inc instantiations. */
+#include "pow_internal.h"
+
+#include <string.h>
+
+/* Portable kernel: 64 lanes in a uint64_t on 64-bit hosts, with the scheduled search; on 32-bit targets 32
+ * lanes in a uint32_t, plain in-place rounds (two 5.7 KiB states: the stack a microcontroller can spare). */
+#if UINTPTR_MAX > 0xffffffffu
+#define IKP_PORTABLE_LANES 64
+#define IKP_V uint64_t
+#define IKP_INPLACE 1
+#define IKP_PLAN 1
+#else
+#define IKP_PORTABLE_LANES 32
+#define IKP_V uint32_t
+#define IKP_W uint32_t
+#define IKP_WBITS 32
+#define IKP_INPLACE 1
+#endif
+#define IKP_SUFFIX portable
+#define IKP_WORDS 1
+#define IKP_ATTR
+#define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
+    do {                                                                                                     \
+        IKP_V t_ = (bl) ^ (ah);                                                                              \
+        IKP_V d_ = ((al) | ~(bh)) & t_;                                                                      \
+        (lo) = ~d_;                                                                                          \
+        (hi) = ((al) ^ (bh)) | d_;                                                                           \
+    } while (0)
+#include "pow_kernel.inc"
+
+#if IKP_HAVE_PLAN
+static unsigned walk(unsigned i)
+{
+    return (364u * i) % 729u; /* p_i [§3.2] */
+}
+
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
+{
+    uint8_t needs[IKP_TAIL_MAX + 1][IK_CURL_STATE_TRITS]; /* needs[t]: outputs of round 81 - t that matter */
+    uint8_t cur[IK_CURL_STATE_TRITS];
+    uint8_t nxt[IK_CURL_STATE_TRITS];
+    unsigned pos = 0;
+    unsigned total = 0;
+    unsigned k;
+    unsigned r;
+    unsigned i;
+    unsigned t;
+    unsigned m = 1;
+    /* Head: the cone of the k + 1 lowest counter trits through rounds 1..IKP_HEAD_ROUNDS. */
+    for (k = 0; k < IKP_HEAD_K; k++) {
+        memset(cur, 0, sizeof cur);
+        for (i = 0; i <= k; i++) {
+            cur[IKP_NONCE + IKP_CTR + i] = 1;
+        }
+        plan->head_start[k][0] = (uint16_t)pos;
+        for (r = 1; r <= IKP_HEAD_ROUNDS; r++) {
+            memset(nxt, 0, sizeof nxt);
+            for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+                if ((cur[walk(i)] || cur[walk(i + 1)]) && pos < IKP_HEAD_POOL) {
+                    nxt[i] = 1;
+                    plan->head[pos].a = (uint16_t)walk(i);
+                    plan->head[pos].b = (uint16_t)walk(i + 1);
+                    plan->head[pos].out = (uint16_t)i;
+                    pos++;
+                }
+            }
+            plan->head_start[k][r] = (uint16_t)pos;
+            memcpy(cur, nxt, sizeof cur);
+        }
+    }
+    /* Tail: walk back from the mwm checked trits while the needed set stays partial. */
+    memset(needs[0], 0, sizeof needs[0]);
+    for (i = IK_HASH_TRITS - mwm; i < IK_HASH_TRITS; i++) {
+        needs[0][i] = 1;
+    }
+    plan->tail_rounds = 0;
+    for (t = 0; mwm > 0 && t < IKP_TAIL_MAX; t++) {
+        unsigned count = 0;
+        unsigned before = 0;
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            count += needs[t][i];
+        }
+        if (total + count > IKP_TAIL_POOL) {
+            break;
+        }
+        total += count;
+        plan->tail_rounds = t + 1;
+        memset(needs[t + 1], 0, sizeof needs[t + 1]);
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            if (needs[t][i]) {
+                needs[t + 1][walk(i)] = 1;
+                needs[t + 1][walk(i + 1)] = 1;
+            }
+        }
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            before += needs[t + 1][i];
+        }
+        if (before == IK_CURL_STATE_TRITS) {
+            break;
+        }
+    }
+    plan->body_first = IKP_HEAD_ROUNDS + 2;
+    plan->body_last = 81 - plan->tail_rounds;
+    /* Body: round r in place with multiplier c = 364^(r - head - 1), step i at slot c i. */
+    for (r = plan->body_first; r <= plan->body_last; r++) {
+        unsigned s = 0;
+        m = (m * 364u) % 729u;
+        for (i = 0; i <= IK_CURL_STATE_TRITS; i++) {
+            plan->slot[r - 1][i] = (uint16_t)(s * scale);
+            s += m;
+            s = s >= 729u ? s - 729u : s;
+        }
+    }
+    /* Tail entries, in round order; the first tail round reads the body's layout (multiplier m). */
+    pos = 0;
+    for (t = 0; t < plan->tail_rounds; t++) {
+        const uint8_t *need = needs[plan->tail_rounds - 1 - t];
+        plan->tail_start[t] = (uint16_t)pos;
+        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
+            if (need[i]) {
+                unsigned a = walk(i);
+                unsigned b = walk(i + 1);
+                plan->tail[pos].a = (uint16_t)(t == 0 ? (m * a) % 729u : a);
+                plan->tail[pos].b = (uint16_t)(t == 0 ? (m * b) % 729u : b);
+                plan->tail[pos].out = (uint16_t)i;
+                pos++;
+            }
+        }
+    }
+    plan->tail_start[plan->tail_rounds] = (uint16_t)pos;
+}
+#endif
+
+int ik_pow_simd_supported(ik_simd simd)
+{
+    switch (simd) {
+    case IK_SIMD_AUTO:
+    case IK_SIMD_PORTABLE:
+        return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    case IK_SIMD_SSE2:
+        return __builtin_cpu_supports("sse2") ? 1 : 0;
+    case IK_SIMD_AVX2:
+        return __builtin_cpu_supports("avx2") ? 1 : 0;
+    case IK_SIMD_AVX512:
+        return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) ? 1 : 0;
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+    case IK_SIMD_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+ik_simd ik_pow_simd_best(void)
+{
+    static const ik_simd order[] = {IK_SIMD_AVX512, IK_SIMD_AVX2, IK_SIMD_NEON, IK_SIMD_SSE2};
+    unsigned i;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (ik_pow_simd_supported(order[i])) {
+            return order[i];
+        }
+    }
+    return IK_SIMD_PORTABLE;
+}
+
+unsigned ik_pow_simd_lanes(ik_simd simd)
+{
+    switch (simd) {
+    case IK_SIMD_PORTABLE:
+        return IKP_PORTABLE_LANES;
+    case IK_SIMD_SSE2:
+    case IK_SIMD_NEON:
+        return 128;
+    case IK_SIMD_AVX2:
+        return 256;
+    case IK_SIMD_AVX512:
+        return IKP_AVX512_BITS;
+    default:
+        return 0;
+    }
+}
+
+static ikp_kernel kernel_for(ik_simd simd)
+{
+    switch (simd) {
+#if defined(__x86_64__) || defined(__i386__)
+    case IK_SIMD_SSE2:
+        return ikp_search_sse2;
+    case IK_SIMD_AVX2:
+        return ikp_search_avx2;
+    case IK_SIMD_AVX512:
+        return ikp_search_avx512;
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+    case IK_SIMD_NEON:
+        return ikp_search_neon;
+#endif
+    default:
+        return ikp_search_portable;
+    }
+}
+
+ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd, ik_pow_control *ctl,
+                      ikp_job *job)
+{
+    int i;
+    if (mwm > IK_HASH_TRITS) {
+        return IK_ERR_VALUE;
+    }
+    if (*simd == IK_SIMD_AUTO) {
+        *simd = ik_pow_simd_best();
+    }
+    if (ik_pow_simd_lanes(*simd) == 0) {
+        return IK_ERR_VALUE;
+    }
+    if (!ik_pow_simd_supported(*simd)) {
+        return IK_ERR_UNSUPPORTED;
+    }
+    for (i = 0; i < IK_TX_TRITS; i++) {
+        if (tx[i] < -1 || tx[i] > 1) {
+            return IK_ERR_TRIT;
+        }
+    }
+    /* Mid-state: absorb the first 32 chunks once; the last chunk (with the nonce in its top 81 trits)
+     * is what every candidate transforms [§3.4]. */
+    memset(job->base, 0, sizeof job->base);
+    for (i = 0; i < IK_TX_TRITS - IK_HASH_TRITS; i += IK_HASH_TRITS) {
+        memcpy(job->base, tx + i, IK_HASH_TRITS);
+        ik_curl_transform(job->base, 81);
+    }
+    memcpy(job->base, tx + IK_TX_TRITS - IK_HASH_TRITS, IK_HASH_TRITS);
+    memset(job->base + IKP_NONCE, 0, IKP_PART);
+    job->mwm = mwm;
+    job->ctl = ctl;
+    return IK_OK;
+}
+
+ik_status ikp_run(const ikp_job *shared, ik_simd simd, unsigned part, int8_t nonce[IK_NONCE_TRITS],
+                  uint64_t *trials)
+{
+    ikp_job job = *shared;
+    int8_t found[IK_NONCE_TRITS];
+    uint64_t batches = 0;
+    int v = (int)part - (int)(IKP_MAX_PARTS / 2); /* balanced, distinct per partition */
+    int k;
+    for (k = 0; k < IKP_PART_TRITS; k++) {
+        int d = ((v % 3) + 4) % 3 - 1;
+        job.base[IKP_NONCE + IKP_PART + k] = (int8_t)d;
+        v = (v - d) / 3;
+    }
+    k = kernel_for(simd)(&job, found, &batches);
+    *trials = batches * ik_pow_simd_lanes(simd);
+    if (k && ikp_claim(job.ctl)) {
+        memcpy(nonce, found, IK_NONCE_TRITS);
+        return IK_OK;
+    }
+    return IK_ERR_CANCELLED;
+}
+
+ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned part,
+                        unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS])
+{
+    ikp_job job;
+    uint64_t trials = 0;
+    ik_status st;
+    if (parts < 1 || parts > IKP_MAX_PARTS || part >= parts) {
+        return IK_ERR_VALUE;
+    }
+    st = ikp_prepare(tx, mwm, &simd, ctl, &job);
+    if (st != IK_OK) {
+        return st;
+    }
+    st = ikp_run(&job, simd, part, nonce, &trials);
+#if defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_8)
+    __atomic_fetch_add((uint64_t *)&ctl->trials, trials, __ATOMIC_RELAXED);
+#else
+    ctl->trials += trials;
+#endif
+    return st;
+}
+
+ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES])
+{
+    int8_t trits[IK_TX_TRITS];
+    int8_t found[IK_NONCE_TRITS];
+    ik_status st = ik_trytes_to_trits(tx, IK_TX_TRYTES, trits);
+    if (st != IK_OK) {
+        return st;
+    }
+    st = ik_pow_search_threads(trits, mwm, simd, threads, ctl, found);
+    if (st != IK_OK) {
+        return st;
+    }
+    return ik_trits_to_trytes(found, IK_NONCE_TRITS, nonce);
+}

@@ -1,0 +1,114 @@
+/* pow_internal.h - private to the nonce search (pow.c and the per-width kernels), not installed. */
+#ifndef IK_POW_INTERNAL_H
+#define IK_POW_INTERNAL_H
+
+#include "iota_kernel.h"
+
+/* Nonce trit j lives at state[IKP_NONCE + j] of the last absorbed chunk [§3.4]. The nonce is split into:
+ * lane trits (a fixed pattern per SIMD lane), counter trits (one batch after another), partition trits
+ * (one value per searcher, so searchers never overlap), and the rest (kept from the caller's trytes). */
+#define IKP_NONCE 162
+#define IKP_LANE_TRITS 6 /* 3^6 = 729 >= 512 lanes */
+#define IKP_CTR 6
+#define IKP_CTR_TRITS 42
+#define IKP_PART 48
+#define IKP_PART_TRITS 9 /* 3^9 = 19683 partitions */
+#define IKP_MAX_PARTS 19683u
+
+/* Lane words of the AVX-512 kernel: 256 (ymm with AVX-512VL vpternlogq: its in-place state fits a 48 KiB L1;
+ * measured faster here than 512, whose 93 KiB state streams from L2) or 512 (zmm). */
+#ifndef IKP_AVX512_BITS
+#define IKP_AVX512_BITS 256
+#endif
+
+/* One output of a partial round: out = S(src[a], src[b]) (slots of the source buffer, index of the result). */
+typedef struct {
+    uint16_t a;
+    uint16_t b;
+    uint16_t out;
+} ikp_edge;
+
+/* Round schedule of the in-place kernels (built per searcher, on its stack):
+ * - head: rounds 1..IKP_HEAD_ROUNDS are cached per batch; when only the k <= IKP_HEAD_K lowest counter trits
+ *   changed, only their cone of influence is recomputed (2, 4, 8, ... outputs per round for k = 1);
+ * - body: full rounds, in place, with the slot sequence of each round precomputed (slot[r][i]);
+ * - tail: the last rounds compute only outputs that reach the mwm checked trits (14, 15, 17, 21, ... backwards). */
+#define IKP_HEAD_ROUNDS 9
+#define IKP_HEAD_K 3
+#define IKP_HEAD_POOL 6144
+#define IKP_TAIL_MAX 16
+#define IKP_TAIL_POOL 2560
+#define IKP_BODY_MAX 81
+
+typedef struct {
+    uint16_t head_start[IKP_HEAD_K][IKP_HEAD_ROUNDS + 1]; /* entries of round r for k+1 trits: [start[r-1], start[r]) */
+    ikp_edge head[IKP_HEAD_POOL];
+    unsigned body_first;                   /* first in-place body round (IKP_HEAD_ROUNDS + 2) */
+    unsigned body_last;                    /* last full round; the tail follows */
+    unsigned tail_rounds;
+    uint16_t tail_start[IKP_TAIL_MAX + 1];
+    ikp_edge tail[IKP_TAIL_POOL];
+    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 1]; /* body round r: slots (scaled) visited by step i */
+} ikp_plan;
+
+/* Hosts (64-bit, x86, NEON) use the plan; 32-bit microcontrollers keep the small plain kernel. */
+#if UINTPTR_MAX > 0xffffffffu || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||             \
+    defined(__ARM_NEON)
+#define IKP_HAVE_PLAN 1
+/* Fills plan for mwm; slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale);
+#else
+#define IKP_HAVE_PLAN 0
+#endif
+
+typedef struct {
+    int8_t base[IK_CURL_STATE_TRITS]; /* Curl state after 32 chunks, last chunk copied into [0, 243),
+                                         partition trits set, counter and lane trits zero */
+    unsigned mwm;
+    ik_pow_control *ctl;
+} ikp_job;
+
+/* Kernel result: 1 = found (nonce holds the winner's 81 nonce trits), 0 = stopped. *batches counts the
+ * batches tried. */
+typedef int (*ikp_kernel)(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+
+int ikp_search_portable(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+#if defined(__x86_64__) || defined(__i386__)
+int ikp_search_sse2(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+int ikp_search_avx2(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+int ikp_search_avx512(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+int ikp_search_neon(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
+#endif
+
+/* Shared by pow.c and pow_threads.c. */
+ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd, ik_pow_control *ctl,
+                      ikp_job *job);
+/* Runs one partition; on a find, claims ctl->found and writes nonce. Adds nothing to ctl->trials. */
+ik_status ikp_run(const ikp_job *job, ik_simd simd, unsigned part, int8_t nonce[IK_NONCE_TRITS],
+                  uint64_t *trials);
+
+/* Polling helpers: plain volatile reads; the found flag is claimed with a compare-and-swap where the
+ * target has one (single-core microcontrollers without it run one searcher). */
+static inline int ikp_should_stop(const ik_pow_control *ctl)
+{
+    return ctl->cancel != 0 || ctl->found != 0;
+}
+
+static inline int ikp_claim(ik_pow_control *ctl)
+{
+#if defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_4)
+    int32_t expected = 0;
+    return __atomic_compare_exchange_n((int32_t *)&ctl->found, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+#else
+    if (ctl->found != 0) {
+        return 0;
+    }
+    ctl->found = 1;
+    return 1;
+#endif
+}
+
+#endif

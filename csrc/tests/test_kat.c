@@ -1,0 +1,267 @@
+/* test_kat.c - known-answer and refusal tests of the C kernel; the same file runs on the host (under ASan and
+ * UBSan), on aarch64 under qemu-user and bare-metal on a Cortex-M3 under QEMU semihosting. The vectors come
+ * from the tests/vectors JSON files through the generated vectors.h. Prints "N passed, N failed". */
+#include "iota_kernel.h"
+#ifdef KAT_SMALL
+#include "vectors_small.h" /* a few cases per file: emulated targets */
+#else
+#include "vectors.h"
+#endif
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef KAT_POW_MWM
+#define KAT_POW_MWM 9
+#endif
+
+typedef struct {
+    int passed;
+    int failed;
+} tally;
+
+static void check(tally *t, int ok, const char *what, int i)
+{
+    if (ok) {
+        t->passed++;
+    } else {
+        t->failed++;
+        printf("FAIL %s #%d\n", what, i);
+    }
+}
+
+static int to_trits(const char *trytes, int8_t *trits)
+{
+    return ik_trytes_to_trits(trytes, strlen(trytes), trits) == IK_OK;
+}
+
+static int trits_equal_trytes(const int8_t *trits, size_t n_trits, const char *trytes)
+{
+    char buf[256];
+    size_t done = 0;
+    while (done < n_trits) {
+        size_t n = n_trits - done < 243 ? n_trits - done : 243;
+        if (ik_trits_to_trytes(trits + done, n, buf) != IK_OK || memcmp(buf, trytes + done / 3, n / 3) != 0) {
+            return 0;
+        }
+        done += n;
+    }
+    return 1;
+}
+
+static int weight(const int8_t *tx)
+{
+    ik_curl c;
+    int8_t h[IK_HASH_TRITS];
+    int z = 0;
+    int i;
+    ik_curl_init(&c, 81);
+    ik_curl_absorb(&c, tx, IK_TX_TRITS);
+    ik_curl_squeeze(&c, h, IK_HASH_TRITS);
+    for (i = IK_HASH_TRITS - 1; i >= 0 && h[i] == 0; i--) {
+        z++;
+    }
+    return z;
+}
+
+static void test_trinary(tally *t)
+{
+    static const char alphabet[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    int8_t trits[81];
+    char back[27];
+    int8_t v[5] = {0, 0, 0, 0, 0};
+    check(t, ik_trytes_to_trits(alphabet, 27, trits) == IK_OK, "trytes_to_trits", 0);
+    check(t, ik_trits_to_trytes(trits, 81, back) == IK_OK && memcmp(back, alphabet, 27) == 0, "roundtrip", 0);
+    check(t, trits[3] == 1 && trits[4] == 0 && trits[5] == 0, "A = (1, 0, 0)", 0);
+    check(t, trits[3 * 26] == -1 && trits[3 * 26 + 1] == 0, "Z = (-1, 0, 0)", 0);
+    check(t, ik_trytes_to_trits("AB9a", 4, trits) == IK_ERR_TRYTE, "lowercase refused", 0);
+    check(t, ik_trytes_to_trits("A@", 2, trits) == IK_ERR_TRYTE, "@ refused", 0);
+    trits[0] = 2;
+    check(t, ik_trits_to_trytes(trits, 3, back) == IK_ERR_TRIT, "trit 2 refused", 0);
+    ik_trits_add_u64(v, 5, 14); /* 14 = -1 + 3*(-1) + 9*(-1) + 27*1 */
+    check(t, v[0] == -1 && v[1] == -1 && v[2] == -1 && v[3] == 1 && v[4] == 0, "add 14", 0);
+    ik_trits_add_u64(v, 5, 121); /* 14 + 121 = 135 wraps modulo 3^5 = 243 into -108 */
+    {
+        int val = v[0] + 3 * v[1] + 9 * v[2] + 27 * v[3] + 81 * v[4];
+        check(t, val == 135 - 243, "add wraps", val);
+    }
+}
+
+static void test_keccak(tally *t)
+{
+    uint64_t st[25];
+    memset(st, 0, sizeof st);
+    ik_keccak_f1600(st);
+    check(t, st[0] == 0xF1258F7940E1DDE7ULL && st[24] == 0xEAF1FF7B5CECA249ULL, "keccak-f zero state", 0);
+}
+
+static void test_curl(tally *t)
+{
+    char out[IK_HASH_TRYTES];
+    ik_curl c;
+    int i;
+    for (i = 0; curl_cases[i].in; i++) {
+        ik_status st = ik_curl_hash_trytes(curl_cases[i].in, strlen(curl_cases[i].in), curl_cases[i].rounds, out);
+        check(t, st == IK_OK && memcmp(out, curl_cases[i].hash, IK_HASH_TRYTES) == 0, "curl", i);
+    }
+    for (i = 0; transaction_cases[i].trytes; i++) {
+        ik_status st = ik_curl_hash_trytes(transaction_cases[i].trytes, IK_TX_TRYTES, 81, out);
+        check(t, st == IK_OK && memcmp(out, transaction_cases[i].hash, IK_HASH_TRYTES) == 0, "tx hash", i);
+    }
+    check(t, ik_curl_init(&c, 0) == IK_ERR_VALUE && ik_curl_init(&c, 82) == IK_ERR_VALUE, "curl rounds", 0);
+    check(t, ik_curl_hash_trytes("A*", 2, 81, out) == IK_ERR_TRYTE, "curl alphabet", 0);
+}
+
+static void test_kerl(tally *t)
+{
+    char out[3 * IK_HASH_TRYTES];
+    int8_t trits[IK_HASH_TRITS];
+    int8_t back[IK_HASH_TRITS];
+    uint8_t bytes[IK_KERL_BYTES];
+    ik_kerl k;
+    int i;
+    for (i = 0; kerl_cases[i].in; i++) {
+        ik_status st = ik_kerl_hash_trytes(kerl_cases[i].in, strlen(kerl_cases[i].in), out, kerl_cases[i].length);
+        check(t, st == IK_OK && memcmp(out, kerl_cases[i].hash, kerl_cases[i].length) == 0, "kerl", i);
+    }
+    for (i = 0; curl_cases[i].in; i++) { /* bytes <-> trits round trip on varied trits (trit 242 zeroed) */
+        to_trits(curl_cases[i].hash, trits);
+        trits[242] = 0;
+        ik_kerl_trits_to_bytes(trits, bytes);
+        ik_kerl_bytes_to_trits(bytes, back);
+        check(t, memcmp(trits, back, IK_HASH_TRITS) == 0, "kerl bytes round trip", i);
+    }
+    memset(trits, 0, sizeof trits); /* every trit 1 except 242: the largest value, 0x5e69... */
+    memset(trits, 1, 242);
+    ik_kerl_trits_to_bytes(trits, bytes);
+    check(t, bytes[0] == 0x5e && bytes[1] == 0x69 && bytes[47] == 0x64, "kerl max", 0);
+    ik_kerl_init(&k);
+    check(t, ik_kerl_absorb(&k, trits, 242) == IK_ERR_LENGTH && ik_kerl_squeeze(&k, trits, 100) == IK_ERR_LENGTH,
+          "kerl lengths", 0);
+    check(t, ik_kerl_hash_trytes("A", 1, out, 81) == IK_ERR_LENGTH, "kerl hash length", 0);
+    check(t, ik_kerl_hash_trytes(kerl_cases[0].in ? kerl_cases[0].in : "", 81, out, 80) == IK_ERR_LENGTH,
+          "kerl out length", 0);
+}
+
+static void test_iss(tally *t)
+{
+    static int8_t sig[IK_MAX_SECURITY * IK_FRAGMENT_TRITS];
+    static int8_t key[IK_MAX_SECURITY * IK_FRAGMENT_TRITS];
+    int8_t seed[IK_HASH_TRITS];
+    int8_t addr[IK_HASH_TRITS];
+    int8_t hash[IK_HASH_TRITS];
+    int8_t norm[IK_HASH_TRYTES];
+    int8_t sub[IK_HASH_TRITS];
+    int8_t digests[IK_MAX_SECURITY * IK_HASH_TRITS];
+    int8_t bad_chunk[27];
+    int i;
+    for (i = 0; address_cases[i].seed; i++) {
+        to_trits(address_cases[i].seed, seed);
+        check(t, ik_address(seed, address_cases[i].index, address_cases[i].security, addr) == IK_OK &&
+                     trits_equal_trytes(addr, IK_HASH_TRITS, address_cases[i].address),
+              "address", i);
+    }
+    for (i = 0; normalize_cases[i].bundle; i++) {
+        to_trits(normalize_cases[i].bundle, hash);
+        ik_normalize(hash, norm);
+        check(t, memcmp(norm, normalize_cases[i].normalized, IK_HASH_TRYTES) == 0, "normalize", i);
+    }
+    for (i = 0; signature_cases[i].seed; i++) {
+        unsigned sec = signature_cases[i].security;
+        size_t n = sec * IK_FRAGMENT_TRITS;
+        to_trits(signature_cases[i].seed, seed);
+        to_trits(signature_cases[i].bundle, hash);
+        to_trits(signature_cases[i].address, addr);
+        ik_normalize(hash, norm);
+        check(t, ik_sign(seed, signature_cases[i].index, sec, norm, sig) == IK_OK &&
+                     trits_equal_trytes(sig, n, signature_cases[i].signature),
+              "sign", i);
+        check(t, ik_verify(addr, sig, sec, norm) == IK_OK, "verify", i);
+        /* the same through the non-streaming API: key, fragments, digests, address */
+        ik_subseed(seed, signature_cases[i].index, sub);
+        check(t, ik_key(sub, sec, key) == IK_OK && ik_digests(key, n, digests) == IK_OK &&
+                     ik_address_from_digests(digests, sec * IK_HASH_TRITS, hash) == IK_OK &&
+                     memcmp(hash, addr, IK_HASH_TRITS) == 0,
+              "key/digests/address", i);
+        check(t, ik_signature_fragment(norm, key, key) == IK_OK && memcmp(key, sig, IK_FRAGMENT_TRITS) == 0,
+              "signature fragment (in place)", i);
+        check(t, ik_signature_digest(norm, sig, hash) == IK_OK && memcmp(hash, digests, IK_HASH_TRITS) == 0,
+              "signature digest", i);
+        sig[7] = (int8_t)(sig[7] == 1 ? 0 : sig[7] + 1);
+        check(t, ik_verify(addr, sig, sec, norm) == IK_ERR_MISMATCH, "tampered signature", i);
+    }
+    memset(bad_chunk, 0, sizeof bad_chunk);
+    bad_chunk[3] = 14;
+    check(t, ik_key(seed, 0, key) == IK_ERR_VALUE && ik_key(seed, 4, key) == IK_ERR_VALUE, "key security", 0);
+    check(t, ik_address(seed, 0, 4, addr) == IK_ERR_VALUE, "address security", 0);
+    check(t, ik_signature_fragment(bad_chunk, key, sig) == IK_ERR_VALUE, "chunk range", 0);
+    check(t, ik_digests(key, 100, digests) == IK_ERR_LENGTH, "digests length", 0);
+    check(t, ik_verify(addr, sig, 0, norm) == IK_ERR_LENGTH, "verify no fragments", 0);
+}
+
+static void test_pow(tally *t)
+{
+    static int8_t tx[IK_TX_TRITS];
+    int8_t nonce[IK_NONCE_TRITS];
+    char nonce_trytes[IK_NONCE_TRYTES];
+    ik_pow_control ctl;
+    int s;
+    if (!transaction_cases[0].trytes) {
+        return;
+    }
+    for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
+        unsigned threads;
+        if (!ik_pow_simd_supported((ik_simd)s)) {
+            continue;
+        }
+        for (threads = 1; threads <= 2; threads++) {
+            ik_status st;
+            to_trits(transaction_cases[s % 4].trytes, tx);
+            memset(&ctl, 0, sizeof ctl);
+            st = ik_pow_search_threads(tx, KAT_POW_MWM, (ik_simd)s, threads, &ctl, nonce);
+#ifdef IK_NO_THREADS
+            if (threads > 1) {
+                check(t, st == IK_ERR_UNSUPPORTED, "pow threads unsupported", s);
+                continue;
+            }
+#endif
+            memcpy(tx + IK_TX_TRITS - IK_NONCE_TRITS, nonce, IK_NONCE_TRITS);
+            check(t, st == IK_OK && ctl.found == 1 && ctl.trials >= ik_pow_simd_lanes((ik_simd)s) &&
+                         weight(tx) >= KAT_POW_MWM,
+                  "pow", s * 10 + (int)threads);
+        }
+    }
+    to_trits(transaction_cases[0].trytes, tx);
+    memset(&ctl, 0, sizeof ctl);
+    check(t, ik_pow_search(tx, 0, IK_SIMD_AUTO, 0, 1, &ctl, nonce) == IK_OK, "pow mwm 0", 0);
+    memset(&ctl, 0, sizeof ctl);
+    ctl.cancel = 1;
+    check(t, ik_pow_search(tx, 243, IK_SIMD_AUTO, 0, 1, &ctl, nonce) == IK_ERR_CANCELLED, "pow cancelled", 0);
+    memset(&ctl, 0, sizeof ctl);
+    ctl.found = 1; /* a sibling already won */
+    check(t, ik_pow_search(tx, 1, IK_SIMD_AUTO, 1, 2, &ctl, nonce) == IK_ERR_CANCELLED, "pow sibling won", 0);
+    memset(&ctl, 0, sizeof ctl);
+    check(t, ik_pow_search(tx, 244, IK_SIMD_AUTO, 0, 1, &ctl, nonce) == IK_ERR_VALUE, "pow mwm range", 0);
+    check(t, ik_pow_search(tx, 5, IK_SIMD_AUTO, 2, 2, &ctl, nonce) == IK_ERR_VALUE, "pow part range", 0);
+    check(t, ik_pow_search(tx, 5, IK_SIMD_AUTO, 0, 0, &ctl, nonce) == IK_ERR_VALUE, "pow parts range", 0);
+    check(t, ik_pow_search(tx, 5, (ik_simd)9, 0, 1, &ctl, nonce) == IK_ERR_VALUE, "pow simd range", 0);
+    check(t, ik_pow_search_threads(tx, 5, IK_SIMD_AUTO, 0, &ctl, nonce) == IK_ERR_VALUE, "pow threads range", 0);
+    tx[100] = 3;
+    check(t, ik_pow_search(tx, 5, IK_SIMD_AUTO, 0, 1, &ctl, nonce) == IK_ERR_TRIT, "pow trit range", 0);
+    memset(&ctl, 0, sizeof ctl);
+    check(t, ik_pow_search_trytes(transaction_cases[1].trytes, 3, IK_SIMD_PORTABLE, 1, &ctl, nonce_trytes) == IK_OK,
+          "pow trytes", 0);
+}
+
+int main(void)
+{
+    tally t = {0, 0};
+    test_trinary(&t);
+    test_keccak(&t);
+    test_curl(&t);
+    test_kerl(&t);
+    test_iss(&t);
+    test_pow(&t);
+    printf("%d passed, %d failed\n", t.passed, t.failed);
+    return t.failed != 0;
+}

@@ -1,0 +1,172 @@
+"""The cffi binding of the C kernel (CPython): thin tryte-string wrappers over ``iota_edge._kernel``.
+
+Imported only by ``iota_edge._native`` (which MicroPython never makes load this file); raises ImportError when the
+extension was not built. See csrc/README.md for the kernel itself.
+"""
+import os as _os
+import threading as _threading
+import time as _time
+
+from iota_edge._kernel import ffi as _ffi
+from iota_edge._kernel import lib as _lib
+from iota_edge.errors import InvalidTrytes, InvalidValue, IotaEdgeError, PowError
+
+_SIMD_IDS = {
+    "auto": _lib.IK_SIMD_AUTO,
+    "portable": _lib.IK_SIMD_PORTABLE,
+    "sse2": _lib.IK_SIMD_SSE2,
+    "avx2": _lib.IK_SIMD_AVX2,
+    "avx512": _lib.IK_SIMD_AVX512,
+    "neon": _lib.IK_SIMD_NEON,
+}
+_SIMD_NAMES = {v: k for k, v in _SIMD_IDS.items()}
+SIMD = _SIMD_NAMES[_lib.ik_pow_simd_best()]
+SIMD_WIDTHS = tuple(
+    n for n in ("avx512", "avx2", "neon", "sse2", "portable") if _lib.ik_pow_simd_supported(_SIMD_IDS[n])
+)
+MAX_THREADS = 64
+CPU_COUNT = max(1, min(MAX_THREADS, _os.cpu_count() or 1))
+AVAILABLE = True
+BACKEND = "c (%s, %d thread%s max)" % (SIMD, CPU_COUNT, "" if CPU_COUNT == 1 else "s")
+
+def lanes(simd):
+    """Candidates per batch of a SIMD width name."""
+    return int(_lib.ik_pow_simd_lanes(_SIMD_IDS[simd]))
+
+def _check(status, field, what):
+    """The one mapping from kernel status codes to exceptions (callers have validated, so these are rare)."""
+    if status == _lib.IK_OK:
+        return
+    if status in (_lib.IK_ERR_TRYTE, _lib.IK_ERR_LENGTH):
+        raise InvalidTrytes("%s: the kernel refused it (%s)" % (field, what), field)
+    if status == _lib.IK_ERR_VALUE:
+        raise InvalidValue("%s: out of range for the kernel (%s)" % (field, what), field)
+    raise IotaEdgeError("%s: kernel status %d (%s)" % (field, status, what), field)
+
+def _trits(trytes, field):
+    raw = trytes.encode("ascii") if isinstance(trytes, str) else bytes(trytes)
+    out = _ffi.new("int8_t[]", 3 * len(raw) or 1)
+    _check(_lib.ik_trytes_to_trits(raw, len(raw), out), field, "tryte alphabet 9A-Z")
+    return out
+
+def _trytes(trits, n_trits):
+    out = _ffi.new("char[]", (n_trits + 2) // 3 or 1)
+    _check(_lib.ik_trits_to_trytes(trits, n_trits, out), "trits", "trit values -1..1")
+    return _ffi.unpack(out, (n_trits + 2) // 3).decode("ascii")
+
+def curl_hash(trytes, rounds=81):
+    """Curl-P (27 or 81 rounds) of any number of trytes, 81 trytes out."""
+    raw = trytes.encode("ascii")
+    out = _ffi.new("char[81]")
+    _check(_lib.ik_curl_hash_trytes(raw, len(raw), rounds, out), "trytes", "Curl-P input")
+    return _ffi.unpack(out, 81).decode("ascii")
+
+def kerl_hash(trytes, length=81):
+    """Kerl of a multiple of 81 trytes, squeezed to ``length`` trytes (a multiple of 81)."""
+    raw = trytes.encode("ascii")
+    out = _ffi.new("char[]", length or 1)
+    _check(_lib.ik_kerl_hash_trytes(raw, len(raw), out, length), "trytes", "multiples of 81 trytes")
+    return _ffi.unpack(out, length).decode("ascii")
+
+def _seed_index(seed, index):
+    """Seed trits and a 64-bit index for the kernel; larger indices are folded into the seed in Python
+    (seed + index wraps modulo 3^243 either way, spec 1.2)."""
+    seed_trits = _trits(seed, "seed")
+    if index < 1 << 64:
+        return seed_trits, index
+    from iota_edge.trinary import add_trits, int_to_trits
+
+    summed = add_trits(list(seed_trits), int_to_trits(index)[:243])
+    return _ffi.new("int8_t[243]", summed[:243]), 0
+
+def generate_address(seed, index, security):
+    """81-tryte address (no checksum) of an 81-tryte seed."""
+    seed_trits, index = _seed_index(seed, index)
+    address = _ffi.new("int8_t[243]")
+    _check(_lib.ik_address(seed_trits, index, security, address), "security", "1, 2 or 3")
+    return _trytes(address, 243)
+
+def _normalized(bundle_hash):
+    norm = _ffi.new("int8_t[81]")
+    _lib.ik_normalize(_trits(bundle_hash, "bundle_hash"), norm)
+    return norm
+
+def sign(seed, index, security, bundle_hash):
+    """``security`` signature fragments of 2187 trytes; fragment f signs normalized chunk f % 3."""
+    seed_trits, index = _seed_index(seed, index)
+    sig = _ffi.new("int8_t[]", 6561 * security)
+    _check(_lib.ik_sign(seed_trits, index, security, _normalized(bundle_hash), sig), "security", "1..3")
+    trytes = _trytes(sig, 6561 * security)
+    return [trytes[2187 * f : 2187 * (f + 1)] for f in range(security)]
+
+def verify_signature(address, fragments, bundle_hash):
+    """True if the fragments (fragment f against normalized chunk f % 3) lead to ``address``."""
+    if not fragments:
+        return False
+    joined = "".join(fragments)
+    if len(joined) != 2187 * len(fragments):
+        raise InvalidTrytes("fragments: expected 2187 trytes each", "fragments")
+    status = _lib.ik_verify(
+        _trits(address, "address"), _trits(joined, "fragments"), len(fragments), _normalized(bundle_hash)
+    )
+    if status == _lib.IK_ERR_MISMATCH:
+        return False
+    _check(status, "fragments", "signature fragments")
+    return True
+
+def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="auto"):
+    """Nonce search with statistics: ``(nonce or None, trials)``.
+
+    The C search runs with the GIL released (cffi API mode). Cancellation and timeout reach it through
+    ``cancel`` in a caller-held ``ik_pow_control`` that every searcher polls between batches; a watcher
+    thread sets it when ``cancel_event`` is set or ``timeout`` seconds have passed.
+    """
+    if simd not in _SIMD_IDS:
+        raise InvalidValue("simd: expected one of %s, got %r" % (", ".join(_SIMD_IDS), simd), "simd")
+    raw = tx_trytes.encode("ascii")
+    if len(raw) != 2673:
+        raise InvalidTrytes("trytes: expected 2673 trytes, got %d" % len(raw), "trytes")
+    ctl = _ffi.new("ik_pow_control *")
+    nonce = _ffi.new("char[27]")
+    done = _threading.Event()
+    watcher = None
+    if cancel_event is not None or timeout is not None:
+        deadline = None if timeout is None else _time.monotonic() + max(0.0, timeout)
+
+        def watch():
+            while not done.is_set():
+                if cancel_event is not None and cancel_event.is_set():
+                    break
+                left = None if deadline is None else deadline - _time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                step = 0.005 if cancel_event is not None else left
+                if left is not None and step > left:
+                    step = left
+                done.wait(step)
+            ctl.cancel = 1
+
+        if (cancel_event is not None and cancel_event.is_set()) or (timeout is not None and timeout <= 0):
+            ctl.cancel = 1
+        else:
+            watcher = _threading.Thread(target=watch, name="iota_edge-pow-watch", daemon=True)
+            watcher.start()
+    try:
+        status = _lib.ik_pow_search_trytes(raw, mwm, _SIMD_IDS[simd], threads, ctl, nonce)
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    trials = int(ctl.trials)
+    if status == _lib.IK_OK:
+        return _ffi.unpack(nonce, 27).decode("ascii"), trials
+    if status == _lib.IK_ERR_CANCELLED:
+        return None, trials
+    if status == _lib.IK_ERR_UNSUPPORTED:
+        raise PowError("simd: %s is not supported on this CPU or build" % simd, "simd")
+    _check(status, "trytes", "transaction trytes, mwm 0..243, threads 1..64")
+    raise PowError("nonce search failed with kernel status %d" % status)
+
+def search_nonce(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None):
+    """27-tryte nonce for trytes 2646..2672 giving >= mwm trailing zero trits; None on cancel/timeout."""
+    return search(tx_trytes, mwm, threads, timeout, cancel_event)[0]

@@ -1,0 +1,150 @@
+"""Proof of work: the nonce search and a local attachToTangle (spec 3.4, 3.5).
+
+    >>> from iota_edge.pow import search_nonce, attach_to_tangle
+    >>> nonce = search_nonce(tx_trytes, 14)                        # 27 trytes; tx_trytes[:2646] + nonce has weight >= 14
+    >>> attached = attach_to_tangle(bundle_trytes, trunk, branch, 14)   # tail first, like IRI's attachToTangle
+
+The C kernel (bit-sliced Curl-P-81, widest SIMD of the CPU, one disjoint nonce region per thread) does the search
+when it is built; otherwise a plain pure-Python search runs, which is only fit for tiny MWM (tests, simulators).
+Every nonce is checked with Curl-P-81 before it is returned. Cancel with a ``threading.Event`` or a timeout; both
+raise PowCancelled.
+"""
+
+from iota_edge import _native
+from iota_edge.curl import Curl, curl_hash, trailing_zeros
+from iota_edge.errors import InvalidTrytes, InvalidValue, PowCancelled, PowError
+from iota_edge.trinary import check_trytes, int_to_trytes
+
+TRANSACTION_TRYTES = 2673
+NONCE_OFFSET = 2646
+NONCE_TRYTES = 27
+MAX_MWM = 243
+MAX_THREADS = 64
+MAX_TIMESTAMP = (3**27 - 1) // 2  # IRI's attachmentTimestampUpperBound (spec 3.5)
+
+
+def _check_mwm(mwm):
+    if not isinstance(mwm, int) or isinstance(mwm, bool) or not 0 <= mwm <= MAX_MWM:
+        raise InvalidValue("mwm: expected an int in 0..243, got %r" % (mwm,), "mwm")
+    return mwm
+
+
+def _check_threads(threads):
+    if threads is None:
+        return getattr(_native, "CPU_COUNT", 1) if _native.AVAILABLE else 1
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
+        raise InvalidValue("threads: expected None or an int in 1..64, got %r" % (threads,), "threads")
+    return threads
+
+
+def _check_timeout(timeout):
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise InvalidValue("timeout: expected None or seconds >= 0, got %r" % (timeout,), "timeout")
+    return float(timeout)
+
+
+def _check_cancel(cancel):
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise InvalidValue("cancel: expected None or an object with is_set() (threading.Event)", "cancel")
+    return cancel
+
+
+def _check_tx(trytes, field="trytes"):
+    trytes = check_trytes(trytes, field)
+    if len(trytes) != TRANSACTION_TRYTES:
+        raise InvalidTrytes("%s: expected %d trytes, got %d" % (field, TRANSACTION_TRYTES, len(trytes)), field)
+    return trytes
+
+
+def _clock():
+    import time
+
+    return time.monotonic() if hasattr(time, "monotonic") else time.time()
+
+
+def _pure_search(trytes, mwm, timeout, cancel):
+    """Try nonces 0, 1, 2, ... (as 27-tryte integers) from the mid-state after the first 32 chunks."""
+    curl = Curl(81)
+    curl.absorb_trytes(trytes[: NONCE_OFFSET - 54])
+    mid = bytes(curl.state)
+    head = trytes[NONCE_OFFSET - 54 : NONCE_OFFSET]
+    deadline = None if timeout is None else _clock() + timeout
+    k = 0
+    while True:
+        if (cancel is not None and cancel.is_set()) or (deadline is not None and _clock() >= deadline):
+            return None
+        nonce = int_to_trytes(k, NONCE_TRYTES)
+        curl.state[:] = mid
+        curl.absorb_trytes(head + nonce)
+        if trailing_zeros(curl.rate_trytes(81)) >= mwm:
+            return nonce
+        k += 1
+
+
+def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
+    """The 27-tryte nonce that gives ``trytes[:2646] + nonce`` at least ``mwm`` trailing zero trits.
+
+    ``threads``: searchers (default: one per CPU); ``timeout``: seconds; ``cancel``: a ``threading.Event``.
+    Raises InvalidTrytes / InvalidValue (naming the argument) before any search starts, PowCancelled when
+    cancelled or timed out.
+    """
+    trytes = _check_tx(trytes)
+    mwm = _check_mwm(mwm)
+    threads = _check_threads(threads)
+    timeout = _check_timeout(timeout)
+    cancel = _check_cancel(cancel)
+    if _native.AVAILABLE:
+        nonce = _native.search_nonce(trytes, mwm, threads, timeout, cancel)
+    else:
+        nonce = _pure_search(trytes, mwm, timeout, cancel)
+    if nonce is None:
+        raise PowCancelled("nonce search cancelled or timed out (mwm %d)" % mwm, "cancel")
+    if trailing_zeros(curl_hash(trytes[:NONCE_OFFSET] + nonce, 81)) < mwm:
+        raise PowError("nonce search returned a nonce below mwm %d (kernel %s)" % (mwm, _native.BACKEND))
+    return nonce
+
+
+def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms=None, *, cancel=None):
+    """Local attachToTangle with IRI 1.8.6 semantics (spec 3.5); returns the finished trytes, tail first.
+
+    Transactions are processed from the highest ``current_index`` down: the head gets (trunk, branch), every other
+    one trunk = hash of the previously finished transaction and branch = ``trunk``. An all-9 ``tag`` takes the
+    ``obsolete_tag``; attachment timestamp = ``timestamp_ms`` (default: now), bounds 0 and 3812798742493.
+    """
+    from iota_edge.transaction import Transaction
+
+    if isinstance(trytes_list, (str, bytes)) or not isinstance(trytes_list, (list, tuple)) or not trytes_list:
+        raise InvalidTrytes("trytes: expected a non-empty list of 2673-tryte strings", "trytes")
+    trytes_list = [_check_tx(t) for t in trytes_list]
+    trunk = check_trytes(trunk, "trunk", length=81)
+    branch = check_trytes(branch, "branch", length=81)
+    mwm = _check_mwm(mwm)
+    threads = _check_threads(threads)
+    cancel = _check_cancel(cancel)
+    if timestamp_ms is None:
+        import time
+
+        timestamp_ms = int(time.time() * 1000)
+    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not 0 <= timestamp_ms <= MAX_TIMESTAMP:
+        raise InvalidValue("timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, timestamp_ms),
+                           "timestamp_ms")
+    txs = [Transaction.from_trytes(t) for t in trytes_list]
+    txs.sort(key=lambda tx: tx.current_index, reverse=True)  # IRI >= 1.8.6 sorts; stable for equal indices
+    done = []
+    previous = None
+    for tx in txs:
+        tx.trunk = trunk if previous is None else previous
+        tx.branch = branch if previous is None else trunk
+        if tx.tag == "9" * 27:
+            tx.tag = tx.obsolete_tag
+        tx.attachment_timestamp = timestamp_ms
+        tx.attachment_timestamp_lower_bound = 0
+        tx.attachment_timestamp_upper_bound = MAX_TIMESTAMP
+        tx.nonce = search_nonce(tx.to_trytes(), mwm, threads=threads, cancel=cancel)
+        finished = tx.to_trytes()
+        previous = curl_hash(finished, 81)
+        done.append(finished)
+    done.reverse()
+    return done
