@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS tx_obsolete_tag ON transactions (obsolete_tag);
 CREATE INDEX IF NOT EXISTS tx_trunk ON transactions (trunk);
 CREATE INDEX IF NOT EXISTS tx_branch ON transactions (branch);
 CREATE INDEX IF NOT EXISTS tx_tips ON transactions (seq) WHERE approved = 0;
+CREATE INDEX IF NOT EXISTS tx_candidates ON transactions (root_ms, seq)
+    WHERE approved = 0 AND milestone IS NULL AND current_index = 0;
 CREATE TABLE IF NOT EXISTS pending (
     hash TEXT PRIMARY KEY,
     bundle TEXT NOT NULL,
@@ -202,11 +204,16 @@ class Store:
     def tip_count(self):
         return self._one("SELECT COUNT(*) FROM transactions WHERE approved = 0")
 
-    def candidate_tips(self, min_root_ms):
-        """Unconfirmed tail tips whose attachment references nothing older than ``min_root_ms``, oldest first."""
-        return [r[0] for r in self.db.execute(
-            "SELECT hash FROM transactions WHERE approved = 0 AND milestone IS NULL AND current_index = 0 "
-            "AND root_ms >= ? ORDER BY seq", (min_root_ms,))]
+    _CANDIDATES = "FROM transactions WHERE approved = 0 AND milestone IS NULL AND current_index = 0 AND root_ms >= ?"
+
+    def candidate_count(self, min_root_ms):
+        """How many unconfirmed tail tips reference nothing older than milestone ``min_root_ms``."""
+        return self._one("SELECT COUNT(*) " + self._CANDIDATES, (min_root_ms,))
+
+    def candidate_at(self, min_root_ms, position):
+        """The candidate tip at ``position`` (0-based) in (root_ms, seq) order."""
+        return self._one("SELECT hash %s ORDER BY root_ms, seq LIMIT 1 OFFSET ?" % self._CANDIDATES,
+                         (min_root_ms, position))
 
     def unconfirmed_tips(self):
         return [r[0] for r in self.db.execute(

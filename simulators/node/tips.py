@@ -18,7 +18,7 @@ REFERENCE_TOO_OLD = "reference transaction is too old"  # IRI API.REFERENCE_TRAN
 def select_tips(store, depth, reference, rng):
     latest, milestone = store.latest_milestone()
     floor = latest - depth
-    candidates = store.candidate_tips(floor)
+    count = store.candidate_count(floor)
     fallback = milestone or NULL_HASH
     if reference is not None:
         row = store.row(reference)
@@ -29,10 +29,11 @@ def select_tips(store, depth, reference, rng):
             raise Refused("reference transaction is not a tail")
         if (confirmed_by if confirmed_by is not None else root) < floor:
             raise Refused(REFERENCE_TOO_OLD)
-        return (rng.choice(candidates) if candidates else fallback), reference
-    if not candidates:
+        return (store.candidate_at(floor, rng.randrange(count)) if count else fallback), reference
+    if not count:
         return fallback, fallback
-    if len(candidates) == 1:
-        return candidates[0], candidates[0]
-    trunk, branch = rng.sample(candidates, 2)
-    return trunk, branch
+    if count == 1:
+        tip = store.candidate_at(floor, 0)
+        return tip, tip
+    first, second = rng.sample(range(count), 2)
+    return store.candidate_at(floor, first), store.candidate_at(floor, second)
