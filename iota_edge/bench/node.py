@@ -1,6 +1,6 @@
 """Node benchmark: storeTransactions with full validation and getTransactionsToApprove, from a second process.
 
-    python -m iota_edge.bench node                      # MWM 9, 400 data transactions + 20 signed value bundles
+    python -m iota_edge.bench node                      # MWM 9, 1000 data transactions + 20 signed value bundles
     python -m iota_edge.bench node --bundles 1000 --per-call 20 --clients 4 --json
 
 The node (simulators.node) runs in its own process on a loopback port with a fresh SQLite database; this process
@@ -199,14 +199,14 @@ def run(args):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m iota_edge.bench node", description=__doc__.splitlines()[0])
     p.add_argument("--mwm", type=int, default=None, help="node MWM (default 9; 3 without the C kernel)")
-    p.add_argument("--bundles", type=int, default=400, help="zero-value bundles to store (default 400)")
+    p.add_argument("--bundles", type=int, default=1000, help="zero-value bundles to store (default 1000)")
     p.add_argument("--bundle-size", type=int, default=1, help="transactions per zero-value bundle (default 1)")
     p.add_argument("--value-bundles", type=int, default=20, help="signed value bundles to store (default 20)")
     p.add_argument("--per-call", type=int, default=1,
                    help="bundles per storeTransactions call (default 1: one commit, one fsync each)")
     p.add_argument("--clients", type=int, default=2, help="client threads (default 2)")
     p.add_argument("--seconds", type=float, default=3.0, help="getTransactionsToApprove run time (default 3)")
-    p.add_argument("--pow-samples", type=int, default=20, help="transactions for the one-core PoW rate (default 20)")
+    p.add_argument("--pow-samples", type=int, default=100, help="transactions for the one-core PoW rate (default 100)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return run(p.parse_args(argv))
 
