@@ -1,4 +1,5 @@
-"""``python -m simulators.node [--host H] [--port P] [--db PATH] [--mwm N] [--snapshot FILE] [--milestone-interval S]``"""
+"""``python -m simulators.node [--host H] [--port P] [--db PATH] [--mwm N] [--snapshot FILE]
+[--milestone-interval S]``: run the node (see simulators/node/cli.py)."""
 
 import sys
 
