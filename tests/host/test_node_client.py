@@ -144,3 +144,21 @@ def test_send_with_the_nodes_proof_of_work(node):
     assert c.find_transactions(addresses=[address_of(2)]) != []
     trytes = c.send(data_bundle(address_of(3)), mwm=MWM)  # local PoW through iota_edge.pow
     assert c.get_trytes([hash_of(trytes[0])]) == trytes
+
+
+@pytest.mark.skipif(not have_pow_module(), reason="iota_edge.pow is not merged yet")
+def test_interrupt_attaching_to_tangle(node):
+    import threading
+
+    c = NodeClient(node.url)
+    tips = c.get_transactions_to_approve(3)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(
+        c.attach_to_tangle(tips.trunk, tips.branch, 40, data_bundle(address_of(8)))))  # MWM 40: never finishes
+    worker.start()
+    deadline = 30
+    while worker.is_alive() and deadline > 0:  # an interrupt only reaches a search that has started: repeat it
+        c.interrupt_attaching_to_tangle()
+        worker.join(0.05)
+        deadline -= 0.05
+    assert result == [[]]  # IRI answers an interrupted attachToTangle with no trytes
