@@ -30,10 +30,8 @@ python_bin=${PYTHON:-python3}
 "$python_bin" -m venv "$target"
 pip=("$target/bin/python" -m pip install --quiet --disable-pip-version-check)
 
-"${pip[@]}" --no-deps "pyota==2.1.0"
-"${pip[@]}" "safe-pysha3" "phx-filters==2.0.2" "phx-class-registry<4" "requests" "six" "setuptools"
-
-# Metadata-only stand-in for pysha3 (the real module comes from safe-pysha3).
+# Metadata-only stand-in for pysha3 (the real module comes from safe-pysha3); written first so
+# that pip sees the requirement as met.
 purelib=$("$target/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 stub="$purelib/pysha3-1.0.2.dist-info"
 mkdir -p "$stub"
@@ -45,6 +43,9 @@ Summary: placeholder record; the sha3 module is provided by safe-pysha3
 META
 : > "$stub/RECORD"
 echo "pip" > "$stub/INSTALLER"
+
+"${pip[@]}" --no-deps "pyota==2.1.0"
+"${pip[@]}" "safe-pysha3" "phx-filters==2.0.2" "phx-class-registry<4" "requests" "six" "setuptools"
 
 # Smoke test against published known answers (PyOTA's own test suite / IOTA docs).
 "$target/bin/python" - <<'PY'
