@@ -23,6 +23,7 @@ if sys.implementation.name == "micropython":
 else:
     from iota_edge import _native
     from iota_edge.bundle import bundle_hash, bundle_message, decode_bundle, finalize, prepare_transfer, validate_bundle
+    from iota_edge.client import NodeClient
     from iota_edge.curl import Curl, curl_hash, trailing_zeros
     from iota_edge.errors import (
         InvalidBundle,
@@ -32,7 +33,10 @@ else:
         InvalidTrits,
         InvalidTrytes,
         InvalidValue,
+        InvalidMessage,
         IotaEdgeError,
+        NodeError,
+        NodeUnreachable,
         PowCancelled,
         PowError,
     )

@@ -2,6 +2,7 @@
 
     iota-edge address --seed-file seed.txt --index 0 --count 3 --checksum
     iota-edge inspect bundle.txt            # decode transactions (one trytes string per line) and check the bundle
+    iota-edge node --db tangle.db           # a validating legacy node with the IRI HTTP API on port 14265
     iota-edge bench core                    # pure-Python core vs PyOTA, and the same on MicroPython
 
 Bad input exits with status 2 and one line that says what was wrong. Seeds are read from a file, the environment
@@ -138,10 +139,17 @@ def build_parser():
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_inspect)
 
+    try:  # the node ships in the same wheel (simulators/node); a trimmed install may leave it out
+        from simulators.node.cli import add_node_command
+    except ImportError:
+        add_node_command = None
+    if add_node_command is not None:
+        add_node_command(sub)
+
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
-                       description="Benchmarks that measure their peers in the same run: core, pow.",
+                       description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",
                        epilog="Example: iota-edge bench core --quick")
-    b.add_argument("rest", nargs=argparse.REMAINDER, help="benchmark name and its options (core, pow)")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="benchmark name and its options (core, pow, streams, node)")
     b.set_defaults(func=cmd_bench)
     return p
 

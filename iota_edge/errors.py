@@ -68,3 +68,17 @@ class InvalidMessage(IotaEdgeError):
     def __init__(self, message, reason, field="payload"):
         super().__init__(message, field)
         self.reason = reason
+
+
+class NodeError(IotaEdgeError):
+    """A node answered a command with an error. ``status`` is the HTTP status (None when no answer came back),
+    ``command`` the IRI command; the message is the node's own ``error`` or ``exception`` text."""
+
+    def __init__(self, message, status=None, command=None):
+        super().__init__(message, "command")
+        self.status = status
+        self.command = command
+
+
+class NodeUnreachable(NodeError):
+    """No answer from the node after every retry (connection refused, reset, timed out)."""

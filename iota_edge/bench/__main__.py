@@ -1,8 +1,9 @@
 """``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython),
-pow (Proof-of-Work search vs PyOTA's extensions) or streams (MAM message cost on MicroPython)."""
+pow (Proof-of-Work search vs PyOTA's extensions), streams (MAM message cost on MicroPython) or node (storeTransactions
+and tip selection throughput over loopback)."""
 import sys
 
-BENCHES = ("core", "pow", "streams")
+BENCHES = ("core", "pow", "streams", "node")
 
 
 def main(argv=None):
@@ -15,8 +16,10 @@ def main(argv=None):
         from iota_edge.bench.core import main as run
     elif name == "pow":
         from iota_edge.bench.pow import main as run
-    else:
+    elif name == "streams":
         from iota_edge.bench.streams import main as run
+    else:
+        from iota_edge.bench.node import main as run
     return run(argv)
 
 

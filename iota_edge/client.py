@@ -1,0 +1,221 @@
+"""Client of a legacy node's IRI HTTP API (CPython only: stdlib urllib), spec section 8.
+
+    from iota_edge.client import NodeClient
+    node = NodeClient("http://127.0.0.1:14265")
+    node.get_node_info()["latestMilestoneIndex"]
+    attached = node.send(prepare_transfer(None, [{"address": addr, "message": b"21.5"}]), mwm=9)
+    node.wait_confirmed([Transaction.from_trytes(attached[0]).hash], timeout=60)
+
+Every IRI command is a method. Results are plain values (lists of hashes, trytes or booleans), the IRI dict for
+getNodeInfo, or the small named tuples below. A node's error answer raises :class:`iota_edge.errors.NodeError` with
+``status`` (HTTP status) and the node's message; it is never retried. Failing to reach the node (refused, reset,
+timed out, dropped before an answer) is retried ``retries`` times with exponential backoff and jitter, then raises
+:class:`iota_edge.errors.NodeUnreachable`. List parameters go in batches of 1000 as iota.js does (transaction
+trytes in batches of 250, to stay under IRI's 1 MB body limit), and the answers are joined.
+"""
+
+import collections
+import http.client
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+
+from iota_edge.errors import NodeError, NodeUnreachable
+from iota_edge.signing import strip_checksum
+
+BATCH = 1000  # IRI --max-requests-list default; iota.js http-client batch size
+TRYTES_BATCH = 250  # 250 * 2673 characters fit IRI's 1 000 000-character body limit
+DEFAULT_MWM = 9  # testnets, devnets and this project's node (mainnet was 14)
+
+TransactionsToApprove = collections.namedtuple("TransactionsToApprove", "trunk branch")
+TransactionsToApprove.__doc__ = "getTransactionsToApprove: trunk and branch transaction hashes."
+Balances = collections.namedtuple("Balances", "balances references milestone_index")
+Balances.__doc__ = "getBalances: balances (ints, in the order asked), references (hashes), milestone_index."
+Consistency = collections.namedtuple("Consistency", "state info")
+Consistency.__doc__ = "checkConsistency: state (bool) and info (the node's reason when False)."
+
+
+def _chunks(items, n):
+    items = list(items)
+    return [items[i : i + n] for i in range(0, len(items), n)] or [[]]
+
+
+def _address(a):
+    return strip_checksum(a) if isinstance(a, str) and len(a) == 90 else a
+
+
+class NodeClient:
+    """Talks to one node at ``url``. ``timeout`` (s) per HTTP request; ``retries`` extra attempts when the node
+    cannot be reached, waiting ``backoff * 2**attempt`` seconds times a random factor in [0.5, 1.5)."""
+
+    def __init__(self, url, *, timeout=30, retries=5, backoff=0.5, api_version="1"):
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.api_version = api_version
+        self._rng = random.Random()
+        self._sleep = time.sleep
+
+    # --- transport ----------------------------------------------------------------------------------------------
+
+    def call(self, command, **params):
+        """Send one command; return the node's JSON answer (a dict, ``duration`` included)."""
+        payload = dict(params)
+        payload["command"] = command
+        data = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "X-IOTA-API-Version": self.api_version}
+        attempt = 0
+        while True:
+            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as r:
+                    status, body = r.status, r.read()
+            except urllib.error.HTTPError as e:
+                status, body = e.code, e.read()
+            except (OSError, http.client.HTTPException) as e:  # URLError, refused, reset, timeout, bad status line
+                if attempt >= self.retries:
+                    reason = getattr(e, "reason", None) or e
+                    raise NodeUnreachable("%s: no answer from %s after %d attempt(s): %s"
+                                          % (command, self.url, attempt + 1, reason), None, command)
+                self._sleep(self.backoff * (2 ** attempt) * (0.5 + self._rng.random()))
+                attempt += 1
+                continue
+            return self._decode(command, status, body)
+
+    def _decode(self, command, status, body):
+        try:
+            answer = json.loads(body.decode("utf-8"))
+        except (UnicodeError, ValueError):
+            answer = None
+        if not isinstance(answer, dict):
+            raise NodeError("%s: HTTP %d, not a JSON object: %r" % (command, status, body[:200]), status, command)
+        if status != 200:
+            message = answer.get("error") or answer.get("exception") or json.dumps(answer)
+            raise NodeError(message, status, command)
+        return answer
+
+    def _batched(self, command, key, values, size=BATCH, **params):
+        return [self.call(command, **dict(params, **{key: part})) for part in _chunks(values, size)]
+
+    # --- node ---------------------------------------------------------------------------------------------------
+
+    def get_node_info(self):
+        """IRI's getNodeInfo answer as a dict (appName, appVersion, latestMilestone, latestMilestoneIndex,
+        latestSolidSubtangleMilestone(Index), time, tips, features, coordinatorAddress, ...)."""
+        return self.call("getNodeInfo")
+
+    def get_tips(self):
+        return self.call("getTips")["hashes"]
+
+    def get_transactions_to_approve(self, depth=3, reference=None):
+        params = {"depth": depth}
+        if reference is not None:
+            params["reference"] = reference
+        a = self.call("getTransactionsToApprove", **params)
+        return TransactionsToApprove(a["trunkTransaction"], a["branchTransaction"])
+
+    def attach_to_tangle(self, trunk, branch, mwm, trytes):
+        """The node's Proof-of-Work: finished trytes, tail first (an empty list if it was interrupted)."""
+        return self.call("attachToTangle", trunkTransaction=trunk, branchTransaction=branch,
+                         minWeightMagnitude=mwm, trytes=list(trytes))["trytes"]
+
+    def interrupt_attaching_to_tangle(self):
+        self.call("interruptAttachingToTangle")
+
+    def store_transactions(self, trytes):
+        self._batched("storeTransactions", "trytes", trytes, TRYTES_BATCH)
+
+    def broadcast_transactions(self, trytes):
+        self._batched("broadcastTransactions", "trytes", trytes, TRYTES_BATCH)
+
+    # --- queries ------------------------------------------------------------------------------------------------
+
+    def find_transactions(self, addresses=None, bundles=None, tags=None, approvees=None):
+        """Hashes matching every given list (union within a list). Longer lists than a batch are asked key by key
+        and intersected here, as iota.js does."""
+        keys = {}
+        for name, values in (("addresses", addresses), ("bundles", bundles), ("tags", tags),
+                             ("approvees", approvees)):
+            if values is not None:
+                keys[name] = [_address(v) for v in values] if name == "addresses" else list(values)
+        if not keys:
+            raise NodeError("findTransactions: give addresses, bundles, tags or approvees", None, "findTransactions")
+        if all(len(v) <= BATCH for v in keys.values()):
+            return self.call("findTransactions", **keys)["hashes"]
+        result = None
+        for name, values in keys.items():
+            found = []
+            for answer in self._batched("findTransactions", name, values):
+                found.extend(answer["hashes"])
+            if result is None:
+                result = list(dict.fromkeys(found))
+            else:
+                found = set(found)
+                result = [h for h in result if h in found]
+        return result
+
+    def get_trytes(self, hashes):
+        """Trytes in the order asked; an unknown hash gives 2673 '9's."""
+        return [t for a in self._batched("getTrytes", "hashes", hashes) for t in a["trytes"]]
+
+    def get_inclusion_states(self, transactions, tips=None):
+        """Whether each transaction is confirmed by a milestone. ``tips`` only for IRI <= 1.8.5, which needs them."""
+        params = {} if tips is None else {"tips": list(tips)}
+        return [s for a in self._batched("getInclusionStates", "transactions", transactions, **params)
+                for s in a["states"]]
+
+    def get_balances(self, addresses, tips=None, threshold=100):
+        """Confirmed balances (ints). ``threshold`` is sent for IRI <= 1.8.5 (which needs 100); None omits it."""
+        params = {}
+        if tips is not None:
+            params["tips"] = list(tips)
+        if threshold is not None:
+            params["threshold"] = threshold
+        answers = self._batched("getBalances", "addresses", [_address(a) for a in addresses], **params)
+        return Balances([int(b) for a in answers for b in a["balances"]], answers[0]["references"],
+                        answers[0]["milestoneIndex"])
+
+    def were_addresses_spent_from(self, addresses):
+        return [s for a in self._batched("wereAddressesSpentFrom", "addresses", [_address(a) for a in addresses])
+                for s in a["states"]]
+
+    def check_consistency(self, tails):
+        for answer in self._batched("checkConsistency", "tails", tails):
+            if not answer["state"]:
+                return Consistency(False, answer.get("info", ""))
+        return Consistency(True, "")
+
+    # --- high level ---------------------------------------------------------------------------------------------
+
+    def send(self, bundle_trytes, depth=3, mwm=None, local_pow=True, *, attach=None):
+        """Attach a finalized bundle and store it: getTransactionsToApprove(depth), Proof-of-Work (locally with
+        iota_edge.pow, or the node's attachToTangle when ``local_pow`` is False), storeTransactions,
+        broadcastTransactions. Returns the attached trytes, tail first. ``mwm`` defaults to 9. ``attach`` replaces
+        iota_edge.pow.attach_to_tangle (same signature) for local PoW."""
+        mwm = DEFAULT_MWM if mwm is None else mwm
+        tips = self.get_transactions_to_approve(depth)
+        if local_pow:
+            if attach is None:
+                from iota_edge.pow import attach_to_tangle as attach
+            attached = list(attach(list(bundle_trytes), tips.trunk, tips.branch, mwm))
+        else:
+            attached = self.attach_to_tangle(tips.trunk, tips.branch, mwm, bundle_trytes)
+        self.store_transactions(attached)
+        self.broadcast_transactions(attached)
+        return attached
+
+    def wait_confirmed(self, tail_hashes, timeout):
+        """Poll getInclusionStates until every hash is confirmed: True, or False once ``timeout`` seconds passed."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            if all(self.get_inclusion_states(tail_hashes)):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
