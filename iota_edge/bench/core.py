@@ -62,22 +62,24 @@ def measure(repeat, pyota_python=None, micropython=None):
 
 def report(columns, notes):
     ours = columns.get("ours", {})
-    heads = [("ours", "ours (%s)" % ours.get("backend", "?"))]
+    backend = ours.get("backend", "?")
+    heads = [("ours", "ours (C)" if backend.startswith("c") else "ours (%s)" % backend)]
     if "ours_pure" in columns:
         heads.append(("ours_pure", "ours (pure)"))
     heads += [("pyota", "PyOTA 2.1.0"), ("micropython", "MicroPython")]
     heads = [h for h in heads if h[0] in columns]
-    print("%-48s" % "operation (median ms)" + "".join("%16s" % title[:16] for _, title in heads) + "%14s" % "PyOTA/ours")
+    ratios = []
+    if "pyota" in columns:
+        ratios = [("ours", "PyOTA/ours")] + ([("ours_pure", "PyOTA/pure")] if "ours_pure" in columns else [])
+    print("backend: %s" % backend)
+    print("%-48s" % "operation (median ms)" + "".join("%14s" % t for _, t in heads) + "".join("%12s" % t for _, t in ratios))
     for key, label in OPS:
         row = "%-48s" % label
         for col, _ in heads:
-            row += "%16.2f" % (columns[col][key] * 1000)
-        if "pyota" in columns:
-            row += "%13.1fx" % (columns["pyota"][key] / ours[key])
+            row += "%14.2f" % (columns[col][key] * 1000)
+        for col, _ in ratios:
+            row += "%11.1fx" % (columns["pyota"][key] / columns[col][key])
         print(row)
-    if "pyota" in columns and "ours_pure" in columns:
-        print("pure-Python Curl-P-81 vs PyOTA's pure-Python Curl: %.1fx"
-              % (columns["pyota"]["curl_p81_transaction"] / columns["ours_pure"]["curl_p81_transaction"]))
     for n in notes:
         print("note:", n)
 
