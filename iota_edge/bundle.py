@@ -231,7 +231,6 @@ def validate_bundle(trytes_list):
         _fail("bundle: values sum to %d, expected 0" % running, "value_sum")
     if bundle_hash(txs) != h:
         _fail("bundle: bundle hash does not match the essences", "bundle_hash", 0)
-    norm = None
     i = 0
     while i < len(txs):
         tx = txs[i]
@@ -243,8 +242,6 @@ def validate_bundle(trytes_list):
         while j < len(txs) and txs[j].address == tx.address and txs[j].value == 0:
             fragments.append(txs[j].signature_message_fragment)
             j += 1
-        if norm is None:
-            norm = normalize(h)
         if not verify_signature(tx.address, fragments, h):
             _fail("transaction %d: input signature does not verify" % i, "signature", i)
         i = j
