@@ -32,6 +32,7 @@ typedef struct {
 ik_status ik_trytes_to_trits(const char *trytes, size_t n, int8_t *trits);
 ik_status ik_trits_to_trytes(const int8_t *trits, size_t n_trits, char *trytes);
 ik_status ik_curl_hash_trytes(const char *trytes, size_t n, unsigned rounds, char out[81]);
+void ik_curl_transform(int8_t state[729], unsigned rounds);
 ik_status ik_kerl_hash_trytes(const char *trytes, size_t n, char *out, size_t out_n);
 ik_status ik_address(const int8_t seed[243], uint64_t index, unsigned security, int8_t address[243]);
 void ik_normalize(const int8_t hash[243], int8_t normalized[81]);

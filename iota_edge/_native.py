@@ -62,6 +62,7 @@ else:
         CPU_COUNT = _c.CPU_COUNT
         lanes = _c.lanes
         curl_hash = _c.curl_hash
+        curl_transform = _c.curl_transform
         kerl_hash = _c.kerl_hash
         generate_address = _c.generate_address
         sign = _c.sign

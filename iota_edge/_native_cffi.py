@@ -61,6 +61,18 @@ def curl_hash(trytes, rounds=81):
     _check(_lib.ik_curl_hash_trytes(raw, len(raw), rounds, out), "trytes", "Curl-P input")
     return _ffi.unpack(out, 81).decode("ascii")
 
+# Curl's Python state holds offset trits (t + 1, so 0..2); the kernel's holds int8 trits.
+_TO_INT8 = bytes([255, 0, 1] + [0] * 253)
+_TO_OFFSET = bytes([1, 2] + [0] * 253 + [0])
+
+
+def curl_transform(state, rounds):
+    """Transform a 729-byte offset-trit Curl state in place (``iota_edge.curl.Curl.state``)."""
+    buf = bytearray(bytes(state).translate(_TO_INT8))
+    _lib.ik_curl_transform(_ffi.from_buffer("int8_t[]", buf), rounds)
+    state[:] = buf.translate(_TO_OFFSET)
+
+
 def kerl_hash(trytes, length=81):
     """Kerl of a multiple of 81 trytes, squeezed to ``length`` trytes (a multiple of 81)."""
     raw = trytes.encode("ascii")

@@ -102,7 +102,18 @@ def _loop_transform():
     return transform
 
 
-_MAKERS = (("sliced", _sliced_transform), ("viper", _viper_transform), ("loop", _loop_transform))
+def _native_transform():
+    if not _native.AVAILABLE or not hasattr(_native, "curl_transform"):
+        raise ImportError("no native Curl transform")
+    return _native.curl_transform
+
+
+_MAKERS = (
+    ("native", _native_transform),
+    ("sliced", _sliced_transform),
+    ("viper", _viper_transform),
+    ("loop", _loop_transform),
+)
 
 
 def transforms():
