@@ -1,0 +1,143 @@
+"""Verification of uplink messages before a gateway keeps anything (issue #7): device known, signature and stream
+position valid, the signed reading matching the wire fields, (device, sequence) not seen before.
+
+    from iota_edge.gateway.verify import Registry, Verifier, Rejected
+    registry = Registry({"meter-7": {"root": first_root, "mode": "restricted", "side_key": "KEY"}})
+    verifier = Verifier(registry)
+    try:
+        result = verifier.verify(wire.decode(data))   # Accepted or Duplicate
+    except Rejected as e:
+        dead_letter(e.reason, data)                   # never blocks the queue; the device gets a "rejected" ack
+
+The registry follows each device's channel: a message must be signed under the device's current tree root or under
+the next root that tree announced, and its leaf must come after the last accepted one of that root; a message under
+the next root moves the device on to it. A message whose (device, seq) was accepted before is a ``Duplicate`` when
+it is the same signed message (a retransmission after a lost acknowledgement: acknowledge it again) and a
+``Rejected('replay')`` otherwise. ``Registry.to_state()`` / ``from_state()`` persist the positions.
+"""
+
+from iota_edge.errors import IotaEdgeError, InvalidMessage, InvalidValue
+from iota_edge.streams.parser import parse_payload
+from iota_edge.streams.reading import reading_from_trytes
+
+REASONS = ("unknown_device", "mode", "stream_position", "signature", "reading", "mismatch", "replay")
+SEEN_WINDOW = 4096  # (seq -> signed position) pairs remembered per device for duplicate detection
+
+
+class Rejected(IotaEdgeError):
+    """The message must not be kept; ``reason`` is one of REASONS (the dead-letter counter's key)."""
+
+    def __init__(self, message, reason, device=None, seq=None):
+        super().__init__(message, "message")
+        self.reason = reason
+        self.device = device
+        self.seq = seq
+
+
+class Accepted:
+    """A verified new message: the MAM ``message`` trytes, its ``reading``, ``root``, ``next_root``, leaf ``index``."""
+
+    def __init__(self, up, parsed, reading):
+        self.up = up
+        self.device = up.device
+        self.seq = up.seq
+        self.root = up.root
+        self.message = parsed.message
+        self.next_root = parsed.next_root
+        self.index = parsed.index
+        self.reading = reading
+
+
+class Duplicate:
+    """The same signed message as an accepted one: acknowledge again, keep nothing."""
+
+    def __init__(self, up):
+        self.up = up
+        self.device = up.device
+        self.seq = up.seq
+
+
+class Registry:
+    """Known devices and where each one's channel stands. ``devices``: {device: {"root", "mode", "side_key"}}."""
+
+    def __init__(self, devices):
+        self._devices = {}
+        for device, cfg in devices.items():
+            root = cfg.get("root")
+            if not isinstance(root, str) or len(root) != 81:
+                raise InvalidValue("devices[%r].root: expected the 81-tryte channel root" % device, "root")
+            mode = cfg.get("mode", "public")
+            if mode not in ("public", "private", "restricted"):
+                raise InvalidValue("devices[%r].mode: expected public, private or restricted" % device, "mode")
+            self._devices[device] = {
+                "mode": mode,
+                "side_key": cfg.get("side_key"),
+                "root": root,  # the tree the device signs under now
+                "next_root": cfg.get("next_root"),  # the one that tree announced, once seen
+                "last_index": cfg.get("last_index", -1),  # last accepted leaf under root
+                "seen": dict(cfg.get("seen", {})),  # seq -> [root, index] of accepted messages
+            }
+
+    def get(self, device):
+        return self._devices.get(device)
+
+    def to_state(self):
+        """Plain JSON-ready dict; ``Registry(state)`` restores it."""
+        out = {}
+        for device, d in self._devices.items():
+            out[device] = {"root": d["root"], "mode": d["mode"], "side_key": d["side_key"],
+                           "next_root": d["next_root"], "last_index": d["last_index"],
+                           "seen": {str(k): v for k, v in d["seen"].items()}}
+        return out
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state)
+
+
+class Verifier:
+    """Checks uplink messages against a Registry and advances it for the accepted ones."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def verify(self, up):
+        d = self.registry.get(up.device)
+        if d is None:
+            raise Rejected("device %r is not registered" % up.device, "unknown_device", up.device, up.seq)
+        if up.mode != d["mode"]:
+            raise Rejected("device %r publishes in %s mode, got %s" % (up.device, d["mode"], up.mode), "mode",
+                           up.device, up.seq)
+        if up.root != d["root"] and up.root != d["next_root"]:
+            raise Rejected("root %s... is neither the device's current nor its announced next tree" % up.root[:9],
+                           "stream_position", up.device, up.seq)
+        try:
+            parsed = parse_payload(up.payload, up.root, d["side_key"])
+        except InvalidMessage as e:
+            raise Rejected("MAM verification failed (%s): %s" % (e.reason, e), "signature", up.device, up.seq)
+        try:
+            reading = reading_from_trytes(parsed.message)
+        except IotaEdgeError as e:
+            raise Rejected("the signed message is not a reading: %s" % e, "reading", up.device, up.seq)
+        if reading.device != up.device or reading.seq != up.seq:
+            raise Rejected("the signed reading says (%r, %d), the wire (%r, %d)" % (
+                reading.device, reading.seq, up.device, up.seq), "mismatch", up.device, up.seq)
+        key = str(up.seq)
+        position = [up.root, parsed.index]
+        if key in d["seen"]:
+            if d["seen"][key] == position:
+                return Duplicate(up)
+            raise Rejected("seq %d was accepted before with another signed message" % up.seq, "replay",
+                           up.device, up.seq)
+        if up.root == d["root"] and parsed.index <= d["last_index"]:
+            raise Rejected("leaf %d of this tree is not after the last accepted one (%d)" % (
+                parsed.index, d["last_index"]), "replay", up.device, up.seq)
+        if up.root != d["root"]:  # the device moved on to the tree its last one announced
+            d["root"] = up.root
+        d["next_root"] = parsed.next_root
+        d["last_index"] = parsed.index
+        d["seen"][key] = position
+        if len(d["seen"]) > SEEN_WINDOW:
+            for old in sorted(d["seen"], key=int)[: len(d["seen"]) - SEEN_WINDOW]:
+                del d["seen"][old]
+        return Accepted(up, parsed, reading)

@@ -1,0 +1,134 @@
+"""Messages between a device and its gateway: one CBOR map each, the same bytes over MQTT and over the serial link.
+
+    >>> from iota_edge import wire
+    >>> data = wire.encode_up("meter-7", 42, message.root, message.payload, "public")
+    >>> up = wire.decode(data)              # wire.Up: .device, .seq, .root, .payload, .mode, .bundle
+    >>> wire.decode(wire.encode_ack("meter-7", 42, "confirmed")).status
+    'confirmed'
+
+An uplink message (``Up``, kind 1) carries one signed MAM message of the device's channel: its tree ``root``, the
+``payload`` trytes and the channel ``mode``; ``bundle`` holds the attached transaction trytes when the device did the
+Proof-of-Work itself, else it is None and the gateway builds and attaches the bundle. The reading inside the message
+repeats the device id and sequence number under the MAM signature, so a gateway can check the wire fields.
+An acknowledgement (``Ack``, kind 2) tells a device what became of its message ``seq``: ``stored`` (on the node),
+``confirmed`` (referenced by a milestone), ``duplicate`` (already had it: free it) or ``rejected`` (with a reason;
+the device keeps nothing it cannot resend, so it drops the message and counts it).
+
+Portable: CPython and MicroPython (iota_edge.cbor).
+"""
+
+from iota_edge import cbor
+from iota_edge.errors import InvalidValue
+
+VERSION = 1
+UP = 1
+ACK = 2
+MODES = ("public", "private", "restricted")
+ACK_STATUSES = ("stored", "confirmed", "duplicate", "rejected")
+MAX_DEVICE_ID = 64
+
+
+class Up:
+    """An uplink message; see the module docstring."""
+
+    def __init__(self, device, seq, root, payload, mode="public", bundle=None):
+        self.device = device
+        self.seq = seq
+        self.root = root
+        self.payload = payload
+        self.mode = mode
+        self.bundle = bundle
+
+    def __repr__(self):
+        return "Up(%r, seq=%d, root=%s...)" % (self.device, self.seq, self.root[:9])
+
+
+class Ack:
+    """An acknowledgement; ``reason`` is set for ``rejected``."""
+
+    def __init__(self, device, seq, status, reason=None):
+        self.device = device
+        self.seq = seq
+        self.status = status
+        self.reason = reason
+
+    def __repr__(self):
+        return "Ack(%r, seq=%d, %s)" % (self.device, self.seq, self.status)
+
+
+def _bad(message, field):
+    raise InvalidValue("wire: " + message, field)
+
+
+def _check_device(device):
+    if not isinstance(device, str) or not 0 < len(device) <= MAX_DEVICE_ID:
+        _bad("device: expected a non-empty string of at most %d characters" % MAX_DEVICE_ID, "device")
+    return device
+
+
+def _check_seq(seq):
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 1 << 63:
+        _bad("seq: expected an int in 0..2**63-1, got %r" % (seq,), "seq")
+    return seq
+
+
+def _check_trytes(value, field, length=None):
+    if not isinstance(value, str) or not value or (length is not None and len(value) != length):
+        _bad("%s: expected %s trytes" % (field, length or "some"), field)
+    for c in value:
+        if not ("A" <= c <= "Z" or c == "9"):
+            _bad("%s: expected only the tryte alphabet 9A-Z" % field, field)
+    return value
+
+
+def encode_up(device, seq, root, payload, mode="public", bundle=None):
+    """CBOR bytes of an uplink message."""
+    if mode not in MODES:
+        _bad("mode: expected one of %s, got %r" % (", ".join(MODES), mode), "mode")
+    body = {0: VERSION, 1: UP, 2: _check_device(device), 3: _check_seq(seq), 4: _check_trytes(root, "root", 81),
+            5: _check_trytes(payload, "payload"), 6: MODES.index(mode)}
+    if bundle is not None:
+        body[7] = [_check_trytes(t, "bundle", 2673) for t in bundle]
+    return cbor.dumps(body)
+
+
+def encode_ack(device, seq, status, reason=None):
+    """CBOR bytes of an acknowledgement."""
+    if status not in ACK_STATUSES:
+        _bad("status: expected one of %s, got %r" % (", ".join(ACK_STATUSES), status), "status")
+    body = {0: VERSION, 1: ACK, 2: _check_device(device), 3: _check_seq(seq), 4: ACK_STATUSES.index(status)}
+    if reason is not None:
+        body[5] = str(reason)
+    return cbor.dumps(body)
+
+
+def decode(data):
+    """``Up`` or ``Ack`` from CBOR bytes; InvalidValue naming the field for anything malformed."""
+    body = cbor.loads(data)
+    if not isinstance(body, dict):
+        _bad("expected a CBOR map", "message")
+    if body.get(0) != VERSION:
+        _bad("version: expected %d, got %r" % (VERSION, body.get(0)), "version")
+    kind = body.get(1)
+    device = _check_device(body.get(2))
+    seq = _check_seq(body.get(3))
+    if kind == UP:
+        mode = body.get(6)
+        if not isinstance(mode, int) or isinstance(mode, bool) or not 0 <= mode < len(MODES):
+            _bad("mode: expected 0..%d" % (len(MODES) - 1), "mode")
+        bundle = body.get(7)
+        if bundle is not None:
+            if not isinstance(bundle, list) or not bundle:
+                _bad("bundle: expected a non-empty list of transaction trytes", "bundle")
+            bundle = [_check_trytes(t, "bundle", 2673) for t in bundle]
+        return Up(device, seq, _check_trytes(body.get(4), "root", 81), _check_trytes(body.get(5), "payload"),
+                  MODES[mode], bundle)
+    if kind == ACK:
+        status = body.get(4)
+        if not isinstance(status, int) or isinstance(status, bool) or not 0 <= status < len(ACK_STATUSES):
+            _bad("status: expected 0..%d" % (len(ACK_STATUSES) - 1), "status")
+        reason = body.get(5)
+        if reason is not None and not isinstance(reason, str):
+            _bad("reason: expected a string", "reason")
+        return Ack(device, seq, ACK_STATUSES[status], reason)
+    _bad("kind: expected %d (up) or %d (ack), got %r" % (UP, ACK, kind), "kind")

@@ -1,0 +1,45 @@
+"""The device <-> gateway messages: round trips, and every malformed field named (CPython and MicroPython)."""
+from _support import raises
+
+from iota_edge import wire
+from iota_edge.errors import InvalidValue
+
+ROOT = "R" * 81
+PAYLOAD = "ABC9" * 50
+
+
+def test_up_round_trip():
+    up = wire.decode(wire.encode_up("meter-7", 42, ROOT, PAYLOAD, "restricted"))
+    assert (up.device, up.seq, up.root, up.payload, up.mode, up.bundle) == ("meter-7", 42, ROOT, PAYLOAD,
+                                                                           "restricted", None)
+    attached = ["9" * 2673, "A" * 2673]
+    assert wire.decode(wire.encode_up("d", 0, ROOT, PAYLOAD, bundle=attached)).bundle == attached
+
+
+def test_ack_round_trip():
+    for status in wire.ACK_STATUSES:
+        ack = wire.decode(wire.encode_ack("meter-7", 7, status, "because" if status == "rejected" else None))
+        assert (ack.device, ack.seq, ack.status) == ("meter-7", 7, status)
+    assert wire.decode(wire.encode_ack("d", 1, "rejected", "signature")).reason == "signature"
+
+
+def test_bad_messages_name_the_field():
+    from iota_edge import cbor
+
+    cases = (
+        (lambda: wire.encode_up("", 1, ROOT, PAYLOAD), "device"),
+        (lambda: wire.encode_up("d", -1, ROOT, PAYLOAD), "seq"),
+        (lambda: wire.encode_up("d", 1, ROOT[:80], PAYLOAD), "root"),
+        (lambda: wire.encode_up("d", 1, ROOT, "abc"), "payload"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, "secret"), "mode"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, bundle=["9" * 10]), "bundle"),
+        (lambda: wire.encode_ack("d", 1, "maybe"), "status"),
+        (lambda: wire.decode(cbor.dumps([1, 2])), "message"),
+        (lambda: wire.decode(cbor.dumps({0: 2, 1: 1})), "version"),
+        (lambda: wire.decode(cbor.dumps({0: 1, 1: 9, 2: "d", 3: 1})), "kind"),
+        (lambda: wire.decode(cbor.dumps({0: 1, 1: 1, 2: "d", 3: 1, 4: ROOT, 5: PAYLOAD, 6: 7})), "mode"),
+    )
+    for fn, field in cases:
+        e = raises(InvalidValue, fn)
+        assert e.field == field, (field, e.field, str(e))
+    raises(InvalidValue, wire.decode, b"\xff\x00")
