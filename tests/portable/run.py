@@ -9,7 +9,8 @@ _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _HERE)
 sys.path.insert(0, _HERE + "/../..")
 
-MODULES = ("test_trinary", "test_curl_kerl", "test_signing", "test_transaction", "test_bundle", "test_streams")
+MODULES = ("test_trinary", "test_curl_kerl", "test_signing", "test_transaction", "test_bundle", "test_streams",
+           "test_framing")
 
 
 def main(names):
