@@ -2,7 +2,7 @@
 
     from iota_edge.framing import Link
     link = Link(uart, on_data=handle, window=1, timeout_ms=300, retries=8)
-    seq = link.send(cbor.dumps(reading))     # queued; goes out on the next poll()
+    seq = link.send(cbor.dumps(reading))     # sent now if the window has room, else by a later poll()
     while link.pending():
         link.poll()                           # reads, ACKs, delivers to handle(payload), retransmits
 
@@ -219,7 +219,8 @@ def _default_clock():
 
 class Link:
     """Reliable, ordered, exactly-once delivery of payloads over a byte stream with ``read(n)`` and ``write(b)``
-    (pyserial ``Serial`` with ``timeout=0``, MicroPython ``machine.UART`` with ``timeout=0``, a test double).
+    (pyserial ``Serial``, MicroPython ``machine.UART``, a test double). Reads never wait: the link asks
+    ``in_waiting`` (pyserial) or ``any()`` (MicroPython UART) first when the stream has them.
 
     ``window`` frames may be in flight (1 = stop-and-wait; go-back-N above). A frame unacknowledged after
     ``timeout_ms`` is sent again (with every later one in flight); after ``retries`` resends poll() raises
@@ -227,7 +228,9 @@ class Link:
     ``time.monotonic`` on CPython); ``clock_diff(a, b)`` is ``a - b`` (``time.ticks_diff`` with ticks_ms).
     ``first_seq`` numbers the first frame of this session: use a boot counter or a random number so that a
     rebooted sender whose previous session delivered only its SYNC frame is not taken for a duplicate.
-    Memory: the decoder buffers and ``window`` payloads plus those queued by send() before poll() sends them.
+    Memory: the decoder buffers, plus the payloads not yet acknowledged (check pending() before send()).
+    ``on_data(payload)`` runs before the ACK goes out: if it raises, the exception leaves poll(), the frame is not
+    acknowledged and the peer sends it again (at-least-once into a failing callback, exactly once otherwise).
     """
 
     def __init__(self, stream, *, on_data=None, window=1, timeout_ms=250, retries=10, clock=None, clock_diff=None,
@@ -297,6 +300,8 @@ class Link:
         stream = self.stream
         size = self._read_size
         waiting = getattr(stream, "in_waiting", None)
+        if waiting is None and hasattr(stream, "any"):
+            waiting = stream.any()
         if waiting is not None:
             if not waiting:
                 return b""
@@ -360,12 +365,12 @@ class Link:
             self._write(NACK, seq)
             return 0
         if seq == self._expect:
+            if self.on_data is not None:
+                self.on_data(payload)
             self._expect = (seq + 1) % _SEQ_MOD
             self._write(ACK, seq)
             self._stats["acks_sent"] += 1
             self._stats["delivered"] += 1
-            if self.on_data is not None:
-                self.on_data(payload)
             return 1
         last = (self._expect - 1) % _SEQ_MOD
         if (last - seq) % _SEQ_MOD < _HALF:
