@@ -391,3 +391,15 @@ def test_sigkill_crash_recovery(tmp_path):
     assert kills >= 20 and mid_run >= 15, (kills, mid_run)
     assert len(reported) >= 50, len(reported)
     assert time.monotonic() - t0 < 45
+
+
+def test_tombstones_are_bounded(path):
+    with Outbox(path, max_tombstones=3) as box:
+        for i in range(5):
+            box.put("d", i, h(i), [tx()])
+            advance(box, h(i), "confirmed")
+            box.mark_acked("d", [i])
+            box.prune()
+        assert box._db.execute("SELECT seq FROM tombstones ORDER BY seq").fetchall() == [(2,), (3,), (4,)]
+        assert box.put("d", 4, h(4), [tx()]) is False
+        assert box.put("d", 0, h(0), [tx()]) is True  # forgotten: the bound is the documented trade-off
