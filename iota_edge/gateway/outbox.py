@@ -88,15 +88,31 @@ CREATE TABLE IF NOT EXISTS items (
     device TEXT NOT NULL,
     seq INTEGER NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('received', 'attached', 'stored', 'confirmed')),
-    trytes TEXT NOT NULL,                          -- the bundle's transactions joined by ','
     nbytes INTEGER NOT NULL CHECK (nbytes > 0),
     received_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,           -- times attached
-    info TEXT NOT NULL DEFAULT '{}',               -- JSON merged from mark(**info)
     acked INTEGER NOT NULL DEFAULT 0 CHECK (acked IN (0, 1) AND (acked = 0 OR state = 'confirmed')),
+    info TEXT NOT NULL DEFAULT '{}',               -- JSON merged from mark(**info)
+    trytes TEXT NOT NULL,                          -- last: reading the columns above never walks overflow pages
     UNIQUE (device, seq)
 );
+-- The budget's running totals over unacknowledged items, kept by triggers in the same transaction: put stays
+-- O(log n) however deep the backlog, and the totals cannot drift from the rows.
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), items INTEGER NOT NULL,
+                                   bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals VALUES (1, 0, 0);
+CREATE TRIGGER IF NOT EXISTS items_insert AFTER INSERT ON items WHEN NEW.acked = 0 BEGIN
+    UPDATE totals SET items = items + 1, bytes = bytes + NEW.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS items_delete AFTER DELETE ON items WHEN OLD.acked = 0 BEGIN
+    UPDATE totals SET items = items - 1, bytes = bytes - OLD.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS items_update AFTER UPDATE OF acked, nbytes ON items BEGIN
+    UPDATE totals SET items = items - (OLD.acked = 0) + (NEW.acked = 0),
+                      bytes = bytes - (OLD.acked = 0) * OLD.nbytes + (NEW.acked = 0) * NEW.nbytes WHERE id = 1;
+END;
+CREATE INDEX IF NOT EXISTS items_stats ON items (acked, device, state, received_at, nbytes);  -- covers stats()
 CREATE INDEX IF NOT EXISTS items_state ON items (state, id);
 CREATE TABLE IF NOT EXISTS tombstones (           -- pruned items: a late retransmission is still a duplicate
     bundle_hash TEXT PRIMARY KEY,
@@ -206,7 +222,7 @@ class Outbox:
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (n, name))
 
     def _backlog(self):
-        n, b = self._db.execute("SELECT COUNT(*), COALESCE(SUM(nbytes), 0) FROM items WHERE acked = 0").fetchone()
+        n, b = self._db.execute("SELECT items, bytes FROM totals WHERE id = 1").fetchone()
         return n, b
 
     # -- put ------------------------------------------------------------------------------------------------------
@@ -259,9 +275,8 @@ class Outbox:
         if self.policy == "refuse_new":
             return n, b
         dropped = 0
-        for rowid, size in db.execute("SELECT id, nbytes FROM items WHERE acked = 0 ORDER BY id").fetchall():
-            if n + 1 <= self.max_items and b + nbytes <= self.max_bytes:
-                break
+        while n + 1 > self.max_items or b + nbytes > self.max_bytes:
+            rowid, size = db.execute("SELECT id, nbytes FROM items WHERE acked = 0 ORDER BY id LIMIT 1").fetchone()
             db.execute("DELETE FROM items WHERE id = ?", (rowid,))
             n -= 1
             b -= size

@@ -45,6 +45,12 @@ def path(tmp_path):
     return str(tmp_path / "outbox.db")
 
 
+def assert_totals(db):
+    """The trigger-kept budget totals equal a recount of the rows."""
+    assert db.execute("SELECT items, bytes FROM totals").fetchall() == db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(nbytes), 0) FROM items WHERE acked = 0").fetchall()
+
+
 def advance(box, bh, to):
     for state in STATES[1:STATES.index(to) + 1]:
         box.mark(bh, state)
@@ -132,6 +138,8 @@ def test_mark_info_trytes_and_reattach(path):
         with pytest.raises(InvalidValue):
             box.mark(h(1), "stored", trytes=["bad"])
         assert box.get(h(1)).state == "attached"  # a failed mark changes nothing
+        assert_totals(box._db)
+        assert box.stats()["bytes"] == 2 * 2673
 
 
 def test_refuse_new_applies_back_pressure_and_recovers(path):
@@ -176,6 +184,7 @@ def test_drop_oldest(path):
         with pytest.raises(UnknownItem):  # the forwarder learns that its item was dropped
             box.mark(h(2), "attached")
         assert box.put("d", 2, h(2), [tx()])  # a dropped bundle may come again
+        assert_totals(box._db)
 
 
 def test_dead_letters_never_block(path):
@@ -198,6 +207,7 @@ def test_dead_letters_never_block(path):
         assert dl[0].raw == b"text" and dl[1].raw == b"\x00junk"
         box.reject("d", 3, "invalid_bundle")
         assert box.dead_letters(1)[0].raw == tx().encode()  # the item's trytes when no raw is given
+        assert_totals(box._db)
 
 
 def test_stats_depth_age_and_devices(path):
@@ -233,6 +243,7 @@ def test_ack_ready_in_seq_order(path):
         assert [i.seq for i in box.ack_ready("d")] == [5, 9]
         assert box.next_batch("confirmed", 10)[0].seq == 5  # acknowledged rows leave the batches
         assert box.prune() == 2 and box.prune() == 0
+        assert_totals(box._db)
 
 
 def test_restart_persistence(path):
@@ -270,6 +281,36 @@ def test_argument_checks(path):
             with pytest.raises(InvalidValue):
                 box.put(*args)
         assert box.stats()["backlog"] == 0
+
+
+@pytest.mark.parametrize("policy", ["refuse_new", "drop_oldest"])
+def test_random_operations_keep_invariants(path, policy):
+    rng = random.Random(policy)
+    with Outbox(path, max_items=8, max_bytes=12 * 2673, policy=policy, max_dead=5) as box:
+        for step in range(400):
+            op = rng.random()
+            i = rng.randrange(60)
+            try:
+                if op < 0.4:
+                    box.put("d%d" % (i % 4), i, h(i), [tx(i)] * (1 + i % 3))
+                elif op < 0.75:
+                    old = rng.choice(STATES[:3])
+                    for it in box.next_batch(old, rng.randint(1, 3)):
+                        box.mark(it.bundle_hash, rng.choice(TRANSITIONS[old]))
+                elif op < 0.85:
+                    dev = "d%d" % (i % 4)
+                    box.mark_acked(dev, [it.seq for it in box.ack_ready(dev)])
+                elif op < 0.93:
+                    box.reject("d%d" % (i % 4), i, rng.choice(["a", "b"]))
+                else:
+                    box.prune()
+            except OutboxFull:
+                assert policy == "refuse_new"
+            s = box.stats()
+            assert s["backlog"] <= 8 and s["bytes"] <= 12 * 2673
+            assert s["backlog"] == sum(s["depth"].values())
+            assert_totals(box._db)
+        assert s["counters"]["refused" if policy == "refuse_new" else "dropped"] > 0
 
 
 # -- crash recovery ---------------------------------------------------------------------------------------------------
@@ -320,6 +361,7 @@ def _check_after_crash(path, reported_puts, last_state, acked):
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         rows = db.execute("SELECT bundle_hash, device, seq, state, acked, attempts, nbytes FROM items").fetchall()
         tomb = db.execute("SELECT bundle_hash, device, seq FROM tombstones").fetchall()
+        assert_totals(db)
     finally:
         db.close()
     items = {r[0]: r for r in rows}
