@@ -23,6 +23,7 @@ import re
 import sqlite3
 import time
 from collections import namedtuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
 
@@ -151,8 +152,9 @@ class Outbox:
     Acknowledged items are pruned automatically when the budget needs the room.
     """
 
-    def __init__(self, path, *, max_bytes=256 << 20, max_items=100_000, policy="refuse_new", max_dead=10_000,
-                 max_raw=65_536, max_tombstones=1_000_000, check=True, clock=time.time):
+    def __init__(self, path: str, *, max_bytes: int = 256 << 20, max_items: int = 100_000,
+                 policy: str = "refuse_new", max_dead: int = 10_000, max_raw: int = 65_536,
+                 max_tombstones: int = 1_000_000, check: bool = True, clock: Callable[[], float] = time.time):
         if policy not in POLICIES:
             raise InvalidValue("policy: expected one of %s, got %r" % (", ".join(POLICIES), policy), "policy")
         for name, v in (("max_bytes", max_bytes), ("max_items", max_items), ("max_dead", max_dead),
@@ -204,13 +206,13 @@ class Outbox:
 
     # -- plumbing -------------------------------------------------------------------------------------------------
 
-    def __enter__(self):
+    def __enter__(self) -> "Outbox":
         return self
 
     def __exit__(self, *exc):
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -227,7 +229,8 @@ class Outbox:
 
     # -- put ------------------------------------------------------------------------------------------------------
 
-    def put(self, device, seq, bundle_hash, trytes_list, received_at=None):
+    def put(self, device: str, seq: int, bundle_hash: str, trytes_list: Sequence[str],
+            received_at: Optional[float] = None) -> bool:
         """Store one bundle received from ``device`` with the device's sequence number ``seq``. Returns True when
         stored, False when the outbox already has (or had, and pruned) this bundle hash or this (device, seq).
         Raises OutboxFull (policy ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
@@ -285,20 +288,20 @@ class Outbox:
 
     # -- the forwarder's side -------------------------------------------------------------------------------------
 
-    def next_batch(self, state, limit=100):
+    def next_batch(self, state: str, limit: int = 100) -> List[Item]:
         """Up to ``limit`` items in ``state``, oldest (receive order) first. Reads only; nothing is leased."""
         _check_state(state)
         rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE state = ? AND acked = 0 "
                                 "ORDER BY id LIMIT ?", (state, int(limit))).fetchall()
         return [_item(r) for r in rows]
 
-    def get(self, bundle_hash):
+    def get(self, bundle_hash: str) -> Optional[Item]:
         """The item with this bundle hash, or None."""
         row = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?",
                                (bundle_hash,)).fetchone()
         return None if row is None else _item(row)
 
-    def mark(self, bundle_hash, new_state, **info):
+    def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
         transactions (the attached ones, with nonces; the bundle hash does not change); other keyword arguments
         are merged into the item's JSON ``info`` (tail hash, node, milestone, ...)."""
@@ -328,7 +331,7 @@ class Outbox:
 
     # -- dead letters ---------------------------------------------------------------------------------------------
 
-    def reject(self, device, seq, reason, raw=None):
+    def reject(self, device: str, seq: Optional[int], reason: str, raw: Union[bytes, str, None] = None) -> None:
         """Record a reject (malformed frame, invalid bundle, node refusal) in the dead-letter table and count it by
         ``reason``. If the outbox holds an unconfirmed item for (device, seq) it is moved out of the queue too (its
         trytes become ``raw`` when none is given), so a poisoned item never blocks the ones behind it."""
@@ -355,7 +358,7 @@ class Outbox:
             db.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?",
                        (self.max_dead,))
 
-    def dead_letters(self, limit=100):
+    def dead_letters(self, limit: int = 100) -> List[DeadLetter]:
         """The newest ``limit`` dead letters, newest first."""
         rows = self._db.execute("SELECT id, device, seq, reason, raw, at FROM dead_letters ORDER BY id DESC LIMIT ?",
                                 (int(limit),)).fetchall()
@@ -363,13 +366,13 @@ class Outbox:
 
     # -- acknowledgements to devices ------------------------------------------------------------------------------
 
-    def ack_ready(self, device):
+    def ack_ready(self, device: str) -> List[Item]:
         """Confirmed items of ``device`` not yet acknowledged to it, in seq order."""
         rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE device = ? AND state = 'confirmed' "
                                 "AND acked = 0 ORDER BY seq", (device,)).fetchall()
         return [_item(r) for r in rows]
 
-    def mark_acked(self, device, seqs):
+    def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
         """Record that ``device`` received the acknowledgement for these sequence numbers. Only confirmed items
         change; returns how many did."""
         seqs = list(seqs)
@@ -380,7 +383,7 @@ class Outbox:
                                       "AND state = 'confirmed' AND acked = 0", (self._clock(), device, s)).rowcount
         return n
 
-    def prune(self):
+    def prune(self) -> int:
         """Delete acknowledged confirmed items, keeping a tombstone of each key. Returns how many were removed."""
         with self._tx():
             return self._prune()
@@ -401,7 +404,7 @@ class Outbox:
 
     # -- observability --------------------------------------------------------------------------------------------
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """A snapshot for dashboards and health checks (one read transaction):
 
         ``depth`` {state: items not yet acknowledged}, ``backlog`` (their sum) and ``bytes``; ``oldest_age`` seconds
@@ -443,7 +446,7 @@ class _Transaction:
         self.db = db
         self.read = read
 
-    def __enter__(self):
+    def __enter__(self) -> "Outbox":
         self.db.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
         return self.db
 
