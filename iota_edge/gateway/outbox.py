@@ -76,6 +76,12 @@ class UnknownItem(OutboxError):
     """No item with that bundle hash (never put, dropped by ``drop_oldest``, rejected or pruned)."""
 
 
+class OutboxStorageError(OutboxError):
+    """SQLite failed under a call (disk full, I/O error, locked past the timeout). The call's transaction was rolled
+    back, so nothing of it was stored; the sqlite3 exception is the ``__cause__``. Transports should answer the
+    device as for OutboxFull (it must keep the data and retry)."""
+
+
 class OutboxCorrupt(OutboxError):
     """The database fails ``PRAGMA quick_check`` or cannot run in WAL mode. Never silently recreated or replaced by
     memory: the backlog in it is the user's data."""
@@ -291,14 +297,16 @@ class Outbox:
     def next_batch(self, state: str, limit: int = 100) -> List[Item]:
         """Up to ``limit`` items in ``state``, oldest (receive order) first. Reads only; nothing is leased."""
         _check_state(state)
-        rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE state = ? AND acked = 0 "
-                                "ORDER BY id LIMIT ?", (state, int(limit))).fetchall()
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE state = ? AND acked = 0 "
+                                    "ORDER BY id LIMIT ?", (state, int(limit))).fetchall()
         return [_item(r) for r in rows]
 
     def get(self, bundle_hash: str) -> Optional[Item]:
         """The item with this bundle hash, or None."""
-        row = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?",
-                               (bundle_hash,)).fetchone()
+        with self._tx(read=True):
+            row = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?",
+                                   (bundle_hash,)).fetchone()
         return None if row is None else _item(row)
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
@@ -360,16 +368,18 @@ class Outbox:
 
     def dead_letters(self, limit: int = 100) -> List[DeadLetter]:
         """The newest ``limit`` dead letters, newest first."""
-        rows = self._db.execute("SELECT id, device, seq, reason, raw, at FROM dead_letters ORDER BY id DESC LIMIT ?",
-                                (int(limit),)).fetchall()
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT id, device, seq, reason, raw, at FROM dead_letters "
+                                    "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
         return [DeadLetter(*r) for r in rows]
 
     # -- acknowledgements to devices ------------------------------------------------------------------------------
 
     def ack_ready(self, device: str) -> List[Item]:
         """Confirmed items of ``device`` not yet acknowledged to it, in seq order."""
-        rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE device = ? AND state = 'confirmed' "
-                                "AND acked = 0 ORDER BY seq", (device,)).fetchall()
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE device = ? "
+                                    "AND state = 'confirmed' AND acked = 0 ORDER BY seq", (device,)).fetchall()
         return [_item(r) for r in rows]
 
     def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
@@ -446,15 +456,27 @@ class _Transaction:
         self.db = db
         self.read = read
 
-    def __enter__(self) -> "Outbox":
-        self.db.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
+    def __enter__(self):
+        try:
+            self.db.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise OutboxStorageError("outbox storage: %s" % (e,), "path") from e
         return self.db
 
     def __exit__(self, kind, exc, tb):
         if kind is None:
-            self.db.execute("COMMIT")
-        elif self.db.in_transaction:
-            self.db.execute("ROLLBACK")
+            try:
+                self.db.execute("COMMIT")
+                return False
+            except sqlite3.Error as e:
+                kind, exc = type(e), e
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR)
+        if isinstance(exc, sqlite3.Error):
+            raise OutboxStorageError("outbox storage: %s" % (exc,), "path") from exc
         return False
 
 

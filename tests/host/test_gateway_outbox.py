@@ -445,3 +445,21 @@ def test_tombstones_are_bounded(path):
         assert box._db.execute("SELECT seq FROM tombstones ORDER BY seq").fetchall() == [(2,), (3,), (4,)]
         assert box.put("d", 4, h(4), [tx()]) is False
         assert box.put("d", 0, h(0), [tx()]) is True  # forgotten: the bound is the documented trade-off
+
+
+def test_disk_full_is_an_outbox_error_and_recovers(path):
+    from iota_edge.gateway.outbox import OutboxStorageError
+    with Outbox(path) as box:
+        box.put("d", 0, h(0), [tx()])
+        pages = box._db.execute("PRAGMA page_count").fetchone()[0]
+        box._db.execute("PRAGMA max_page_count = %d" % (pages + 2))  # a tiny disk
+        with pytest.raises(OutboxStorageError) as e:
+            for i in range(1, 50):
+                box.put("d", i, h(i), [tx(i)] * 3)
+        assert isinstance(e.value, IotaEdgeError) and "full" in str(e.value)
+        stored = box.stats()["backlog"]  # reads still work; the failed put left nothing behind
+        assert_totals(box._db)
+        assert box.get(h(i)) is None
+        box._db.execute("PRAGMA max_page_count = 1073741823")
+        assert box.put("d", i, h(i), [tx(i)] * 3)
+        assert box.stats()["backlog"] == stored + 1
