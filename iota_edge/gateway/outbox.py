@@ -239,7 +239,8 @@ class Outbox:
             received_at: Optional[float] = None) -> bool:
         """Store one bundle received from ``device`` with the device's sequence number ``seq``. Returns True when
         stored, False when the outbox already has (or had, and pruned) this bundle hash or this (device, seq).
-        Raises OutboxFull (policy ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
+        A (device, seq) already used by another bundle also writes a ``seq_conflict`` dead letter with the new
+        trytes, so a device that reset its counter loses nothing silently. Raises OutboxFull (policy ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
         if not isinstance(device, str) or not device:
             raise InvalidValue("device: expected a non-empty str, got %r" % (device,), "device")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
@@ -260,7 +261,11 @@ class Outbox:
                 "UNION ALL SELECT bundle_hash FROM tombstones WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
                 "LIMIT 1", (bundle_hash, device, seq, bundle_hash, device, seq)).fetchone()
             if dup is not None:
-                self._bump("duplicates" if dup[0] == bundle_hash else "seq_conflicts")
+                if dup[0] == bundle_hash:
+                    self._bump("duplicates")
+                else:  # a device that reset its counter: keep the bundle where an operator can see it
+                    self._bump("seq_conflicts")
+                    self._dead(device, seq, "seq_conflict", trytes)
                 return False
             full = self._make_room(nbytes)
             if full is not None:
@@ -354,17 +359,20 @@ class Outbox:
                     db.execute("DELETE FROM items WHERE id = ?", (row[0],))
                     if raw is None:
                         raw = row[1]
-            if isinstance(raw, str):
-                raw = raw.encode("utf-8", "replace")
-            if raw is not None:
-                raw = bytes(raw[:self.max_raw])
-            db.execute("INSERT INTO dead_letters (device, seq, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
-                       (str(device), seq, reason, raw, self._clock()))
-            db.execute("INSERT INTO reject_counts VALUES (?, 1) "
-                       "ON CONFLICT (reason) DO UPDATE SET count = count + 1", (reason,))
-            self._bump("rejected")
-            db.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?",
-                       (self.max_dead,))
+            self._dead(device, seq, reason, raw)
+
+    def _dead(self, device, seq, reason, raw):
+        db = self._db
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "replace")
+        if raw is not None:
+            raw = bytes(raw[:self.max_raw])
+        db.execute("INSERT INTO dead_letters (device, seq, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
+                   (str(device), seq, reason, raw, self._clock()))
+        db.execute("INSERT INTO reject_counts VALUES (?, 1) "
+                   "ON CONFLICT (reason) DO UPDATE SET count = count + 1", (reason,))
+        self._bump("rejected")
+        db.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?", (self.max_dead,))
 
     def dead_letters(self, limit: int = 100) -> List[DeadLetter]:
         """The newest ``limit`` dead letters, newest first."""
