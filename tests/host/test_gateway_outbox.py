@@ -468,3 +468,16 @@ def test_disk_full_is_an_outbox_error_and_recovers(path):
         box._db.execute("PRAGMA max_page_count = 1073741823")
         assert box.put("d", i, h(i), [tx(i)] * 3)
         assert box.stats()["backlog"] == stored + 1
+
+
+def test_damaged_page_is_detected_on_open(path):
+    with Outbox(path) as box:
+        for i in range(40):
+            box.put("d", i, h(i), [tx(i)])
+        box._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # move everything into the main file
+        page = box._db.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as f:  # scribble over a b-tree page in the middle of the file
+        f.seek(page * 3)
+        f.write(b"\xff" * 200)
+    with pytest.raises(OutboxCorrupt):
+        Outbox(path)
