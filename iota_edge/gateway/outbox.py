@@ -304,7 +304,7 @@ class Outbox:
         _check_state(state)
         with self._tx(read=True):
             rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE state = ? AND acked = 0 "
-                                    "ORDER BY id LIMIT ?", (state, int(limit))).fetchall()
+                                    "ORDER BY id LIMIT ?", (state, max(0, int(limit)))).fetchall()
         return [_item(r) for r in rows]
 
     def get(self, bundle_hash: str) -> Optional[Item]:
@@ -378,7 +378,7 @@ class Outbox:
         """The newest ``limit`` dead letters, newest first."""
         with self._tx(read=True):
             rows = self._db.execute("SELECT id, device, seq, reason, raw, at FROM dead_letters "
-                                    "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
+                                    "ORDER BY id DESC LIMIT ?", (max(0, int(limit)),)).fetchall()
         return [DeadLetter(*r) for r in rows]
 
     # -- acknowledgements to devices ------------------------------------------------------------------------------
