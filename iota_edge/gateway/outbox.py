@@ -240,7 +240,8 @@ class Outbox:
         """Store one bundle received from ``device`` with the device's sequence number ``seq``. Returns True when
         stored, False when the outbox already has (or had, and pruned) this bundle hash or this (device, seq).
         A (device, seq) already used by another bundle also writes a ``seq_conflict`` dead letter with the new
-        trytes, so a device that reset its counter loses nothing silently. Raises OutboxFull (policy ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
+        trytes, so a device that reset its counter loses nothing silently. Raises OutboxFull (policy
+        ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
         if not isinstance(device, str) or not device:
             raise InvalidValue("device: expected a non-empty str, got %r" % (device,), "device")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
