@@ -1,0 +1,516 @@
+"""Durable store-and-forward outbox: SQLite (WAL, synchronous=FULL), idempotent by bundle hash, bounded, observable.
+
+    from iota_edge.gateway.outbox import Outbox, OutboxFull
+    with Outbox("outbox.db", max_bytes=64 << 20, max_items=100_000, policy="refuse_new") as box:
+        try:
+            box.put("dev-1", 42, bundle_hash, trytes_list)      # True: stored; False: already had it
+        except OutboxFull as e:
+            nak_with_retry_after(e.depth)                       # back-pressure to the device
+        for item in box.next_batch("received", 10):              # oldest first
+            box.mark(item.bundle_hash, "attached", trytes=attached_trytes)
+        box.stats()                                              # depth per state, bytes, oldest age, per device
+
+Life of an item: ``received -> attached -> stored -> confirmed``, and ``attached|stored -> received`` to reattach
+(a bundle that was never confirmed). Confirmed items are acknowledged to their device (``ack_ready`` /
+``mark_acked``) and then ``prune`` removes them, leaving a tombstone so a late retransmission is still a duplicate.
+Rejects go to a dead-letter table (``reject``) with a counter per reason; they never sit in the queue.
+
+Each public method is one explicit transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) on one connection, so a crash
+leaves the database as of the last method that returned. Retry and backoff are the forwarder's job, not this module's.
+"""
+import json
+import re
+import sqlite3
+import time
+from collections import namedtuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+from iota_edge.errors import IotaEdgeError, InvalidValue
+
+STATES = ("received", "attached", "stored", "confirmed")
+# Legal transitions (#7): forward one step at a time, or back to received to reattach an unconfirmed bundle.
+TRANSITIONS = {
+    "received": ("attached",),
+    "attached": ("stored", "received"),
+    "stored": ("confirmed", "received"),
+    "confirmed": (),
+}
+POLICIES = ("refuse_new", "drop_oldest")
+SCHEMA_VERSION = 1
+
+_HASH = re.compile(r"\A[9A-Z]{81}\Z")
+_TX = re.compile(r"\A[9A-Z]{2673}\Z")
+
+Item = namedtuple("Item", "bundle_hash device seq state trytes received_at updated_at attempts info acked")
+DeadLetter = namedtuple("DeadLetter", "id device seq reason raw at")
+
+
+class OutboxError(IotaEdgeError):
+    """Root of the outbox's errors."""
+
+
+class OutboxFull(OutboxError):
+    """The budget is spent and the policy is ``refuse_new``. ``depth`` and ``bytes`` are the current backlog, so a
+    transport can tell the device to back off (a NAK with retry-after, an MQTT PUBACK withheld, ...)."""
+
+    def __init__(self, message, depth, nbytes):
+        super().__init__(message, "outbox")
+        self.depth = depth
+        self.bytes = nbytes
+
+
+class ItemTooLarge(OutboxError):
+    """One bundle is larger than the whole byte budget: it can never fit, whatever the policy."""
+
+
+class IllegalTransition(OutboxError):
+    """``mark`` asked for a transition the state machine does not have. ``old`` and ``new`` name the states."""
+
+    def __init__(self, message, old, new):
+        super().__init__(message, "state")
+        self.old = old
+        self.new = new
+
+
+class UnknownItem(OutboxError):
+    """No item with that bundle hash (never put, dropped by ``drop_oldest``, rejected or pruned)."""
+
+
+class OutboxStorageError(OutboxError):
+    """SQLite failed under a call (disk full, I/O error, locked past the timeout). The call's transaction was rolled
+    back, so nothing of it was stored; the sqlite3 exception is the ``__cause__``. Transports should answer the
+    device as for OutboxFull (it must keep the data and retry)."""
+
+
+class OutboxCorrupt(OutboxError):
+    """The database fails ``PRAGMA quick_check`` or cannot run in WAL mode. Never silently recreated or replaced by
+    memory: the backlog in it is the user's data."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,          -- receive order; AUTOINCREMENT: ids never reused after prune
+    bundle_hash TEXT NOT NULL UNIQUE,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('received', 'attached', 'stored', 'confirmed')),
+    nbytes INTEGER NOT NULL CHECK (nbytes > 0),
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,           -- times attached
+    acked INTEGER NOT NULL DEFAULT 0 CHECK (acked IN (0, 1) AND (acked = 0 OR state = 'confirmed')),
+    info TEXT NOT NULL DEFAULT '{}',               -- JSON merged from mark(**info)
+    trytes TEXT NOT NULL,                          -- last: reading the columns above never walks overflow pages
+    UNIQUE (device, seq)
+);
+-- The budget's running totals over unacknowledged items, kept by triggers in the same transaction: put stays
+-- O(log n) however deep the backlog, and the totals cannot drift from the rows.
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), items INTEGER NOT NULL,
+                                   bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals VALUES (1, 0, 0);
+CREATE TRIGGER IF NOT EXISTS items_insert AFTER INSERT ON items WHEN NEW.acked = 0 BEGIN
+    UPDATE totals SET items = items + 1, bytes = bytes + NEW.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS items_delete AFTER DELETE ON items WHEN OLD.acked = 0 BEGIN
+    UPDATE totals SET items = items - 1, bytes = bytes - OLD.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS items_update AFTER UPDATE OF acked, nbytes ON items BEGIN
+    UPDATE totals SET items = items - (OLD.acked = 0) + (NEW.acked = 0),
+                      bytes = bytes - (OLD.acked = 0) * OLD.nbytes + (NEW.acked = 0) * NEW.nbytes WHERE id = 1;
+END;
+CREATE INDEX IF NOT EXISTS items_stats ON items (acked, device, state, received_at, nbytes);  -- covers stats()
+CREATE INDEX IF NOT EXISTS items_state ON items (state, id);
+CREATE TABLE IF NOT EXISTS tombstones (           -- pruned items: a late retransmission is still a duplicate
+    bundle_hash TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    pruned_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tombstones_device ON tombstones (device, seq);
+CREATE INDEX IF NOT EXISTS tombstones_age ON tombstones (pruned_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    seq INTEGER,
+    reason TEXT NOT NULL,
+    raw BLOB,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reject_counts (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_COUNTERS = ("put", "duplicates", "seq_conflicts", "refused", "dropped", "pruned", "rejected")
+
+
+class Outbox:
+    """A durable outbox in one SQLite file. Use as a context manager; one instance per process and file.
+
+    Keyword options (defaults in parentheses):
+      ``max_bytes`` (256 MiB) and ``max_items`` (100 000): budget over items not yet acknowledged to their device;
+      ``policy`` (``"refuse_new"``): when full, ``"refuse_new"`` raises OutboxFull, ``"drop_oldest"`` evicts the
+      oldest items in receive order (whatever their state) and counts them in ``stats()["dropped"]``;
+      ``max_dead`` (10 000) dead letters kept (oldest go first; the counters keep counting);
+      ``max_raw`` (65 536) bytes of a reject's raw payload kept;
+      ``max_tombstones`` (1 000 000) pruned keys remembered for idempotency;
+      ``check`` (True) runs ``PRAGMA quick_check`` on open; ``clock`` (time.time) gives seconds.
+    Acknowledged items are pruned automatically when the budget needs the room.
+    """
+
+    def __init__(self, path: str, *, max_bytes: int = 256 << 20, max_items: int = 100_000,
+                 policy: str = "refuse_new", max_dead: int = 10_000, max_raw: int = 65_536,
+                 max_tombstones: int = 1_000_000, check: bool = True, clock: Callable[[], float] = time.time):
+        if policy not in POLICIES:
+            raise InvalidValue("policy: expected one of %s, got %r" % (", ".join(POLICIES), policy), "policy")
+        for name, v in (("max_bytes", max_bytes), ("max_items", max_items), ("max_dead", max_dead),
+                        ("max_raw", max_raw), ("max_tombstones", max_tombstones)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InvalidValue("%s: expected a positive int, got %r" % (name, v), name)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.max_items = max_items
+        self.policy = policy
+        self.max_dead = max_dead
+        self.max_raw = max_raw
+        self.max_tombstones = max_tombstones
+        self._clock = clock
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)  # autocommit: we write BEGIN ourselves
+        try:
+            self._open(check)
+        except BaseException:
+            self._db.close()
+            self._db = None
+            raise
+
+    def _open(self, check):
+        db = self._db
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if check:
+                result = db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise OutboxCorrupt("%s: not a readable SQLite database (%s); move it aside to start over" % (
+                self.path, e), "path")
+        if str(mode).lower() != "wal":  # e.g. a file system without shared memory: refuse, never fall back
+            raise OutboxCorrupt("%s: journal_mode is %r, expected wal" % (self.path, mode), "path")
+        if check and result != [("ok",)]:
+            raise OutboxCorrupt("%s: quick_check failed: %s" % (self.path, "; ".join(r[0] for r in result[:5])),
+                                "path")
+        db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: a returned put survives power loss
+        db.execute("PRAGMA foreign_keys=ON")
+        counters = "".join("INSERT OR IGNORE INTO counters VALUES ('%s', 0);" % c for c in _COUNTERS)
+        try:  # executescript commits any open transaction first, so the script carries its own BEGIN/COMMIT
+            db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');"
+                             % SCHEMA_VERSION + counters + "COMMIT;")
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+        if version != str(SCHEMA_VERSION):
+            raise OutboxCorrupt("%s: schema version %s, expected %d" % (self.path, version, SCHEMA_VERSION), "path")
+
+    # -- plumbing -------------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _tx(self, read=False):
+        return _Transaction(self._db, read)
+
+    def _bump(self, name, n=1):
+        self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (n, name))
+
+    def _backlog(self):
+        n, b = self._db.execute("SELECT items, bytes FROM totals WHERE id = 1").fetchone()
+        return n, b
+
+    # -- put ------------------------------------------------------------------------------------------------------
+
+    def put(self, device: str, seq: int, bundle_hash: str, trytes_list: Sequence[str],
+            received_at: Optional[float] = None) -> bool:
+        """Store one bundle received from ``device`` with the device's sequence number ``seq``. Returns True when
+        stored, False when the outbox already has (or had, and pruned) this bundle hash or this (device, seq).
+        A (device, seq) already used by another bundle also writes a ``seq_conflict`` dead letter with the new
+        trytes, so a device that reset its counter loses nothing silently. Raises OutboxFull (policy
+        ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
+        if not isinstance(device, str) or not device:
+            raise InvalidValue("device: expected a non-empty str, got %r" % (device,), "device")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise InvalidValue("seq: expected an int >= 0, got %r" % (seq,), "seq")
+        if not isinstance(bundle_hash, str) or not _HASH.match(bundle_hash):
+            raise InvalidValue("bundle_hash: expected 81 trytes", "bundle_hash")
+        trytes = _join_trytes(trytes_list)
+        nbytes = _size(trytes)
+        if nbytes > self.max_bytes:
+            raise ItemTooLarge("bundle %s...: %d bytes, more than max_bytes=%d" % (
+                bundle_hash[:9], nbytes, self.max_bytes), "trytes_list")
+        now = self._clock()
+        received_at = now if received_at is None else float(received_at)
+        db = self._db
+        with self._tx():
+            dup = db.execute(
+                "SELECT bundle_hash FROM items WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
+                "UNION ALL SELECT bundle_hash FROM tombstones WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
+                "LIMIT 1", (bundle_hash, device, seq, bundle_hash, device, seq)).fetchone()
+            if dup is not None:
+                if dup[0] == bundle_hash:
+                    self._bump("duplicates")
+                else:  # a device that reset its counter: keep the bundle where an operator can see it
+                    self._bump("seq_conflicts")
+                    self._dead(device, seq, "seq_conflict", trytes)
+                return False
+            full = self._make_room(nbytes)
+            if full is not None:
+                self._bump("refused")  # committed with the pruning; the raise comes after COMMIT
+            else:
+                db.execute("INSERT INTO items (bundle_hash, device, seq, state, trytes, nbytes, received_at, "
+                           "updated_at) VALUES (?, ?, ?, 'received', ?, ?, ?, ?)",
+                           (bundle_hash, device, seq, trytes, nbytes, received_at, now))
+                self._bump("put")
+        if full is not None:
+            raise OutboxFull("outbox full: %d items (max_items=%d), %d bytes (max_bytes=%d); policy refuse_new" % (
+                full[0], self.max_items, full[1], self.max_bytes), full[0], full[1])
+        return True
+
+    def _make_room(self, nbytes):
+        db = self._db
+        n, b = self._backlog()
+        if n + 1 <= self.max_items and b + nbytes <= self.max_bytes:
+            return
+        self._prune()  # acknowledged rows hold no obligation; they are not in the backlog but take disk
+        if self.policy == "refuse_new":
+            return n, b
+        dropped = 0
+        while n + 1 > self.max_items or b + nbytes > self.max_bytes:
+            rowid, size = db.execute("SELECT id, nbytes FROM items WHERE acked = 0 ORDER BY id LIMIT 1").fetchone()
+            db.execute("DELETE FROM items WHERE id = ?", (rowid,))
+            n -= 1
+            b -= size
+            dropped += 1
+        self._bump("dropped", dropped)
+
+    # -- the forwarder's side -------------------------------------------------------------------------------------
+
+    def next_batch(self, state: str, limit: int = 100) -> List[Item]:
+        """Up to ``limit`` items in ``state``, oldest (receive order) first. Reads only; nothing is leased."""
+        _check_state(state)
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE state = ? AND acked = 0 "
+                                    "ORDER BY id LIMIT ?", (state, max(0, int(limit)))).fetchall()
+        return [_item(r) for r in rows]
+
+    def get(self, bundle_hash: str) -> Optional[Item]:
+        """The item with this bundle hash, or None."""
+        with self._tx(read=True):
+            row = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?",
+                                   (bundle_hash,)).fetchone()
+        return None if row is None else _item(row)
+
+    def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
+        """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
+        transactions (the attached ones, with nonces; the bundle hash does not change); other keyword arguments
+        are merged into the item's JSON ``info`` (tail hash, node, milestone, ...)."""
+        _check_state(new_state)
+        trytes = info.pop("trytes", None)
+        joined = None if trytes is None else _join_trytes(trytes)
+        db = self._db
+        with self._tx():
+            row = db.execute("SELECT state, info FROM items WHERE bundle_hash = ?", (bundle_hash,)).fetchone()
+            if row is None:
+                raise UnknownItem("bundle %s: not in the outbox" % (bundle_hash,), "bundle_hash")
+            old = row[0]
+            if new_state not in TRANSITIONS[old]:
+                legal = " or ".join(TRANSITIONS[old]) or "nothing (final)"
+                raise IllegalTransition("bundle %s...: cannot go from %s to %s; from %s it may go to %s" % (
+                    bundle_hash[:9], old, new_state, old, legal), old, new_state)
+            merged = json.loads(row[1])
+            merged.update(info)
+            sets = "state = ?, updated_at = ?, info = ?"
+            args = [new_state, self._clock(), json.dumps(merged, sort_keys=True)]
+            if new_state == "attached":
+                sets += ", attempts = attempts + 1"
+            if joined is not None:
+                sets += ", trytes = ?, nbytes = ?"
+                args += [joined, _size(joined)]
+            db.execute("UPDATE items SET " + sets + " WHERE bundle_hash = ?", args + [bundle_hash])
+
+    # -- dead letters ---------------------------------------------------------------------------------------------
+
+    def reject(self, device: str, seq: Optional[int], reason: str, raw: Union[bytes, str, None] = None) -> None:
+        """Record a reject (malformed frame, invalid bundle, node refusal) in the dead-letter table and count it by
+        ``reason``. If the outbox holds an unconfirmed item for (device, seq) it is moved out of the queue too (its
+        trytes become ``raw`` when none is given), so a poisoned item never blocks the ones behind it."""
+        if not isinstance(reason, str) or not reason:
+            raise InvalidValue("reason: expected a non-empty str", "reason")
+        db = self._db
+        with self._tx():
+            if seq is not None:
+                row = db.execute("SELECT id, trytes FROM items WHERE device = ? AND seq = ? AND state != 'confirmed'",
+                                 (str(device), seq)).fetchone()
+                if row is not None:
+                    db.execute("DELETE FROM items WHERE id = ?", (row[0],))
+                    if raw is None:
+                        raw = row[1]
+            self._dead(device, seq, reason, raw)
+
+    def _dead(self, device, seq, reason, raw):
+        db = self._db
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "replace")
+        if raw is not None:
+            raw = bytes(raw[:self.max_raw])
+        db.execute("INSERT INTO dead_letters (device, seq, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
+                   (str(device), seq, reason, raw, self._clock()))
+        db.execute("INSERT INTO reject_counts VALUES (?, 1) "
+                   "ON CONFLICT (reason) DO UPDATE SET count = count + 1", (reason,))
+        self._bump("rejected")
+        db.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?", (self.max_dead,))
+
+    def dead_letters(self, limit: int = 100) -> List[DeadLetter]:
+        """The newest ``limit`` dead letters, newest first."""
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT id, device, seq, reason, raw, at FROM dead_letters "
+                                    "ORDER BY id DESC LIMIT ?", (max(0, int(limit)),)).fetchall()
+        return [DeadLetter(*r) for r in rows]
+
+    # -- acknowledgements to devices ------------------------------------------------------------------------------
+
+    def ack_ready(self, device: str) -> List[Item]:
+        """Confirmed items of ``device`` not yet acknowledged to it, in seq order."""
+        with self._tx(read=True):
+            rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE device = ? "
+                                    "AND state = 'confirmed' AND acked = 0 ORDER BY seq", (device,)).fetchall()
+        return [_item(r) for r in rows]
+
+    def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
+        """Record that ``device`` received the acknowledgement for these sequence numbers. Only confirmed items
+        change; returns how many did."""
+        seqs = list(seqs)
+        n = 0
+        with self._tx():
+            for s in seqs:
+                n += self._db.execute("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
+                                      "AND state = 'confirmed' AND acked = 0", (self._clock(), device, s)).rowcount
+        return n
+
+    def prune(self) -> int:
+        """Delete acknowledged confirmed items, keeping a tombstone of each key. Returns how many were removed."""
+        with self._tx():
+            return self._prune()
+
+    def _prune(self):
+        db = self._db
+        now = self._clock()
+        db.execute("INSERT OR REPLACE INTO tombstones SELECT bundle_hash, device, seq, ? FROM items WHERE acked = 1",
+                   (now,))
+        n = db.execute("DELETE FROM items WHERE acked = 1").rowcount
+        if n:
+            self._bump("pruned", n)
+            extra = db.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0] - self.max_tombstones
+            if extra > 0:
+                db.execute("DELETE FROM tombstones WHERE rowid IN "
+                           "(SELECT rowid FROM tombstones ORDER BY pruned_at, rowid LIMIT ?)", (extra,))
+        return n
+
+    # -- observability --------------------------------------------------------------------------------------------
+
+    def stats(self) -> Dict[str, Any]:
+        """A snapshot for dashboards and health checks (one read transaction):
+
+        ``depth`` {state: items not yet acknowledged}, ``backlog`` (their sum) and ``bytes``; ``oldest_age`` seconds
+        since the oldest unconfirmed item was received (None when none); ``devices`` {device: {"pending",
+        "unacked", "bytes", "oldest_age"}}; ``rejects`` {reason: count}; ``dead_letters`` rows kept; ``counters``
+        (put, duplicates, seq_conflicts, refused, dropped, pruned, rejected); ``budget`` {max_items, max_bytes,
+        policy, used_items, used_bytes}."""
+        db = self._db
+        now = self._clock()
+        with self._tx(read=True):
+            depth = dict.fromkeys(STATES, 0)
+            for state, n in db.execute("SELECT state, COUNT(*) FROM items WHERE acked = 0 GROUP BY state"):
+                depth[state] = n
+            n, b = self._backlog()
+            oldest = db.execute("SELECT MIN(received_at) FROM items WHERE state != 'confirmed'").fetchone()[0]
+            devices = {}
+            for dev, pending, unacked, nb, first in db.execute(
+                    "SELECT device, SUM(state != 'confirmed'), SUM(state = 'confirmed'), SUM(nbytes), "
+                    "MIN(CASE WHEN state != 'confirmed' THEN received_at END) FROM items WHERE acked = 0 "
+                    "GROUP BY device ORDER BY device"):
+                devices[dev] = {"pending": pending, "unacked": unacked, "bytes": nb,
+                                "oldest_age": None if first is None else max(0.0, now - first)}
+            rejects = dict(db.execute("SELECT reason, count FROM reject_counts ORDER BY reason").fetchall())
+            dead = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+            counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+        return {
+            "depth": depth, "backlog": n, "bytes": b,
+            "oldest_age": None if oldest is None else max(0.0, now - oldest),
+            "devices": devices, "rejects": rejects, "dead_letters": dead, "counters": counters,
+            "budget": {"max_items": self.max_items, "max_bytes": self.max_bytes, "policy": self.policy,
+                       "used_items": n, "used_bytes": b},
+        }
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` (or ``BEGIN`` for reads) ... ``COMMIT``; ``ROLLBACK`` on any exception."""
+
+    def __init__(self, db, read=False):
+        self.db = db
+        self.read = read
+
+    def __enter__(self):
+        try:
+            self.db.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise OutboxStorageError("outbox storage: %s" % (e,), "path") from e
+        return self.db
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+                return False
+            except sqlite3.Error as e:
+                kind, exc = type(e), e
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR)
+        if isinstance(exc, sqlite3.Error):
+            raise OutboxStorageError("outbox storage: %s" % (exc,), "path") from exc
+        return False
+
+
+_ITEM_COLUMNS = "bundle_hash, device, seq, state, trytes, received_at, updated_at, attempts, info, acked"
+
+
+def _item(row):
+    return Item(row[0], row[1], row[2], row[3], row[4].split(","), row[5], row[6], row[7], json.loads(row[8]),
+                bool(row[9]))
+
+
+def _check_state(state):
+    if state not in STATES:
+        raise InvalidValue("state: expected one of %s, got %r" % (", ".join(STATES), state), "state")
+
+
+def _size(joined):
+    """Budgeted bytes: one per tryte (the separators are not counted)."""
+    return len(joined) - joined.count(",")
+
+
+def _join_trytes(trytes_list):
+    if isinstance(trytes_list, str) or not trytes_list:
+        raise InvalidValue("trytes_list: expected a non-empty list of 2673-tryte strings", "trytes_list")
+    for i, t in enumerate(trytes_list):
+        if not isinstance(t, str) or not _TX.match(t):
+            raise InvalidValue("trytes_list[%d]: expected 2673 trytes" % i, "trytes_list")
+    return ",".join(trytes_list)

@@ -1,0 +1,483 @@
+"""The gateway outbox (#7): idempotency, order, state machine, budgets and policies, dead letters, stats, restart,
+and SIGKILL crash recovery (a child process is killed at random moments 20 times; every put it reported is there
+exactly once, every item is in a state the child could have left it in, and the file passes integrity_check)."""
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from iota_edge.errors import IotaEdgeError, InvalidValue
+from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
+                                      OutboxFull, UnknownItem)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRYTES = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def h(i):
+    """A distinct 81-tryte 'bundle hash' for i."""
+    out = ""
+    for _ in range(81):
+        out += TRYTES[i % 27]
+        i //= 27
+    return out
+
+
+def tx(i=0):
+    return (TRYTES[i % 27] * 2673)
+
+
+class Clock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / "outbox.db")
+
+
+def assert_totals(db):
+    """The trigger-kept budget totals equal a recount of the rows."""
+    assert db.execute("SELECT items, bytes FROM totals").fetchall() == db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(nbytes), 0) FROM items WHERE acked = 0").fetchall()
+
+
+def advance(box, bh, to):
+    for state in STATES[1:STATES.index(to) + 1]:
+        box.mark(bh, state)
+
+
+def test_pragmas_and_error_root(path):
+    with Outbox(path) as box:
+        assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    for cls in (OutboxFull, ItemTooLarge, IllegalTransition, UnknownItem, OutboxCorrupt):
+        assert issubclass(cls, IotaEdgeError)
+
+
+def test_idempotent_by_bundle_hash_and_device_seq(path):
+    with Outbox(path) as box:
+        assert box.put("d1", 1, h(1), [tx()]) is True
+        assert box.put("d1", 1, h(1), [tx()]) is False  # retransmission
+        assert box.put("d2", 9, h(1), [tx()]) is False  # same bundle via another device
+        assert box.put("d1", 1, h(2), [tx()]) is False  # same (device, seq), other hash
+        assert box.put("d2", 1, h(2), [tx()]) is True
+        s = box.stats()
+        assert s["backlog"] == 2
+        assert s["counters"]["duplicates"] == 2 and s["counters"]["seq_conflicts"] == 1
+        assert s["rejects"] == {"seq_conflict": 1}
+        assert box.dead_letters(1)[0][1:4] == ("d1", 1, "seq_conflict") and box.dead_letters(1)[0].raw == tx().encode()
+        assert box._db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 2
+
+
+def test_pruned_items_stay_duplicates(path):
+    with Outbox(path) as box:
+        box.put("d", 1, h(1), [tx()])
+        advance(box, h(1), "confirmed")
+        assert [i.seq for i in box.ack_ready("d")] == [1]
+        assert box.mark_acked("d", [1]) == 1
+        assert box.prune() == 1
+        assert box.get(h(1)) is None
+        assert box.put("d", 1, h(1), [tx()]) is False  # a late retransmission after the ack was lost
+        assert box.put("d", 5, h(1), [tx()]) is False
+        assert box.stats()["counters"]["pruned"] == 1
+
+
+def test_next_batch_oldest_first_per_state(path):
+    with Outbox(path) as box:
+        for i in range(10):
+            box.put("d%d" % (i % 3), i, h(i), [tx(i)])
+        assert [it.seq for it in box.next_batch("received", 4)] == [0, 1, 2, 3]
+        box.mark(h(2), "attached")
+        box.mark(h(0), "attached")
+        assert [it.seq for it in box.next_batch("attached", 10)] == [0, 2]  # receive order, not mark order
+        assert [it.seq for it in box.next_batch("received", 100)] == [1, 3, 4, 5, 6, 7, 8, 9]
+        assert box.next_batch("stored", 10) == []
+        it = box.next_batch("received", 1)[0]
+        assert it.trytes == [tx(1)] and it.device == "d1" and it.state == "received" and it.attempts == 0
+        with pytest.raises(InvalidValue):
+            box.next_batch("lost", 1)
+
+
+@pytest.mark.parametrize("old", STATES)
+@pytest.mark.parametrize("new", STATES)
+def test_state_machine(path, old, new):
+    with Outbox(path) as box:
+        box.put("d", 1, h(1), [tx()])
+        advance(box, h(1), old)
+        if new in TRANSITIONS[old]:
+            box.mark(h(1), new)
+            assert box.get(h(1)).state == new
+        else:
+            with pytest.raises(IllegalTransition) as e:
+                box.mark(h(1), new)
+            assert e.value.old == old and e.value.new == new
+            assert old in str(e.value) and new in str(e.value)
+            assert box.get(h(1)).state == old
+
+
+def test_mark_info_trytes_and_reattach(path):
+    with Outbox(path) as box:
+        box.put("d", 1, h(1), [tx(0), tx(0)])
+        box.mark(h(1), "attached", trytes=[tx(5), tx(6)], tail="T" * 81)
+        box.mark(h(1), "stored", node="http://n")
+        box.mark(h(1), "received", reason="not confirmed after 10 min")  # reattach
+        box.mark(h(1), "attached", tail="U" * 81)
+        it = box.get(h(1))
+        assert it.trytes == [tx(5), tx(6)] and it.attempts == 2
+        assert it.info == {"tail": "U" * 81, "node": "http://n", "reason": "not confirmed after 10 min"}
+        with pytest.raises(UnknownItem):
+            box.mark(h(9), "attached")
+        with pytest.raises(InvalidValue):
+            box.mark(h(1), "stored", trytes=["bad"])
+        assert box.get(h(1)).state == "attached"  # a failed mark changes nothing
+        assert_totals(box._db)
+        assert box.stats()["bytes"] == 2 * 2673
+
+
+def test_refuse_new_applies_back_pressure_and_recovers(path):
+    with Outbox(path, max_items=3) as box:
+        for i in range(3):
+            assert box.put("d", i, h(i), [tx()])
+        with pytest.raises(OutboxFull) as e:
+            box.put("d", 3, h(3), [tx()])
+        assert e.value.depth == 3 and e.value.bytes == 3 * 2673
+        assert box.put("d", 0, h(0), [tx()]) is False  # duplicates are answered even when full
+        advance(box, h(0), "confirmed")
+        with pytest.raises(OutboxFull):  # confirmed but not acknowledged to the device: still owed
+            box.put("d", 3, h(3), [tx()])
+        box.mark_acked("d", [0])
+        assert box.put("d", 3, h(3), [tx()]) is True  # acknowledged rows are out of the budget
+        s = box.stats()
+        assert s["counters"]["refused"] == 2 and s["backlog"] == 3
+        assert box.get(h(3)).state == "received"
+        assert box.prune() == 1
+
+
+def test_refuse_new_byte_budget(path):
+    with Outbox(path, max_bytes=5 * 2673) as box:
+        box.put("d", 0, h(0), [tx()] * 3)
+        box.put("d", 1, h(1), [tx()] * 2)
+        with pytest.raises(OutboxFull):
+            box.put("d", 2, h(2), [tx()])
+        with pytest.raises(ItemTooLarge):
+            box.put("d", 3, h(3), [tx()] * 6)
+        assert box.stats()["bytes"] == 5 * 2673
+
+
+def test_drop_oldest(path):
+    with Outbox(path, max_items=3, max_bytes=4 * 2673, policy="drop_oldest") as box:
+        for i in range(5):
+            assert box.put("d", i, h(i), [tx()])
+        assert [it.seq for it in box.next_batch("received", 10)] == [2, 3, 4]
+        assert box.put("d", 5, h(5), [tx()] * 3)  # bytes: evicts 2 and 3 to fit 3 transactions
+        assert [it.seq for it in box.next_batch("received", 10)] == [4, 5]
+        s = box.stats()
+        assert s["counters"]["dropped"] == 4 and s["bytes"] == 4 * 2673
+        with pytest.raises(UnknownItem):  # the forwarder learns that its item was dropped
+            box.mark(h(2), "attached")
+        assert box.put("d", 2, h(2), [tx()])  # a dropped bundle may come again
+        assert_totals(box._db)
+
+
+def test_dead_letters_never_block(path):
+    with Outbox(path, max_items=3, max_dead=4) as box:
+        for i in range(3):
+            box.put("d", i, h(i), [tx()])
+        box.mark(h(1), "attached")
+        box.reject("d", 1, "node_refused")  # the forwarder's reject: moved out of the queue
+        assert [it.seq for it in box.next_batch("received", 10)] == [0, 2]
+        assert box.next_batch("attached", 10) == []
+        for k in range(6):  # transport rejects, budget full or not: they never raise OutboxFull
+            box.reject("d", 100 + k, "bad_frame", raw=b"\x00junk")
+        box.reject("other", None, "unknown_device", raw="text")
+        assert box.put("d", 3, h(3), [tx()])  # the poisoned item freed its slot
+        s = box.stats()
+        assert s["rejects"] == {"bad_frame": 6, "node_refused": 1, "unknown_device": 1}
+        assert s["dead_letters"] == 4 and s["counters"]["rejected"] == 8
+        dl = box.dead_letters(10)
+        assert [d.reason for d in dl] == ["unknown_device", "bad_frame", "bad_frame", "bad_frame"]
+        assert dl[0].raw == b"text" and dl[1].raw == b"\x00junk"
+        box.reject("d", 3, "invalid_bundle")
+        assert box.dead_letters(1)[0].raw == tx().encode()  # the item's trytes when no raw is given
+        assert_totals(box._db)
+
+
+def test_stats_depth_age_and_devices(path):
+    clock = Clock(1000.0)
+    with Outbox(path, clock=clock) as box:
+        assert box.stats()["oldest_age"] is None
+        box.put("a", 1, h(1), [tx()])
+        clock.t = 1010
+        box.put("a", 2, h(2), [tx()] * 2)
+        box.put("b", 1, h(3), [tx()], received_at=995.0)
+        clock.t = 1030
+        advance(box, h(3), "confirmed")
+        advance(box, h(1), "stored")
+        s = box.stats()
+        assert s["depth"] == {"received": 1, "attached": 0, "stored": 1, "confirmed": 1}
+        assert s["backlog"] == 3 and s["bytes"] == 4 * 2673
+        assert s["oldest_age"] == 30.0  # b's item is confirmed: it no longer counts as waiting
+        assert s["devices"] == {"a": {"pending": 2, "unacked": 0, "bytes": 3 * 2673, "oldest_age": 30.0},
+                                "b": {"pending": 0, "unacked": 1, "bytes": 2673, "oldest_age": None}}
+        assert s["budget"]["policy"] == "refuse_new" and s["counters"]["put"] == 3
+
+
+def test_ack_ready_in_seq_order(path):
+    with Outbox(path) as box:
+        for seq in (5, 3, 4, 9):
+            box.put("d", seq, h(seq), [tx()])
+            advance(box, h(seq), "confirmed")
+        box.put("d", 1, h(1), [tx()])
+        box.put("e", 2, h(2), [tx()])
+        advance(box, h(2), "confirmed")
+        assert [i.seq for i in box.ack_ready("d")] == [3, 4, 5, 9]
+        assert box.mark_acked("d", [3, 4, 1, 77]) == 2  # only confirmed items can be acknowledged
+        assert [i.seq for i in box.ack_ready("d")] == [5, 9]
+        assert box.next_batch("confirmed", 10)[0].seq == 5  # acknowledged rows leave the batches
+        assert box.prune() == 2 and box.prune() == 0
+        assert_totals(box._db)
+
+
+def test_restart_persistence(path):
+    with Outbox(path) as box:
+        for i in range(6):
+            box.put("d", i, h(i), [tx(i)])
+        advance(box, h(0), "confirmed")
+        box.mark(h(1), "attached", tail="X" * 81)
+        box.reject("d", 99, "bad_frame", raw=b"r")
+        before = box.stats()
+    with Outbox(path) as box:
+        after = box.stats()
+        assert after["depth"] == before["depth"] and after["counters"] == before["counters"]
+        assert after["rejects"] == {"bad_frame": 1}
+        assert box.get(h(1)).info == {"tail": "X" * 81}
+        assert [it.seq for it in box.next_batch("received", 10)] == [2, 3, 4, 5]
+        assert box.put("d", 2, h(2), [tx()]) is False
+
+
+def test_corrupt_file_is_refused_not_replaced(path):
+    with open(path, "wb") as f:
+        f.write(b"this is not a database" * 200)
+    with pytest.raises(OutboxCorrupt):
+        Outbox(path)
+    with open(path, "rb") as f:
+        assert f.read(4) == b"this"  # left for the user to inspect
+
+
+def test_argument_checks(path):
+    with pytest.raises(InvalidValue):
+        Outbox(path, policy="drop_newest")
+    with Outbox(path) as box:
+        for args in (("", 1, h(1), [tx()]), ("d", -1, h(1), [tx()]), ("d", 1, "A" * 80, [tx()]),
+                     ("d", 1, h(1), []), ("d", 1, h(1), tx()), ("d", 1, h(1), ["a" * 2673])):
+            with pytest.raises(InvalidValue):
+                box.put(*args)
+        assert box.stats()["backlog"] == 0
+
+
+@pytest.mark.parametrize("policy", ["refuse_new", "drop_oldest"])
+def test_random_operations_keep_invariants(path, policy):
+    rng = random.Random(policy)
+    with Outbox(path, max_items=8, max_bytes=12 * 2673, policy=policy, max_dead=5) as box:
+        for step in range(400):
+            op = rng.random()
+            i = rng.randrange(60)
+            try:
+                if op < 0.4:
+                    box.put("d%d" % (i % 4), i, h(i), [tx(i)] * (1 + i % 3))
+                elif op < 0.75:
+                    old = rng.choice(STATES[:3])
+                    for it in box.next_batch(old, rng.randint(1, 3)):
+                        box.mark(it.bundle_hash, rng.choice(TRANSITIONS[old]))
+                elif op < 0.85:
+                    dev = "d%d" % (i % 4)
+                    box.mark_acked(dev, [it.seq for it in box.ack_ready(dev)])
+                elif op < 0.93:
+                    box.reject("d%d" % (i % 4), i, rng.choice(["a", "b"]))
+                else:
+                    box.prune()
+            except OutboxFull:
+                assert policy == "refuse_new"
+            s = box.stats()
+            assert s["backlog"] <= 8 and s["bytes"] <= 12 * 2673
+            assert s["backlog"] == sum(s["depth"].values())
+            assert_totals(box._db)
+        assert s["counters"]["refused" if policy == "refuse_new" else "dropped"] > 0
+
+
+# -- crash recovery ---------------------------------------------------------------------------------------------------
+
+CHILD = textwrap.dedent('''
+    import random, sys
+    sys.path.insert(0, sys.argv[4])
+    from iota_edge.gateway.outbox import Outbox
+    path, start, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    T = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    def h(i):
+        out = ""
+        for _ in range(81):
+            out += T[i % 27]
+            i //= 27
+        return out
+    rng = random.Random(seed)
+    out = sys.stdout
+    with Outbox(path, max_items=10000) as box:
+        print("READY", flush=True)
+        i = start
+        while True:
+            dev = "d%d" % (i % 3)
+            r = box.put(dev, i, h(i), [T[i % 27] * 2673] * (1 + i % 2))
+            print("P" if r else "D", i, flush=True)      # printed only after the commit returned
+            for state, nxt in (("stored", "confirmed"), ("attached", "stored"), ("received", "attached")):
+                for it in box.next_batch(state, rng.randint(0, 2)):
+                    if state == "stored" and rng.random() < 0.1:
+                        nxt = "received"                   # reattach
+                    box.mark(it.bundle_hash, nxt, round=seed)
+                    print("M", it.bundle_hash, nxt, flush=True)
+            if rng.random() < 0.3:
+                ready = box.ack_ready(dev)
+                if ready:
+                    box.mark_acked(dev, [it.seq for it in ready])
+                    for it in ready:
+                        print("A", it.bundle_hash, flush=True)
+            if rng.random() < 0.05:
+                box.prune()
+                print("X", flush=True)
+            i += 1
+''')
+
+
+def _check_after_crash(path, reported_puts, last_state, acked):
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        rows = db.execute("SELECT bundle_hash, device, seq, state, acked, attempts, nbytes FROM items").fetchall()
+        tomb = db.execute("SELECT bundle_hash, device, seq FROM tombstones").fetchall()
+        assert_totals(db)
+    finally:
+        db.close()
+    items = {r[0]: r for r in rows}
+    tombs = {t[0]: t for t in tomb}
+    assert len(items) == len(rows) and not set(items) & set(tombs), "an item is both live and pruned"
+    for r in rows:  # no impossible state
+        bh, device, seq, state, is_acked, attempts, nbytes = r
+        assert state in STATES and (not is_acked or state == "confirmed")
+        assert device == "d%d" % (seq % 3) and bh == h(seq) and nbytes == 2673 * (1 + seq % 2)
+        assert attempts >= (0 if state == "received" else 1)
+    keys = [(r[1], r[2]) for r in rows] + [(t[1], t[2]) for t in tomb]
+    assert len(keys) == len(set(keys)), "a (device, seq) is stored twice"
+    for i in reported_puts:  # every reported put is there exactly once (live or pruned after its ack)
+        assert (h(i) in items) + (h(i) in tombs) == 1, "reported put %d lost" % i
+    for bh, state in last_state.items():  # the state last seen or reported, or one unreported step past it
+        if bh in tombs:  # pruning needs an ack, an ack needs confirmed: the child died right after, or reported it
+            assert bh in acked or state == "confirmed", (bh[:9], state)
+            continue
+        actual = items[bh][3]
+        assert actual == state or actual in TRANSITIONS[state], (bh[:9], state, actual)
+    for bh in acked:
+        assert bh in tombs or (items[bh][3] == "confirmed" and items[bh][4] == 1)
+    return items
+
+
+def test_sigkill_crash_recovery(tmp_path):
+    path = str(tmp_path / "crash.db")
+    seed = int(os.environ.get("IOTA_EDGE_CRASH_SEED", "20261122"))  # set it to replay or to explore
+    rng = random.Random(seed)
+    reported, last_state, acked = set(), {}, set()
+    start, kills, mid_run = 0, 0, 0
+    for rnd in range(22):
+        log = str(tmp_path / ("child%d.log" % rnd))
+        with open(log, "w") as out:
+            child = subprocess.Popen([sys.executable, "-c", CHILD, path, str(start), str(seed + rnd), ROOT],
+                                     stdout=out, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # wait for READY: kill while it works, not while it imports
+                with open(log) as f:
+                    if f.read(5) == "READY":
+                        break
+                assert child.poll() is None, child.stderr.read().decode()
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.25))
+            child.kill()  # SIGKILL
+            child.wait()
+            kills += child.returncode == -9
+        with open(log) as f:
+            text = f.read()
+        lines = text.split("\n")[:-1]  # a line cut by the kill has no newline: ignore it
+        new = 0
+        for line in lines[1:]:
+            kind, _, arg = line.partition(" ")
+            if kind in ("P", "D"):  # D: the outbox said it already had it, so it must be there too
+                reported.add(int(arg))
+                new += kind == "P"
+            elif kind == "M":
+                bh, state = arg.split(" ")
+                last_state[bh] = state
+                acked.discard(bh)
+            elif kind == "A":
+                acked.add(arg)
+        mid_run += new > 0
+        items = _check_after_crash(path, reported, last_state, acked)
+        # The stored states passed the check: they are the model now (an unreported last commit included).
+        last_state = {bh: r[3] for bh, r in items.items()}
+        acked = {bh for bh, r in items.items() if r[4]}
+        with Outbox(path) as box:  # reopens cleanly; the next child resumes from the stored states
+            assert box.stats()["backlog"] >= 0
+        # Resume a little before the last reported put: the re-puts must be answered as duplicates.
+        start = max(reported, default=-1) + 1 - rng.randint(0, 3)
+        start = max(start, 0)
+    assert kills >= 20 and mid_run >= 15, (seed, kills, mid_run)
+    assert len(reported) >= 50, len(reported)
+
+
+def test_tombstones_are_bounded(path):
+    with Outbox(path, max_tombstones=3) as box:
+        for i in range(5):
+            box.put("d", i, h(i), [tx()])
+            advance(box, h(i), "confirmed")
+            box.mark_acked("d", [i])
+            box.prune()
+        assert box._db.execute("SELECT seq FROM tombstones ORDER BY seq").fetchall() == [(2,), (3,), (4,)]
+        assert box.put("d", 4, h(4), [tx()]) is False
+        assert box.put("d", 0, h(0), [tx()]) is True  # forgotten: the bound is the documented trade-off
+
+
+def test_disk_full_is_an_outbox_error_and_recovers(path):
+    from iota_edge.gateway.outbox import OutboxStorageError
+    with Outbox(path) as box:
+        box.put("d", 0, h(0), [tx()])
+        pages = box._db.execute("PRAGMA page_count").fetchone()[0]
+        box._db.execute("PRAGMA max_page_count = %d" % (pages + 2))  # a tiny disk
+        with pytest.raises(OutboxStorageError) as e:
+            for i in range(1, 50):
+                box.put("d", i, h(i), [tx(i)] * 3)
+        assert isinstance(e.value, IotaEdgeError) and "full" in str(e.value)
+        stored = box.stats()["backlog"]  # reads still work; the failed put left nothing behind
+        assert_totals(box._db)
+        assert box.get(h(i)) is None
+        box._db.execute("PRAGMA max_page_count = 1073741823")
+        assert box.put("d", i, h(i), [tx(i)] * 3)
+        assert box.stats()["backlog"] == stored + 1
+
+
+def test_damaged_page_is_detected_on_open(path):
+    with Outbox(path) as box:
+        for i in range(40):
+            box.put("d", i, h(i), [tx(i)])
+        box._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # move everything into the main file
+        page = box._db.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as f:  # scribble over a b-tree page in the middle of the file
+        f.seek(page * 3)
+        f.write(b"\xff" * 200)
+    with pytest.raises(OutboxCorrupt):
+        Outbox(path)
