@@ -46,7 +46,7 @@ except ImportError:
 # CONNACK return codes, MQTT 3.1.1 §3.2.2.3
 CONNACK_CODES = ("ACCEPTED", "UNACCEPTABLE_PROTOCOL_VERSION", "IDENTIFIER_REJECTED", "SERVER_UNAVAILABLE",
                  "BAD_USERNAME_OR_PASSWORD", "NOT_AUTHORIZED")
-# Refusals that a retry cannot fix: poll() raises them instead of backing off forever.
+# Refusals that a retry cannot fix: poll() raises them (and "TLS" rejections) instead of backing off forever.
 _FATAL = (1, 2, 4, 5)
 
 _CONNECT = 0x10
@@ -68,7 +68,8 @@ _SENT = 3
 
 class MqttError(IotaEdgeError):
     """The broker refused us or broke the protocol, or the uplink is misused. ``reason`` is a short name
-    (a CONNACK code name such as "NOT_AUTHORIZED", or "NETWORK", "PROTOCOL", "INFLIGHT_FULL"); ``code`` is the
+    (a CONNACK code name such as "NOT_AUTHORIZED", or "NETWORK", "TLS", "CONFIG", "PROTOCOL", "INFLIGHT_FULL",
+    "SUBSCRIBE_REFUSED"); ``code`` is the
     CONNACK return code when there is one."""
 
     def __init__(self, message, reason, code=None, field=None):
@@ -157,7 +158,7 @@ class MqttClient:
             import random
             rng = random.getrandbits
         self._rng = rng
-        self._cadata = cadata
+        self._ctx = self._tls_context(cadata) if self.tls else None
         self._server_hostname = server_hostname or self.host
         self._tx = bytearray(tx_size)        # one packet per write: avoids Nagle/delayed-ACK stalls
         self._rx = bytearray(256)
@@ -231,7 +232,7 @@ class MqttClient:
                 self._failed()
                 return acked
             except MqttError as e:
-                if e.code in _FATAL:
+                if e.code in _FATAL or e.reason == "TLS":
                     self._drop()
                     raise
                 self._failed()
@@ -272,12 +273,11 @@ class MqttClient:
         self._sock = sock
         sock.settimeout(self.timeout_ms / 1000)
         sock.connect(ai[-1])
-        if self.tls:
-            import ssl
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            ctx.load_verify_locations(cadata=self._cadata)
-            sock = ctx.wrap_socket(sock, server_hostname=self._server_hostname)
+        if self._ctx is not None:
+            try:        # verifies the chain and the name
+                sock = self._ctx.wrap_socket(sock, server_hostname=self._server_hostname)
+            except ValueError as e:     # MicroPython's verify failures; CPython's SSLCertVerificationError too
+                raise MqttError("TLS: the broker's certificate is rejected: %s" % str(e).strip(), "TLS")
             self._sock = sock
         self._write = getattr(sock, "write", None) or sock.send
         self._readinto = getattr(sock, "recv_into", None) or sock.readinto
@@ -309,6 +309,18 @@ class MqttClient:
             self._send_subscribe()
         for entry in self._inflight:        # §4.4: original packet ids, DUP set on those sent before
             self._send_publish(entry)
+
+    @staticmethod
+    def _tls_context(cadata):
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            # DER bytes: MicroPython's mbedTLS build refuses PEM here ("invalid cert"); CPython takes both.
+            ctx.load_verify_locations(cadata=cadata)
+        except (ValueError, OSError) as e:
+            raise MqttError("cadata is not a CA certificate in DER form: %s" % e, "CONFIG", field="cadata")
+        return ctx
 
     def _failed(self):
         self._drop()

@@ -6,7 +6,9 @@ pip paho-mqtt==2.2.0, the MicroPython unix port (test extras).
 """
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +40,7 @@ def _free_port():
 class Broker:
     """mosquitto on 127.0.0.1: plain listener, TLS listener when tls=True, optional on-disk persistence."""
 
-    def __init__(self, directory, persistence=False, tls=False):
+    def __init__(self, directory, persistence=False, tls=False, verbose=False):
         self.dir = str(directory)
         self.port = _free_port()
         self.tls_port = _free_port() if tls else None
@@ -54,6 +56,9 @@ class Broker:
                  "password_file " + passwd, "acl_file " + os.path.join(self.dir, "acl"),
                  "log_dest file " + os.path.join(self.dir, "mosquitto.log"),
                  "max_queued_messages 10000", "listener %d 127.0.0.1" % self.port]
+        if verbose:
+            lines.append("log_type all")   # one line per packet: "Received PUBLISH from dev1 (d1, q1, r0, m5, ..."
+
         if os.geteuid() == 0:
             lines.insert(0, "user root")   # else it drops to user mosquitto, who cannot read pytest's tmp dir
         if persistence:
@@ -108,12 +113,25 @@ class Broker:
                 self.proc.wait()
         self.proc = None
 
-    def log(self):
+    def crash(self):
+        """Freeze the broker (the device's publishes sit unacknowledged in its socket), then SIGKILL it."""
+        self.proc.send_signal(signal.SIGSTOP)
+        return self
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def log_all(self):
         try:
             with open(os.path.join(self.dir, "mosquitto.log")) as f:
-                return f.read()[-3000:]
+                return f.read()
         except OSError:
             return ""
+
+    def log(self):
+        return self.log_all()[-3000:]
 
 
 @pytest.fixture
@@ -164,8 +182,8 @@ class Gateway:
             return self.cond.wait_for(lambda: pred(self.got), timeout)
 
     def close(self):
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -182,7 +200,7 @@ def gateway_for():
 
 
 class Probe:
-    """tests/firmware/mqtt_probe.py on MicroPython; its stdout lines are collected by a thread."""
+    """tests/firmware/mqtt_probe.py on MicroPython (or CPython); its stdout lines are collected by a thread."""
 
     def __init__(self, micropython, root, **cfg):
         self.lines = []
@@ -260,10 +278,12 @@ def test_url_and_errors(mqtt_mod):
 
 # ---- MicroPython against mosquitto ------------------------------------------------------------------------------
 
-def test_publishes_are_acknowledged_and_the_ack_topic_delivers(micropython, root, make_broker, gateway_for):
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_publishes_are_acknowledged_and_the_ack_topic_delivers(runtime, request, root, make_broker, gateway_for):
+    interpreter = request.getfixturevalue("micropython") if runtime == "micropython" else sys.executable
     broker = make_broker()
     gw = gateway_for(broker)
-    p = _probe(micropython, root, broker, n=20, wait_msgs=1)
+    p = _probe(interpreter, root, broker, n=20, wait_msgs=1)
     p.wait_line("SUBSCRIBED")
     _pub_ack(broker, DEV, "ack:19")
     rc, lines = p.finish()
@@ -314,6 +334,36 @@ def test_broker_restart_mid_run_delivers_every_message(micropython, root, make_b
     assert gw.wait(lambda got: want <= set(got), 15), sorted(want - set(gw.got))
 
 
+def test_unacknowledged_publishes_are_resent_with_dup_and_their_packet_ids(micropython, root, make_broker):
+    broker = make_broker(verbose=True)
+    n = 10
+    p = _probe(micropython, root, broker, n=n, interval_ms=40, deadline_ms=20000)
+    p.wait_line("PUB 3 ")
+    broker.crash()
+    time.sleep(0.4)                      # publishes 4.. are written to the frozen broker's socket, never acked
+    broker.kill()
+    broker.start()
+    rc, lines = p.finish()
+    assert rc == 0, "\n".join(lines[-30:]) + broker.log()
+    done = lines[-1].split()
+    assert done[:2] == ["DONE", "0"] and int(done[2]) >= 1, lines[-5:]
+    pids = [int(l.split()[1]) for l in lines if l.startswith("PUB ")]
+    assert len(pids) == n and set(int(l.split()[1]) for l in lines if l.startswith("ACK ")) == set(pids)
+    received = re.findall(r"Received PUBLISH from dev1 \(d(\d), q1, r0, m(\d+),", broker.log_all())
+    first = [int(m) for d, m in received if d == "0"]
+    resent = [int(m) for d, m in received if d == "1"]
+    # What went to the frozen broker comes again after the restart: same ids, DUP=1, in publish order.
+    assert resent and resent == [pid for pid in pids if pid in resent], received
+    assert set(first) | set(resent) == set(pids), received
+
+
+def test_keepalive_pings_keep_an_idle_session_up(micropython, root, make_broker):
+    broker = make_broker()
+    rc, lines = _probe(micropython, root, broker, keepalive=1, linger_ms=2500).finish()
+    assert rc == 0, lines
+    assert "LINGERED 1 0" in lines        # mosquitto drops a silent client after 1.5 keepalives
+
+
 def test_ack_sent_while_offline_arrives_after_reconnect(micropython, root, make_broker):
     broker = make_broker()
     rc, lines = _probe(micropython, root, broker).finish()       # creates the session and its subscription
@@ -325,14 +375,20 @@ def test_ack_sent_while_offline_arrives_after_reconnect(micropython, root, make_
     assert "MSG iota-edge/dev1/ack offline-ack" in lines
 
 
-def test_tls_with_a_der_ca(micropython, root, make_broker, gateway_for):
+def test_tls_with_a_der_ca(micropython, root, make_broker, gateway_for, tmp_path):
     broker = make_broker(tls=True)
     gw = gateway_for(broker)
-    p = _probe(micropython, root, broker, url="mqtts://localhost:%d" % broker.tls_port, n=5,
-               cadata=os.path.join(broker.dir, "ca.der"))
-    rc, lines = p.finish()
+    url = "mqtts://localhost:%d" % broker.tls_port
+    rc, lines = _probe(micropython, root, broker, url=url, n=5, cadata=os.path.join(broker.dir, "ca.der")).finish()
     assert rc == 0 and lines[-1] == "DONE 0 0 0", lines
     assert gw.wait(lambda got: len(got) >= 5)
-    rc, lines = _probe(micropython, root, broker, url="mqtts://localhost:%d" % broker.tls_port, n=1,
-                       cadata=os.path.join(root, "tests", "firmware", "mqtt_probe.py")).finish()
-    assert rc != 0, lines
+    pem = os.path.join(broker.dir, "ca.crt")
+    rc, lines = _probe(micropython, root, broker, url=url, cadata=pem).finish()
+    assert rc == 2 and lines[-1].startswith("ERROR CONFIG None cadata is not a CA certificate in DER form"), lines
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+                    "-keyout", "o.key", "-outform", "DER", "-out", "o.der"], cwd=str(other), check=True,
+                   capture_output=True)
+    rc, lines = _probe(micropython, root, broker, url=url, cadata=str(other / "o.der")).finish()
+    assert rc == 2 and lines[-1].startswith("ERROR TLS None TLS: the broker's certificate is rejected"), lines
