@@ -78,7 +78,7 @@ class MqttError(IotaEdgeError):
         self.code = code
 
 
-def backoff_ms(attempt, base_ms, max_ms, rand16):
+def backoff_ms(attempt: int, base_ms: int, max_ms: int, rand16: int) -> int:
     """Delay before reconnect ``attempt`` (0-based): exponential, capped, with "equal jitter" so that a fleet that
     lost the same broker does not come back in step. ``rand16`` is a uniform integer in [0, 65536)."""
     cap = base_ms << (attempt if attempt < 20 else 20)
@@ -88,7 +88,7 @@ def backoff_ms(attempt, base_ms, max_ms, rand16):
     return half + (((cap - half) * rand16) >> 16)
 
 
-def parse_url(url):
+def parse_url(url: str) -> tuple:
     """``mqtt://host[:port]`` or ``mqtts://host[:port]`` -> (host, port, tls)."""
     if url.startswith("mqtts://"):
         rest, tls, port = url[8:], True, 8883
@@ -183,7 +183,7 @@ class MqttClient:
 
     # ---- public API -------------------------------------------------------------------------------------------
 
-    def connect(self):
+    def connect(self) -> None:
         """Open the session now. Raises MqttError: the CONNACK code name for refusals, "NETWORK" otherwise."""
         try:
             self._open()
@@ -194,14 +194,14 @@ class MqttClient:
             self._drop()
             raise
 
-    def inflight(self):
+    def inflight(self) -> list:
         """Packet ids sent or queued and not yet acknowledged, oldest first."""
         return [e[_PID] for e in self._inflight]
 
-    def can_publish(self):
+    def can_publish(self) -> bool:
         return len(self._inflight) < self.max_inflight
 
-    def publish(self, payload, topic=None):
+    def publish(self, payload: bytes, topic: "str | None" = None) -> int:
         """Queue a QoS 1 PUBLISH (to the device's up topic by default) and send it if connected. Returns its packet
         id; it stays in flight, across reconnects, until the broker's PUBACK. Raises MqttError "INFLIGHT_FULL" when
         max_inflight messages are unacknowledged: poll() until one is."""
@@ -217,7 +217,7 @@ class MqttClient:
                 self._lost()
         return pid
 
-    def poll(self, timeout_ms=0):
+    def poll(self, timeout_ms: int = 0) -> list:
         """Do the session's work for at most about ``timeout_ms``: read and handle packets, keep alive, reconnect
         when due. Returns the packet ids acknowledged during this call (on_puback is also called for each)."""
         acked = []
@@ -247,7 +247,7 @@ class MqttClient:
             self._lost()
         return acked
 
-    def close(self):
+    def close(self) -> None:
         """Send DISCONNECT (the broker keeps the session) and close. In-flight messages stay for the next connect."""
         if self.connected:
             try:

@@ -276,6 +276,28 @@ def test_url_and_errors(mqtt_mod):
     assert e.value.field == "cadata"
 
 
+def test_reconnect_backs_off_exponentially_with_the_injected_rng(mqtt_mod):
+    port = _free_port()                  # nothing listens: every attempt is refused at once
+    draws = []
+
+    def rng(bits):
+        draws.append(bits)
+        return 0
+    c = mqtt_mod.MqttClient("mqtt://127.0.0.1:%d" % port, "dev1", "pw", backoff_base_ms=8, backoff_max_ms=64,
+                            rng=rng, timeout_ms=500)
+    with pytest.raises(mqtt_mod.MqttError) as e:
+        c.connect()
+    assert e.value.reason == "NETWORK" and isinstance(e.value, mqtt_mod.IotaEdgeError)
+    pid = c.publish(b"kept")             # offline: queued, not lost
+    seen = []
+    while len(seen) < 6:
+        c.poll(100)
+        if c.attempt > len(seen):
+            seen.append(c.last_backoff_ms)
+    assert seen == [4, 8, 16, 32, 32, 32] and draws == [16] * 6
+    assert c.inflight() == [pid] and not c.connected
+
+
 # ---- MicroPython against mosquitto ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
