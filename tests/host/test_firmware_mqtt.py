@@ -29,6 +29,14 @@ def _need(what, how):
     pytest.skip("%s not installed (%s)" % (what, how))
 
 
+def _tool(name):
+    """mosquitto lives in /usr/sbin, which a non-root user's PATH may lack."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not path:
+        _need(name, "apt-get install -y mosquitto mosquitto-clients")
+    return path
+
+
 def _free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -46,9 +54,9 @@ class Broker:
         self.tls_port = _free_port() if tls else None
         self.proc = None
         passwd = os.path.join(self.dir, "passwd")
-        subprocess.run(["mosquitto_passwd", "-b", "-c", passwd, DEV, DEV_PASS], check=True)
-        subprocess.run(["mosquitto_passwd", "-b", passwd, "dev2", "dev2pass"], check=True)
-        subprocess.run(["mosquitto_passwd", "-b", passwd, GW_USER, GW_PASS], check=True)
+        subprocess.run([_tool("mosquitto_passwd"), "-b", "-c", passwd, DEV, DEV_PASS], check=True)
+        subprocess.run([_tool("mosquitto_passwd"), "-b", passwd, "dev2", "dev2pass"], check=True)
+        subprocess.run([_tool("mosquitto_passwd"), "-b", passwd, GW_USER, GW_PASS], check=True)
         with open(os.path.join(self.dir, "acl"), "w") as f:
             f.write("user %s\ntopic readwrite iota-edge/#\n\n"
                     "pattern write iota-edge/%%u/up\npattern read iota-edge/%%u/ack\n" % GW_USER)
@@ -90,7 +98,7 @@ class Broker:
         ossl("x509", "-in", "ca.crt", "-outform", "DER", "-out", "ca.der")
 
     def start(self):
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([_tool("mosquitto"), "-c", self.conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -136,8 +144,8 @@ class Broker:
 
 @pytest.fixture
 def make_broker(tmp_path):
-    if not shutil.which("mosquitto") or not shutil.which("mosquitto_pub"):
-        _need("mosquitto", "apt-get install -y mosquitto mosquitto-clients")
+    _tool("mosquitto")
+    _tool("mosquitto_pub")
     brokers = []
 
     def make(**kw):
@@ -241,7 +249,7 @@ def _probe(micropython, root, broker, **cfg):
 
 
 def _pub_ack(broker, device, text):
-    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", GW_USER, "-P", GW_PASS,
+    subprocess.run([_tool("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(broker.port), "-u", GW_USER, "-P", GW_PASS,
                     "-i", "gw-pub", "-q", "1", "-t", "iota-edge/%s/ack" % device, "-m", text], check=True, timeout=10)
 
 
