@@ -166,7 +166,6 @@ class MqttClient:
         self._next_pid = 1
         self._sock = None
         self._poller = None
-        self._peek = -1
         self._write = None
         self._readinto = None
         self.connected = False

@@ -5,8 +5,9 @@
 
 Connects, waits for the ack-topic SUBACK, publishes n QoS 1 messages ("<device>:<i>", to "topic" if given), waits
 until nothing is in flight and wait_msgs messages arrived, then disconnects. One line per event on stdout:
-CONNECTED <session_present>, SUBSCRIBED, LINGERED <connected> <reconnects>, PUB <pid> <i>, ACK <pid>, MSG <topic> <payload>, DONE <inflight>
-<reconnects> <messages>, or ERROR <reason> <code> <message> (exit status 2); TIMEOUT (exit status 3).
+CONNECTED <session_present>, SUBSCRIBED, PUB <pid> <i>, ACK <pid>, MSG <topic> <payload>, LINGERED <connected>
+<reconnects> (after linger_ms idle), DONE <inflight> <reconnects> <messages>, or ERROR <reason> <code> <message>
+(exit status 2); TIMEOUT (exit status 3).
 """
 import json
 import sys
