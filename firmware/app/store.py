@@ -39,14 +39,6 @@ _ACK = "ack"
 _TMP = ".tmp"
 
 
-class StoreError(Exception):
-    """Root of the store's errors."""
-
-
-class StoreFull(StoreError):
-    """The byte budget is spent and the policy is refuse_new."""
-
-
 def _crc(mv, start, end):
     return _crc32(mv[start:end]) & 0xFFFFFFFF
 
@@ -114,10 +106,6 @@ def _sync(f):
             pass
 
 
-def _size(path):
-    return os.stat(path)[6]
-
-
 class Store:
     """The record log in directory ``root_dir``; see the module docstring. Not thread-safe."""
 
@@ -178,6 +166,12 @@ class Store:
             recs, skipped, valid_end = scan(buf, prev)
             self.corrupt_skipped += skipped
             last = i == len(indexes) - 1
+            if not recs:
+                # Nothing valid: at most the torn first record of a fresh segment.
+                if last and buf:
+                    self.torn_tail_dropped += 1
+                os.remove(path)
+                continue
             if last and valid_end < len(buf):
                 # A torn tail: the append that was cut never returned. Rewrite the valid prefix and rename it over
                 # the segment, so a second cut leaves either the old or the new file.
@@ -187,9 +181,6 @@ class Store:
             else:
                 size = len(buf)
             del buf
-            if not recs:
-                os.remove(path)
-                continue
             self._segs.append([index, recs[0][1], recs[-1][1], len(recs), size])
             prev = recs[-1][1]
         self.last_seq = max(prev, self.cursor)
