@@ -3,9 +3,9 @@
     micropython -X heapsize=2m tests/firmware/powercut.py REPO count
     micropython -X heapsize=2m tests/firmware/powercut.py REPO cut FIRST LAST [STEP]
 
-``count`` runs the whole workload once without a cut and prints ``writes N``: the number of block writes it makes.
-``cut`` replays the workload once per k in FIRST..LAST: power goes at the k-th block write. That write lands torn
-(only a prefix of the block reaches the array, its length varies with k), every later write and erase is lost, and
+``count`` runs the whole workload once without a cut and prints ``writes N``: the number of block writes and erases
+it makes. ``cut`` replays the workload once per k in FIRST..LAST: power goes at the k-th of them. It lands torn
+(only a prefix of the block is programmed or erased, its length varies with k), every later one is lost, and
 the array keeps exactly what littlefs had programmed. Then the board "reboots": a fresh VfsLfs2 is mounted over the
 same array, the Store is opened (recovery), and the harness checks that
   - the cursor is the last acknowledgement that returned, or the one in flight at the cut;
@@ -67,7 +67,15 @@ class Flash:
         if op == 6:
             if self.dead:
                 return -5
-            self.data[arg * BLOCK:(arg + 1) * BLOCK] = self.erased
+            a = arg * BLOCK
+            self.writes += 1
+            if self.writes == self.cut_at:
+                # A torn erase: a prefix of the block is erased, the rest keeps its old bytes.
+                keep = (BLOCK * (self.cut_at % 8)) // 8
+                self.data[a:a + keep] = memoryview(self.erased)[:keep]
+                self.dead = True
+                return -5
+            self.data[a:a + BLOCK] = self.erased
             return 0
         return 0
 

@@ -42,7 +42,7 @@ def _record(seq, payload):
 @mp
 def test_power_cut_at_every_block_write(micropython, root):
     """200 readings with lagging acks (segment rollovers, cursor renames and compactions included); power is cut at
-    every single block write of the run, the write in progress landing torn. After each reboot every record whose
+    every single block write and erase of the run (936 today), the one in progress landing torn. After each reboot every record whose
     append returned is there, intact and in order, nothing corrupt is returned and the cursor is old or new."""
     script = os.path.join(root, "tests/firmware/powercut.py")
     cmd = [micropython, "-X", "heapsize=2m", script, root]
