@@ -354,10 +354,13 @@ class _CuttingFs:
         os.remove(p)
 
 
-def test_power_cut_at_every_file_operation_on_a_non_atomic_fs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("budget", [64 * 1024, 1024])
+def test_power_cut_at_every_file_operation_on_a_non_atomic_fs(tmp_path, monkeypatch, budget):
     """The same bar as the littlefs run, on a file system whose appends can land torn: 200 readings with lagging
     acks and segment rollovers, power cut at every write/rename/remove; after each reboot (on the real os) every
-    returned append is there intact, nothing else but the append in flight, and the cursor is old or new."""
+    returned append is there intact, nothing else but the append in flight, and the cursor is old or new.
+    With budget=1024 drop_oldest deletes segments along the way: then every returned record newer than the oldest
+    segment that could have been dropped by then must be there."""
     import types
     from app import store as store_mod
 
@@ -367,18 +370,20 @@ def test_power_cut_at_every_file_operation_on_a_non_atomic_fs(tmp_path, monkeypa
                                         rename=fs.rename, remove=fs.remove)
         monkeypatch.setattr(store_mod, "os", fake_os)
         monkeypatch.setattr(store_mod, "open", fs.open, raising=False)
-        log = {"stored": [], "acked": -1, "ack": None, "append": None}
+        log = {"stored": [], "acked": -1, "ack": None, "append": None, "firsts": [0]}
         try:
-            s = Store(d, segment_bytes=256, budget_bytes=64 * 1024)
+            s = Store(d, segment_bytes=256, budget_bytes=budget)
             for i in range(1, 201):
                 log["append"] = i
                 assert s.append(i, _payload(i % 40 + 1))
                 log["stored"].append(i)
                 log["append"] = None
-                if i % 10 == 0:
+                log["firsts"] = [seg[1] for seg in s._segs]
+                if i % (10 if budget > 10000 else 40) == 0:  # the small budget overflows between acks
                     log["ack"] = i - 5
                     s.ack(i - 5)
                     log["acked"], log["ack"] = i - 5, None
+            log["dropped"] = s.dropped
         except _PowerCut:
             pass
         finally:
@@ -386,19 +391,30 @@ def test_power_cut_at_every_file_operation_on_a_non_atomic_fs(tmp_path, monkeypa
             monkeypatch.delattr(store_mod, "open", raising=False)
         return fs.ops, log
 
-    total, _ = run(str(tmp_path / "count"), 0)
-    assert total > 600
+    total, log = run(str(tmp_path / "count"), 0)
+    assert total > 600 and (log["dropped"] > 50) == (budget < 10000), log["dropped"]
     torn = 0
     for k in range(1, total + 1):
         d = str(tmp_path / ("k%d" % k))
         ops, log = run(d, k)
-        s = Store(d, segment_bytes=256, budget_bytes=64 * 1024)
+        s = Store(d, segment_bytes=256, budget_bytes=budget)
         torn += s.torn_tail_dropped
         assert s.cursor in (log["acked"], log["ack"]), k
-        want = [(i, _payload(i % 40 + 1)) for i in log["stored"] if i > s.cursor]
-        got = s.pending(1000)
         extra = log["append"]
-        assert got == want or got == want + [(extra, _payload(extra % 40 + 1))], k
+        got = s.pending(1000)
+        if budget > 10000:
+            want = [(i, _payload(i % 40 + 1)) for i in log["stored"] if i > s.cursor]
+            assert got == want or got == want + [(extra, _payload(extra % 40 + 1))], k
+        else:
+            # An append in flight may have dropped the oldest segment (one: records are all 35 bytes).
+            firsts = log["firsts"]
+            floor = firsts[0] if extra is None else (firsts[1] if len(firsts) > 1 else extra)
+            seqs = [q for q, _ in got]
+            assert seqs == sorted(set(seqs)), k
+            assert set(seqs) <= set(log["stored"]) | {extra}, k
+            assert set(i for i in log["stored"] if i > s.cursor and i >= floor) <= set(seqs), k
+            assert all(p == _payload(q % 40 + 1) for q, p in got), k
+            assert s.stats()["bytes"] <= budget, k
         assert s.stats()["corrupt_skipped"] == 0, k
         assert not [n for n in os.listdir(d) if n.endswith(".tmp")], k
         assert s.append(10 ** 6, b"after") and s.pending(1000)[-1] == (10 ** 6, b"after"), k
