@@ -18,16 +18,21 @@ On-disk layout (little endian), see firmware/README.md:
 import os
 import struct
 
+
+def crc32_bitwise(data, crc=0):
+    """binascii.crc32 (IEEE 802.3, reflected), bit by bit: for a build without MICROPY_PY_BINASCII_CRC32."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
 try:
     from binascii import crc32 as _crc32
-except ImportError:  # a build without binascii.crc32: the same CRC-32 (IEEE, reflected), bit by bit
-    def _crc32(data, crc=0):
-        crc ^= 0xFFFFFFFF
-        for b in data:
-            crc ^= b
-            for _ in range(8):
-                crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
-        return crc ^ 0xFFFFFFFF
+except ImportError:
+    _crc32 = crc32_bitwise
 
 MAGIC = 0xA5
 HEADER = 7          # magic, u16 length, u32 seq

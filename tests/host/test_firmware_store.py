@@ -419,3 +419,11 @@ def test_power_cut_at_every_file_operation_on_a_non_atomic_fs(tmp_path, monkeypa
         assert not [n for n in os.listdir(d) if n.endswith(".tmp")], k
         assert s.append(10 ** 6, b"after") and s.pending(1000)[-1] == (10 ** 6, b"after"), k
     assert torn > total // 3  # torn tails really happened and were dropped
+
+
+def test_fallback_crc_matches_binascii():
+    from app.store import crc32_bitwise
+    for data in (b"", b"a", b"123456789", bytes(range(256)) * 3):
+        assert crc32_bitwise(data) == binascii.crc32(data)
+        assert crc32_bitwise(data[5:], crc32_bitwise(data[:5])) == binascii.crc32(data)
+    assert crc32_bitwise(b"123456789") == 0xCBF43926  # the CRC-32 check value
