@@ -1,12 +1,13 @@
 """Outage run for firmware/app/store.py on the MicroPython unix port, over a RAM flash with littlefs v2.
 
-    micropython -X heapsize=256k tests/firmware/outage.py REPO [READINGS]
+    micropython -X heapsize=1m tests/firmware/outage.py REPO [READINGS]     # the 512 KiB flash is on the heap
 
 The uplink is down for READINGS (default 1,000) readings: all are appended. Then it returns: pending() batches are
 "sent" and acknowledged in order until nothing is left. Prints the figures the test checks and the README quotes:
 ``appended N S`` (seconds), ``delivered N ordered``, ``peak BYTES BLOCKS`` and ``after BYTES BLOCKS SEGMENTS``
-(store bytes and littlefs blocks in use), ``overhead BYTES``.
+(store bytes, and littlefs blocks in use beyond a freshly formatted filesystem), ``overhead BYTES``.
 """
+import os
 import sys
 import time
 import vfs
@@ -39,7 +40,6 @@ class Flash:
 
 
 def used_blocks():
-    import os
     s = os.statvfs("/flash")
     return s[2] - s[3]
 
