@@ -26,7 +26,7 @@ from iota_edge.signing import (
     sign,
     verify_signature,
 )
-from iota_edge.trinary import add_trits, bytes_to_trytes, check_trytes, decode_message, int_to_trits, trits_to_trytes
+from iota_edge.trinary import add_trits, bytes_to_trytes, check_trytes, decode_message, trits_to_trytes
 from iota_edge.trinary import trytes_to_trits
 from iota_edge.transaction import SUPPLY, Transaction
 

@@ -1,81 +1,30 @@
-"""Helpers of the node tests: Proof-of-Work for tiny MWM in pure Python, bundles, a node in a subprocess.
-
-The pure search is for tests only (MWM 1..4): iota_edge.pow is the real one, used when present.
-"""
+"""Helpers of the node tests: attaching bundles, addresses, a node in a subprocess."""
 import functools
 import os
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from iota_edge.bundle import prepare_transfer  # noqa: E402
-from iota_edge.curl import Curl, trailing_zeros  # noqa: E402
-from iota_edge.transaction import MAX_TIMESTAMP, Transaction  # noqa: E402
+from iota_edge.pow import attach_to_tangle  # noqa: E402
+from iota_edge.transaction import Transaction  # noqa: E402
 from iota_edge.trinary import int_to_trytes  # noqa: E402
 
 NULL_HASH = "9" * 81
 
 
-def have_pow_module():
-    try:
-        import iota_edge.pow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def have_native_pow():
     from iota_edge import _native
 
-    return have_pow_module() and _native.AVAILABLE
-
-
-def pure_nonce(trytes, mwm):
-    """Trytes with a nonce meeting ``mwm``: absorb 32 chunks once, then one transform per candidate."""
-    c = Curl()
-    c.absorb_trytes(trytes[:2592])
-    base = bytes(c.state)
-    head = trytes[2592:2646]
-    k = 0
-    while True:
-        nonce = int_to_trytes(k, 27)
-        c.state[:] = base
-        c.absorb_trytes(head + nonce)
-        if trailing_zeros(c.rate_trytes(81)) >= mwm:
-            return trytes[:2646] + nonce
-        k += 1
-
-
-def pure_attach(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms=None):
-    """IRI 1.8.6 attachToTangle (spec 3.5) with the pure search; tail first."""
-    txs = sorted((Transaction.from_trytes(t) for t in trytes_list), key=lambda tx: -tx.current_index)
-    out = []
-    prev = None
-    for tx in txs:
-        tx.trunk = trunk if prev is None else prev
-        tx.branch = branch if prev is None else trunk
-        if tx.tag == "9" * 27:
-            tx.tag = tx.obsolete_tag
-        tx.attachment_timestamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-        tx.attachment_timestamp_lower_bound = 0
-        tx.attachment_timestamp_upper_bound = MAX_TIMESTAMP
-        done = Transaction.from_trytes(pure_nonce(tx.to_trytes(), mwm))
-        out.append(done.to_trytes())
-        prev = done.hash
-    return out[::-1]
+    return _native.AVAILABLE
 
 
 def attach(trytes_list, trunk, branch, mwm, **kw):
-    """iota_edge.pow.attach_to_tangle when the kernel is there and MWM is real, else the pure search."""
-    if have_native_pow():
-        from iota_edge.pow import attach_to_tangle
-
-        return attach_to_tangle(list(trytes_list), trunk, branch, mwm, **kw)
-    return pure_attach(trytes_list, trunk, branch, mwm, **kw)
+    """iota_edge.pow.attach_to_tangle (the C kernel, or its pure search under IOTA_EDGE_PURE=1 for tiny MWM)."""
+    return attach_to_tangle(list(trytes_list), trunk, branch, mwm, **kw)
 
 
 def data_bundle(address, message=b"hello", tag="NODETEST", timestamp=None):

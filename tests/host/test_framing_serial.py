@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from iota_edge.framing import ACK, DATA, KINDS, NACK, SYNC, Decoder, Link, encode_frame
 
-serial = pytest.importorskip("serial", reason="pyserial not installed (pip install pyserial==3.5)")
+import serial  # noqa: E402  (pyserial, in the test extras)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

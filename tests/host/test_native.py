@@ -78,8 +78,6 @@ def test_transaction_hash_vectors():
         assert _native.curl_hash(case["trytes"], 81) == case["hash"]
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "tests", "vectors", "addresses.json")),
-                    reason="addresses.json not generated yet")
 def test_address_vectors():
     for case in vectors("addresses.json"):
         assert _native.generate_address(case["seed"], case["index"], case["security"]) == case["address"]

@@ -3,10 +3,11 @@ import socket
 
 import pytest
 
-from _node_helpers import address_of, data_bundle, hash_of, have_pow_module, pure_attach
+from _node_helpers import address_of, data_bundle, hash_of
 
 from iota_edge.client import Balances, NodeClient, TransactionsToApprove
 from iota_edge.errors import IotaEdgeError, NodeError, NodeUnreachable
+from iota_edge.pow import attach_to_tangle
 from iota_edge.signing import add_checksum
 from iota_edge.transaction import Transaction
 from simulators.node import Node
@@ -113,7 +114,7 @@ def test_list_parameters_go_in_batches_of_1000(node):
 
 def test_find_transactions_over_a_batch_intersects_keys(node):
     c = NodeClient(node.url)
-    trytes = c.send(data_bundle(address_of(7), b"k", tag="BATCHED"), mwm=MWM, attach=pure_attach)
+    trytes = c.send(data_bundle(address_of(7), b"k", tag="BATCHED"), mwm=MWM, attach=attach_to_tangle)
     tail = hash_of(trytes[0])
     calls = recording(c)
     addresses = [address_of(i) for i in range(1500)]
@@ -126,7 +127,7 @@ def test_find_transactions_over_a_batch_intersects_keys(node):
 
 def test_send_and_wait_confirmed(node):
     c = NodeClient(node.url)
-    trytes = c.send(data_bundle(address_of(1), b"s" * 3000), depth=3, mwm=MWM, attach=pure_attach)
+    trytes = c.send(data_bundle(address_of(1), b"s" * 3000), depth=3, mwm=MWM, attach=attach_to_tangle)
     txs = [Transaction.from_trytes(t) for t in trytes]
     assert [tx.current_index for tx in txs] == [0, 1, 2]  # tail first
     assert all(tx.weight >= MWM for tx in txs)
@@ -136,7 +137,6 @@ def test_send_and_wait_confirmed(node):
     assert c.wait_confirmed([txs[0].hash], timeout=5) is True
 
 
-@pytest.mark.skipif(not have_pow_module(), reason="iota_edge.pow (the C kernel branch) is not merged yet")
 def test_send_with_the_nodes_proof_of_work(node):
     c = NodeClient(node.url)
     trytes = c.send(data_bundle(address_of(2), b"r" * 3000), mwm=MWM, local_pow=False)
@@ -146,7 +146,6 @@ def test_send_with_the_nodes_proof_of_work(node):
     assert c.get_trytes([hash_of(trytes[0])]) == trytes
 
 
-@pytest.mark.skipif(not have_pow_module(), reason="iota_edge.pow is not merged yet")
 def test_interrupt_attaching_to_tangle(node):
     import threading
 

@@ -10,13 +10,12 @@ import time
 
 import pytest
 
-from _node_helpers import ROOT, SEED, address_of, attach, data_bundle, genesis, have_native_pow, have_pow_module
+from _node_helpers import ROOT, SEED, address_of, attach, data_bundle, genesis, have_native_pow
 
 from iota_edge.transaction import Transaction
 from simulators.node import Node
 
-pytestmark = [pytest.mark.oracle,
-              pytest.mark.skipif(not have_pow_module(), reason="iota_edge.pow (C kernel branch) is not merged yet")]
+pytestmark = pytest.mark.oracle
 MWM = 9 if have_native_pow() else 3
 
 

@@ -3,11 +3,11 @@ import time
 
 import pytest
 
-from _node_helpers import (NULL_HASH, address_of, attach, data_bundle, genesis, hash_of, pure_nonce,
-                           value_bundle)
+from _node_helpers import NULL_HASH, address_of, attach, data_bundle, genesis, hash_of, value_bundle
 
 from iota_edge.client import NodeClient
 from iota_edge.errors import NodeError
+from iota_edge.pow import search_nonce
 from iota_edge.transaction import Transaction
 from simulators.node import Node
 
@@ -54,7 +54,7 @@ def test_bad_trytes(client):
     refused(client, [good[:2000]], "")
     # value trits 33..80 set (spec 2): only the first 11 value trytes may be non-zero
     bad = good[:2268 + 11] + "A" + good[2268 + 12:]
-    refused(client, [pure_nonce(bad, MWM)], "value")
+    refused(client, [bad[:2646] + search_nonce(bad, MWM)], "value")
 
 
 def test_weight_below_mwm(client):

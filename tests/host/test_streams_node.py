@@ -5,8 +5,8 @@ import pytest
 from iota_edge.streams import Channel, next_root_of, read_channel
 from iota_edge.streams.reading import reading_from_trytes, reading_to_trytes
 
-node_module = pytest.importorskip("simulators.node", reason="simulators.node is not on this branch yet")
-client_module = pytest.importorskip("iota_edge.client", reason="iota_edge.client is not on this branch yet")
+import iota_edge.client as client_module  # noqa: E402
+import simulators.node as node_module  # noqa: E402
 
 SEED = "IOTAEDGE9NODE9STREAMS" + "9" * 60
 MWM = 1  # the node's minimum weight: proof of work is not what this test is about
