@@ -16,7 +16,7 @@ def cli(*args, env=None, stdin=None):
                           env=dict(os.environ, **(env or {})), input=stdin, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["address", "inspect", "bench"])
+@pytest.mark.parametrize("command", ["address", "inspect", "node", "bench"])
 def test_help_has_an_example(command):
     out = cli(command, "--help")
     assert out.returncode == 0 and "Example: iota-edge %s" % command in out.stdout
