@@ -52,10 +52,7 @@ def _check_cancel(cancel):
 
 
 def _check_tx(trytes, field="trytes"):
-    trytes = check_trytes(trytes, field)
-    if len(trytes) != TRANSACTION_TRYTES:
-        raise InvalidTrytes("%s: expected %d trytes, got %d" % (field, TRANSACTION_TRYTES, len(trytes)), field)
-    return trytes
+    return check_trytes(trytes, field, length=TRANSACTION_TRYTES)
 
 
 def _clock():

@@ -16,27 +16,13 @@ from iota_edge import _native
 from iota_edge.errors import InvalidChecksum, InvalidSignature, InvalidTrytes, InvalidValue
 from iota_edge.keccak import Keccak384, keccak384_48, keccak384_48_many
 from iota_edge.kerl import bytes_to_int, hash_int, int_to_bytes, int_to_trytes, kerl_hash, reduce, trytes_to_int
-from iota_edge.trinary import ALPHABET, check_trytes, tryte_value
+from iota_edge.trinary import check_seed, check_trytes, tryte_value
 from iota_edge.trinary import trytes_to_int as full_trytes_to_int
 
 FRAGMENT_SEGMENTS = 27
 FRAGMENT_TRYTES = 2187
 CHECKSUM_LENGTH = 9
 _NOT48 = (1 << 384) - 1
-
-
-def check_seed(seed):
-    """A seed as exactly 81 trytes (shorter ones right-padded with 9). The message never echoes the seed."""
-    if isinstance(seed, (bytes, bytearray)):
-        seed = bytes(seed).decode()
-    if not isinstance(seed, str):
-        raise InvalidTrytes("seed: expected a tryte string of 1..81 trytes", "seed")
-    if not 0 < len(seed) <= 81:
-        raise InvalidTrytes("seed: expected 1..81 trytes, got %d" % len(seed), "seed")
-    for c in seed:
-        if c not in ALPHABET:
-            raise InvalidTrytes("seed: expected only the tryte alphabet 9A-Z (the seed is not shown)", "seed")
-    return seed + "9" * (81 - len(seed))
 
 
 def check_index(index, field="index"):

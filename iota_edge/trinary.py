@@ -77,6 +77,20 @@ def check_trytes(trytes, field="trytes", length=None, multiple=None):
     return trytes
 
 
+def check_seed(seed):
+    """A seed as exactly 81 trytes (shorter ones right-padded with 9). The message never echoes the seed, nor the
+    offending character (spec 5.1: longer seeds are not portable between the official libraries)."""
+    if isinstance(seed, (bytes, bytearray)):
+        seed = bytes(seed).decode()
+    if not isinstance(seed, str):
+        raise InvalidTrytes("seed: expected a tryte string of 1..81 trytes", "seed")
+    if not 0 < len(seed) <= 81:
+        raise InvalidTrytes("seed: expected 1..81 trytes, got %d" % len(seed), "seed")
+    if _invalid_chars(seed):
+        raise InvalidTrytes("seed: expected only the tryte alphabet 9A-Z (the seed is not shown)", "seed")
+    return seed + "9" * (81 - len(seed))
+
+
 def tryte_value(char):
     """Balanced value (-13..13) of one tryte character."""
     return _VALUE[char]

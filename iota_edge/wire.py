@@ -18,7 +18,8 @@ Portable: CPython and MicroPython (iota_edge.cbor).
 """
 
 from iota_edge import cbor
-from iota_edge.errors import InvalidValue
+from iota_edge.errors import InvalidTrytes, InvalidValue
+from iota_edge.trinary import check_trytes
 
 VERSION = 1
 UP = 1
@@ -73,12 +74,12 @@ def _check_seq(seq):
 
 
 def _check_trytes(value, field, length=None):
-    if not isinstance(value, str) or not value or (length is not None and len(value) != length):
+    if not value:
         _bad("%s: expected %s trytes" % (field, length or "some"), field)
-    for c in value:
-        if not ("A" <= c <= "Z" or c == "9"):
-            _bad("%s: expected only the tryte alphabet 9A-Z" % field, field)
-    return value
+    try:
+        return check_trytes(value, field, length)
+    except InvalidTrytes as e:
+        _bad(str(e), field)
 
 
 def encode_up(device, seq, root, payload, mode="public", bundle=None):

@@ -23,9 +23,9 @@ Curl-P-27 transforms).
 """
 
 from iota_edge.curl import Curl, curl_hash
-from iota_edge.errors import InvalidTrytes, InvalidValue
+from iota_edge.errors import InvalidValue
 from iota_edge.streams import mam
-from iota_edge.trinary import check_trytes
+from iota_edge.trinary import check_seed, check_trytes
 
 MODES = ("public", "private", "restricted")
 STATE_VERSION = 1
@@ -36,19 +36,6 @@ def channel_address(root, mode):
     root = check_trytes(root, "root", length=81)
     check_mode(mode)
     return root if mode == "public" else curl_hash(root, 81)
-
-
-def check_seed(seed):
-    """A seed as 81 trytes (shorter ones right-padded with 9, as iota_edge.signing does; that module is not
-    imported here, its Kerl would cost a device ~20 KiB of heap). The message never echoes the seed."""
-    if isinstance(seed, (bytes, bytearray)):
-        seed = bytes(seed).decode()
-    if not isinstance(seed, str) or not 0 < len(seed) <= 81:
-        raise InvalidTrytes("seed: expected a tryte string of 1..81 trytes", "seed")
-    for ch in seed:
-        if ch not in "9ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-            raise InvalidTrytes("seed: expected only the tryte alphabet 9A-Z (the seed is not shown)", "seed")
-    return seed + "9" * (81 - len(seed))
 
 
 def _check_int(value, field, low=0):
