@@ -65,6 +65,11 @@ def int_to_trytes(v):
     return "".join(out)
 
 
+def flip(digest):
+    """The bytes a Kerl sponge restarts from after squeezing ``digest``: its bitwise complement (spec 4.4)."""
+    return (int.from_bytes(digest, "big") ^ _NOT48).to_bytes(48, "big")
+
+
 def hash_int(v):
     """One fresh-sponge Kerl hash of one chunk, on balanced integers: the step of the signing chains."""
     return bytes_to_int(keccak384_48(int_to_bytes(v)))
@@ -86,7 +91,7 @@ class Kerl:
     def squeeze_int(self):
         """Squeeze one chunk as its balanced value, then flip: restart from the complement of the digest."""
         d = self._k.digest()
-        self._k = Keccak384(((int.from_bytes(d, "big")) ^ _NOT48).to_bytes(48, "big"))
+        self._k = Keccak384(flip(d))
         return bytes_to_int(d)
 
     def absorb_trytes(self, trytes):

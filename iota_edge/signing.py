@@ -15,14 +15,13 @@ Keys are chains of Kerl hashes kept as balanced integers (see kerl.py); trytes a
 from iota_edge import _native
 from iota_edge.errors import InvalidChecksum, InvalidSignature, InvalidTrytes, InvalidValue
 from iota_edge.keccak import Keccak384, keccak384_48, keccak384_48_many
-from iota_edge.kerl import bytes_to_int, hash_int, int_to_bytes, int_to_trytes, kerl_hash, reduce, trytes_to_int
+from iota_edge.kerl import bytes_to_int, flip, hash_int, int_to_bytes, int_to_trytes, kerl_hash, reduce, trytes_to_int
 from iota_edge.trinary import check_seed, check_trytes, tryte_value
 from iota_edge.trinary import trytes_to_int as full_trytes_to_int
 
 FRAGMENT_SEGMENTS = 27
 FRAGMENT_TRYTES = 2187
 CHECKSUM_LENGTH = 9
-_NOT48 = (1 << 384) - 1
 
 
 def check_index(index, field="index"):
@@ -63,7 +62,7 @@ def _key_segments(seed, index, security):
     out = []
     for _ in range(FRAGMENT_SEGMENTS * security):
         out.append(bytes_to_int(d))
-        d = keccak384_48((int.from_bytes(d, "big") ^ _NOT48).to_bytes(48, "big"))
+        d = keccak384_48(flip(d))
     return out
 
 
