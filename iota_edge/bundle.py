@@ -31,6 +31,7 @@ from iota_edge.trinary import trytes_to_trits
 from iota_edge.transaction import SUPPLY, Transaction
 
 NULL_HASH = "9" * 81
+_TOP_TRIT_ZERO = "9ABCDWXYZ"  # trytes -4..4: the ones whose third trit is 0
 
 
 def bundle_hash(transactions):
@@ -206,7 +207,9 @@ def validate_bundle(trytes_list):
 
     Rules (IRI BundleValidator): every entry is a transaction; indices are 0..last_index with one last_index;
     one bundle hash, equal to the Kerl hash of the essences; values within the supply and summing to zero;
-    value-moving addresses have trit 242 zero; every input's signature verifies over its ``security`` transactions;
+    value-moving addresses have trit 242 zero; every input's signature verifies over its ``security`` transactions
+    and each of its 243-trit segments has trit 242 zero (Kerl ignores that trit, so IRI accepts a signature with it
+    flipped; every signer leaves it zero, and requiring that makes the signature non-malleable);
     once attached, each transaction's trunk is the hash of the next one and the rest have branch = head's trunk.
     """
     txs = decode_bundle(trytes_list)
@@ -242,6 +245,11 @@ def validate_bundle(trytes_list):
         while j < len(txs) and txs[j].address == tx.address and txs[j].value == 0:
             fragments.append(txs[j].signature_message_fragment)
             j += 1
+        for f, fragment in enumerate(fragments):
+            for top in range(80, len(fragment), 81):
+                if fragment[top] not in _TOP_TRIT_ZERO:
+                    _fail("transaction %d: signature segment %d has trit 242 set (Kerl ignores it, so it could be "
+                          "changed at will; no signer produces it)" % (i + f, top // 81), "signature", i + f)
         if not verify_signature(tx.address, fragments, h):
             _fail("transaction %d: input signature does not verify" % i, "signature", i)
         i = j

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from iota_edge.bundle import prepare_transfer, validate_bundle
+from iota_edge.errors import InvalidBundle
 from iota_edge.signing import generate_address
 from iota_edge.trinary import ALPHABET
 
@@ -75,9 +76,9 @@ def test_pyota_flags_what_we_flag(pyota_python, root):
     input_index = len(bad) - 2  # inputs come before the remainder
     bad[input_index] = "A" * 2187 + bad[input_index][2187:]
     assert not ask(pyota_python, root, command="validate", trytes=bad)["valid"]
-    with pytest.raises(Exception) as e:
+    with pytest.raises(InvalidBundle) as e:
         validate_bundle(bad)
-    assert getattr(e.value, "rule", None) == "signature"
+    assert e.value.rule == "signature"
 
 
 def test_addresses_on_fresh_random_seeds(pyota_python, root):

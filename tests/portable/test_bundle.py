@@ -102,3 +102,18 @@ def test_prepare_transfer_bad_input():
                [{"key_index": 0, "balance": 1, "security": 1, "address": CHANGE}], timestamp=1)
     assert e.field == "address"
     raises(InvalidValue, prepare_transfer, None, [])
+
+
+def test_signature_trit_242_is_not_malleable():
+    """Kerl ignores trit 242 of each 243-trit chunk, so flipping it in a signature segment leaves the signature
+    mathematically valid (IRI accepts it); every signer leaves it zero, and validate_bundle requires that."""
+    trytes = prepare_transfer(SEED, [{"address": OUT, "value": 3}], [{"key_index": 0, "balance": 3, "security": 1}],
+                              timestamp=1553876118)
+    validate_bundle(trytes)
+    tx = Transaction.from_trytes(trytes[1])
+    fragment = tx.signature_message_fragment
+    top = {"9": "I", "A": "J", "B": "K", "C": "L", "D": "M", "W": "E", "X": "F", "Y": "G", "Z": "H"}[fragment[80]]
+    bad = list(trytes)
+    bad[1] = tx.copy(signature_message_fragment=fragment[:80] + top + fragment[81:]).to_trytes()  # +9: trit 242 set
+    e = raises(InvalidBundle, validate_bundle, bad)
+    assert e.rule == "signature" and e.index == 1 and "trit 242" in str(e)
