@@ -13,6 +13,13 @@ repeats the device id and sequence number under the MAM signature, so a gateway 
 An acknowledgement (``Ack``, kind 2) tells a device what became of its message ``seq``: ``stored`` (on the node),
 ``confirmed`` (referenced by a milestone), ``duplicate`` (already had it: free it) or ``rejected`` (with a reason;
 the device keeps nothing it cannot resend, so it drops the message and counts it).
+A heartbeat (``Heartbeat``, kind 3) reports a device's backlog now and then: ``seq`` is the device's newest message
+sequence number and ``stats`` a flat map of counters (text keys, int values), e.g. the store's ``pending``,
+``bytes``, ``dropped``, ``refused``, ``torn_tail_dropped``, ``corrupt_skipped``, plus ``uptime_s`` and ``heap_free``.
+
+MQTT topics (``topics(device)``): the device publishes ``Up`` and ``Heartbeat`` to ``iota/<device>/up`` and
+``iota/<device>/hb`` (QoS 1, persistent session, client id = device id); the gateway publishes ``Ack`` to
+``iota/<device>/ack``. Over serial the same CBOR bytes travel as DATA frames of iota_edge.framing.
 
 Portable: CPython and MicroPython (iota_edge.cbor).
 """
@@ -24,6 +31,8 @@ from iota_edge.trinary import check_trytes
 VERSION = 1
 UP = 1
 ACK = 2
+HEARTBEAT = 3
+TOPIC_ROOT = "iota"
 MODES = ("public", "private", "restricted")
 ACK_STATUSES = ("stored", "confirmed", "duplicate", "rejected")
 MAX_DEVICE_ID = 64
@@ -55,6 +64,24 @@ class Ack:
 
     def __repr__(self):
         return "Ack(%r, seq=%d, %s)" % (self.device, self.seq, self.status)
+
+
+class Heartbeat:
+    """A device's backlog report: ``stats`` is {name: int}."""
+
+    def __init__(self, device, seq, stats):
+        self.device = device
+        self.seq = seq
+        self.stats = stats
+
+    def __repr__(self):
+        return "Heartbeat(%r, seq=%d, %r)" % (self.device, self.seq, self.stats)
+
+
+def topics(device, root=TOPIC_ROOT):
+    """(up, heartbeat, ack) MQTT topics of a device."""
+    base = "%s/%s/" % (root, _check_device(device))
+    return base + "up", base + "hb", base + "ack"
 
 
 def _bad(message, field):
@@ -103,8 +130,23 @@ def encode_ack(device, seq, status, reason=None):
     return cbor.dumps(body)
 
 
+def _check_stats(stats):
+    if not isinstance(stats, dict):
+        _bad("stats: expected a map of counters", "stats")
+    for k, v in stats.items():
+        if not isinstance(k, str) or not isinstance(v, int) or isinstance(v, bool):
+            _bad("stats: expected text keys and int values, got %r: %r" % (k, v), "stats")
+    return stats
+
+
+def encode_heartbeat(device, seq, stats):
+    """CBOR bytes of a heartbeat."""
+    return cbor.dumps({0: VERSION, 1: HEARTBEAT, 2: _check_device(device), 3: _check_seq(seq),
+                       4: _check_stats(stats)})
+
+
 def decode(data):
-    """``Up`` or ``Ack`` from CBOR bytes; InvalidValue naming the field for anything malformed."""
+    """``Up``, ``Ack`` or ``Heartbeat`` from CBOR bytes; InvalidValue naming the field for anything malformed."""
     body = cbor.loads(data)
     if not isinstance(body, dict):
         _bad("expected a CBOR map", "message")
@@ -132,4 +174,6 @@ def decode(data):
         if reason is not None and not isinstance(reason, str):
             _bad("reason: expected a string", "reason")
         return Ack(device, seq, ACK_STATUSES[status], reason)
-    _bad("kind: expected %d (up) or %d (ack), got %r" % (UP, ACK, kind), "kind")
+    if kind == HEARTBEAT:
+        return Heartbeat(device, seq, _check_stats(body.get(4)))
+    _bad("kind: expected %d (up), %d (ack) or %d (heartbeat), got %r" % (UP, ACK, HEARTBEAT, kind), "kind")

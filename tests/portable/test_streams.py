@@ -7,7 +7,7 @@ from iota_edge.curl import curl_hash
 from iota_edge.errors import InvalidMessage, InvalidValue
 from iota_edge.streams import Channel, FileStore, MemoryStore, channel_address, mam, parse_message, parse_payload
 from iota_edge.streams import read_channel
-from iota_edge.streams.reading import decode_reading, encode_reading, reading_from_trytes, reading_to_trytes
+from iota_edge.streams.reading import decode_reading, encode_batch, encode_reading, reading_from_trytes, reading_to_trytes
 from iota_edge.trinary import bytes_to_trytes
 
 SEED_A = "A" * 81
@@ -421,3 +421,20 @@ def test_reading_round_trip_through_a_message():
     raises(InvalidMessage, encode_reading, "x", -1, 0, [])
     raises(InvalidMessage, encode_reading, "x", 1, 0, [("t", "warm", "")])
     assert decode_reading(encode_reading("d", 1, 2, {"b": (1, "V"), "a": 2})).values == [("a", 2, ""), ("b", 1, "V")]
+
+
+def test_batch_of_samples_in_one_message():
+    samples = [(1700000000 + 60 * i, [("p", 1000 + i, "W"), ("e", i * 0.5, "kWh")]) for i in range(5)]
+    data = encode_batch("meter-7", 9, samples)
+    r = decode_reading(data)
+    assert (r.device, r.seq, r.timestamp, r.values) == ("meter-7", 9, samples[0][0], samples[0][1])
+    assert r.samples == samples
+    assert reading_from_trytes(bytes_to_trytes(data)) == r
+    # A batch of one is the single reading, byte for byte.
+    assert encode_batch("meter-7", 9, samples[:1]) == encode_reading("meter-7", 9, samples[0][0], samples[0][1])
+    assert decode_reading(encode_reading("d", 1, 2, [])).samples == [(2, [])]
+    raises(InvalidMessage, encode_batch, "x", 1, [])
+    raises(InvalidMessage, encode_batch, "x", 1, [(1.5, [])])
+    raises(InvalidMessage, encode_batch, "x", 1, [(1, [("t", "warm", "")])])
+    raises(InvalidMessage, decode_reading, cbor.dumps({0: 1, 1: "x", 2: 0, 3: 0, 4: [], 5: []}))
+    raises(InvalidMessage, decode_reading, cbor.dumps({0: 1, 1: "x", 2: 0, 3: 0, 4: [], 5: [[1]]}))

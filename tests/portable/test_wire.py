@@ -43,3 +43,15 @@ def test_bad_messages_name_the_field():
         e = raises(InvalidValue, fn)
         assert e.field == field, (field, e.field, str(e))
     raises(InvalidValue, wire.decode, b"\xff\x00")
+
+
+def test_heartbeat_round_trip_and_topics():
+    stats = {"pending": 12, "bytes": 4096, "dropped": 0, "refused": 1, "heap_free": 40000}
+    hb = wire.decode(wire.encode_heartbeat("meter-7", 99, stats))
+    assert isinstance(hb, wire.Heartbeat)
+    assert (hb.device, hb.seq, hb.stats) == ("meter-7", 99, stats)
+    assert wire.topics("meter-7") == ("iota/meter-7/up", "iota/meter-7/hb", "iota/meter-7/ack")
+    e = raises(InvalidValue, wire.encode_heartbeat, "meter-7", 1, {"pending": "many"})
+    assert e.field == "stats"
+    raises(InvalidValue, wire.encode_heartbeat, "meter-7", 1, [1])
+    raises(InvalidValue, wire.topics, "")
