@@ -17,9 +17,9 @@ A heartbeat (``Heartbeat``, kind 3) reports a device's backlog now and then: ``s
 sequence number and ``stats`` a flat map of counters (text keys, int values), e.g. the store's ``pending``,
 ``bytes``, ``dropped``, ``refused``, ``torn_tail_dropped``, ``corrupt_skipped``, plus ``uptime_s`` and ``heap_free``.
 
-MQTT topics (``topics(device)``): the device publishes ``Up`` and ``Heartbeat`` to ``iota/<device>/up`` and
-``iota/<device>/hb`` (QoS 1, persistent session, client id = device id); the gateway publishes ``Ack`` to
-``iota/<device>/ack``. Over serial the same CBOR bytes travel as DATA frames of iota_edge.framing.
+MQTT topics (``topics(device)``): the device publishes ``Up`` and ``Heartbeat`` to ``iota-edge/<device>/up`` and
+``iota-edge/<device>/hb`` (QoS 1, persistent session, client id = device id); the gateway publishes ``Ack`` to
+``iota-edge/<device>/ack``. Over serial the same CBOR bytes travel as DATA frames of iota_edge.framing.
 
 Portable: CPython and MicroPython (iota_edge.cbor).
 """
@@ -32,7 +32,7 @@ VERSION = 1
 UP = 1
 ACK = 2
 HEARTBEAT = 3
-TOPIC_ROOT = "iota"
+TOPIC_ROOT = "iota-edge"
 MODES = ("public", "private", "restricted")
 ACK_STATUSES = ("stored", "confirmed", "duplicate", "rejected")
 MAX_DEVICE_ID = 64

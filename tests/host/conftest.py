@@ -1,4 +1,4 @@
-"""Fixtures shared by the host tests: the repository root, the PyOTA oracle and the MicroPython binary.
+"""Fixtures shared by the host tests: the repository root, the PyOTA oracle, the MicroPython binary, mosquitto.
 
 Tools a user would have (the MicroPython unix port, the PyOTA oracle venv) are required when CI=true: a missing
 one fails the run instead of skipping the bar's tests. Locally they are skipped with the command that installs them.
@@ -12,6 +12,9 @@ from iota_edge._tools import find_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "portable"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _mosquitto import make_broker  # noqa: E402,F401  (fixture: a real mosquitto with passwords, ACL, TLS)
 
 
 def _missing(what, how):

@@ -50,7 +50,7 @@ def test_heartbeat_round_trip_and_topics():
     hb = wire.decode(wire.encode_heartbeat("meter-7", 99, stats))
     assert isinstance(hb, wire.Heartbeat)
     assert (hb.device, hb.seq, hb.stats) == ("meter-7", 99, stats)
-    assert wire.topics("meter-7") == ("iota/meter-7/up", "iota/meter-7/hb", "iota/meter-7/ack")
+    assert wire.topics("meter-7") == ("iota-edge/meter-7/up", "iota-edge/meter-7/hb", "iota-edge/meter-7/ack")
     e = raises(InvalidValue, wire.encode_heartbeat, "meter-7", 1, {"pending": "many"})
     assert e.field == "stats"
     raises(InvalidValue, wire.encode_heartbeat, "meter-7", 1, [1])
