@@ -34,6 +34,7 @@ class MqttTransport(Transport):
         self.name = "%s://%s:%d" % (cfg.scheme, cfg.host, cfg.port)
         self.log = logger
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._stats = {"received": 0, "puback": 0, "held": 0, "acks_sent": 0, "connects": 0, "disconnects": 0,
                        "bad_topic": 0}
         self._on_message = None
@@ -54,6 +55,7 @@ class MqttTransport(Transport):
         self.client.on_connect = self._connect_cb
         self.client.on_disconnect = self._disconnect_cb
         self.client.on_message = self._message_cb
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -76,7 +78,8 @@ class MqttTransport(Transport):
         self._connected.clear()
 
     def wait_connected(self, timeout):
-        return self._connected.wait(timeout)
+        """True once connected and subscribed (messages published from now on reach this gateway or its group)."""
+        return self._connected.wait(timeout) and self._subscribed.wait(timeout)
 
     @property
     def connected(self):
@@ -111,7 +114,8 @@ class MqttTransport(Transport):
         if self._connected.is_set():
             self._stats["disconnects"] += 1
         self._connected.clear()
-        self._log("warning", "mqtt_disconnected", reason=str(reason_code))
+        self._subscribed.clear()
+        self._log("warning" if reason_code.is_failure else "info", "mqtt_disconnected", reason=str(reason_code))
 
     def _message_cb(self, client, userdata, msg):
         self._stats["received"] += 1
