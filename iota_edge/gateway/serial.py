@@ -92,7 +92,7 @@ class SerialTransport(Transport):
         port = self._opener(self._pyserial_url(), baudrate=self.cfg.baud, timeout=0)
         link = Link(port, on_data=self._deliver, window=self.cfg.window, timeout_ms=self.cfg.timeout_ms,
                     retries=self.cfg.retries, max_payload=self.cfg.max_payload,
-                    first_seq=int.from_bytes(os.urandom(2), "big"))
+                    first_seq=int.from_bytes(os.urandom(2), "big"), read_size=4096)
         self._port, self._link = port, link
         self._open.set()
         self._log("info", "serial_open")
@@ -104,9 +104,10 @@ class SerialTransport(Transport):
             for k in ("garbage_bytes", "bad_crc", "too_long"):
                 self._stats[k] += ls.get(k, 0)
         self._link = None
-        if self._port is not None:
+        close = getattr(self._port, "close", None)
+        if close is not None:
             try:
-                self._port.close()
+                close()
             except OSError:
                 pass
         self._port = None
