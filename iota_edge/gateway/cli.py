@@ -51,6 +51,8 @@ def add_gateway_command(subparsers):
                               description="Run the gateway: devices over MQTT and serial, a durable outbox,\n"
                                           "forwarding to the node, acknowledgements back to each device.")
     p.add_argument("--config", help="the gateway's TOML file")
+    p.add_argument("--ingest-only", action="store_true",
+                   help="collect, verify and store readings, but do not forward them to the node")
     sub = p.add_subparsers(dest="gateway_command", metavar="status")
     s = sub.add_parser("status", help="queue depth, oldest age, dead letters, per-device backlog",
                        formatter_class=raw, epilog=_EXAMPLE,
@@ -64,6 +66,7 @@ def add_gateway_command(subparsers):
 
 def run(args):
     from iota_edge.gateway.config import ConfigError, load_config
+    from iota_edge.gateway.service import GatewayError
 
     try:
         if getattr(args, "gateway_command", None) == "status":
@@ -73,8 +76,11 @@ def run(args):
         load_config(args.config)  # validate before anything starts: one line naming the key
         from iota_edge.gateway.service import run_gateway
 
-        return run_gateway(args.config)
-    except (StatusError, ConfigError) as e:
+        return run_gateway(args.config, forwarder=None if args.ingest_only else "auto")
+    except (StatusError, ConfigError, GatewayError) as e:
+        print("iota-edge gateway: error: %s" % e, file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. data_dir not writable, metrics port taken
         print("iota-edge gateway: error: %s" % e, file=sys.stderr)
         return 2
 

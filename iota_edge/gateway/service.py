@@ -21,6 +21,7 @@ acknowledged on its transport, so the broker (or the device over serial) keeps i
 """
 import os
 import queue
+import sqlite3
 import threading
 import time
 
@@ -40,6 +41,10 @@ TAG = "IOTAEDGE"
 HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
 MAX_HELD = 1000  # past this, a push-back is settled at once (the transport redelivers it later)
 ACK_BATCH = 500
+
+
+class GatewayError(IotaEdgeError):
+    """The gateway cannot start or had to stop; the message names the part."""
 
 
 class _BadBundle(Exception):
@@ -82,6 +87,7 @@ class Gateway:
         self._clock = clock
         self._inbox = queue.Queue()
         self._stop = threading.Event()
+        self.failed = threading.Event()  # set when a gateway thread died; run_gateway exits non-zero
         self._ready = threading.Event()
         self._threads = []
         self._failure = None
@@ -101,6 +107,12 @@ class Gateway:
 
     def start(self, timeout=30.0):
         """Open the outbox and state, start every thread; returns self once ingestion runs (raises what failed)."""
+        if self._forwarder_spec == "auto":
+            try:
+                from iota_edge.gateway.forwarder import Forwarder  # noqa: F401  (fail here, not in a thread)
+            except ImportError as e:
+                raise GatewayError("forwarder: iota_edge.gateway.forwarder is not available (%s); run with "
+                                   "forwarder=None (CLI: --ingest-only) to only collect" % e, "forwarder")
         os.makedirs(self.config.data_dir, exist_ok=True)
         self._spawn("ingest", self._ingest_main)
         if not self._ready.wait(timeout) or self._failure is not None:
@@ -156,9 +168,14 @@ class Gateway:
         return spec(outbox, self.config, self.log)
 
     def _forward_main(self):
-        with self._open_outbox() as outbox:
-            self.forwarder = self._make_forwarder(outbox)
-            self.forwarder.run(self._stop)
+        try:
+            with self._open_outbox() as outbox:
+                self.forwarder = self._make_forwarder(outbox)
+                self.forwarder.run(self._stop)
+        finally:
+            if not self._stop.is_set():  # the forwarder died: stop the gateway loudly rather than fill the outbox
+                self.log.event("error", "forwarder_stopped")
+                self.failed.set()
 
     # -- the ingestion thread -------------------------------------------------------------------------------------
 
@@ -192,6 +209,9 @@ class Gateway:
                     self._pump_acks()
                     self._refresh_stats()
         finally:
+            if not self._stop.is_set():
+                self.log.event("error", "ingestion_stopped")
+                self.failed.set()
             for inbound in self._held:
                 inbound.settle(False)
             self._state.close()
@@ -200,6 +220,10 @@ class Gateway:
     def _handle(self, inbound, retry=False):
         if not retry:
             self._counters["ingested"] += 1
+            if self._held and inbound.transport.holds and len(self._held) < MAX_HELD:
+                # Behind held messages: the verifier wants each device's leaves in order, so nothing overtakes.
+                self._held.append(inbound)
+                return
         try:
             msg = wire.decode(inbound.data)
         except IotaEdgeError as e:
@@ -253,8 +277,11 @@ class Gateway:
         except (OutboxFull, OutboxStorageError) as e:
             self._rollback(up, saved)
             return self._push_back(inbound, up, e)
-        self._state.record_accept(up.device, up.seq, self._verifier.registry.get(up.device), result.root,
-                                  result.index, self._provisioned[up.device], route)
+        try:
+            self._state.record_accept(up.device, up.seq, self._verifier.registry.get(up.device), result.root,
+                                      result.index, self._provisioned[up.device], route)
+        except sqlite3.Error as e:  # the outbox has it; the persisted position only lags (see state.py)
+            self.log.event("warning", "state_write_failed", device=up.device, error=str(e))
         if stored:
             self._counters["accepted"] += 1
             self.log.event("debug", "accepted", device=up.device, seq=up.seq, bundle=bundle_hash[:27])
@@ -285,8 +312,11 @@ class Gateway:
 
     def _retry_held(self):
         held, self._held = self._held, []
-        for inbound in held:
+        for i, inbound in enumerate(held):
             self._handle(inbound, retry=True)
+            if self._held:  # pushed back again: the rest stays behind it, in order
+                self._held.extend(held[i + 1:])
+                return
 
     def _reject(self, inbound, device, seq, reason, detail):
         # seq=None: Outbox.reject(device, seq) also takes (device, seq) out of the queue, which is right for the
@@ -362,7 +392,8 @@ class Gateway:
 
 
 def run_gateway(config_path, *, forwarder="auto", stop=None):
-    """Load the config, run the gateway until SIGINT/SIGTERM (or ``stop`` is set), stop it cleanly."""
+    """Load the config, run the gateway until SIGINT/SIGTERM (or ``stop`` is set), stop it cleanly. Returns the
+    exit status: 0, or 1 when a gateway thread died."""
     import signal
 
     cfg = load_config(config_path)
@@ -372,7 +403,8 @@ def run_gateway(config_path, *, forwarder="auto", stop=None):
             signal.signal(sig, lambda *_: stop.set())
     gw = Gateway(cfg, forwarder=forwarder).start()
     try:
-        stop.wait()
+        while not stop.wait(0.5) and not gw.failed.is_set():
+            pass
     finally:
         gw.stop()
-    return 0
+    return 1 if gw.failed.is_set() else 0

@@ -244,3 +244,22 @@ def test_metrics_and_status(make_broker, tmp_path, capsys):
         out = capsys.readouterr().out
         assert "received 1" in out and "malformed 1" in out and "pending=3" in out
         d1.close()
+
+
+def test_back_pressure_recovers_as_acknowledgements_free_room(make_broker, node, tmp_path):
+    """Room for 2 items: the rest waits unacknowledged at the broker, in order, and gets in as confirmed items are
+    acknowledged and pruned; nothing is rejected (a reading overtaking a held one would look like a replay)."""
+    broker = make_broker(tls=True)
+    dev = SimDevice("dev1")
+    path = write_config(tmp_path, [mqtts(broker, tmp_path)], [dev], node_url=node.url,
+                        extra="\n[outbox]\nmax_items = 2\n")
+    with Gateway(load_config(path), forwarder=MiniForwarder.factory) as gw:
+        assert gw.transports[0].wait_connected(10)
+        d = MqttDevice(broker, "dev1", "devpass")
+        assert d.connected.wait(10)
+        for seq in range(8):
+            d.publish(dev.up(seq))
+        assert d.wait_acks(lambda a: {x.seq for x in a if x.status == "confirmed"} == set(range(8)), 90), d.acks
+        st = gw.stats()
+        assert st["counters"]["pushed_back"] > 0 and st["rejects"] == {} and st["counters"]["accepted"] == 8
+        d.close()
