@@ -47,13 +47,13 @@ class SimDevice:
 
 
 def write_config(tmp_path, transports, devices, node_url="http://127.0.0.1:1", extra="", name="gateway.toml",
-                 gateway_id="gw-test", data_dir="data", log_level="warning"):
+                 gateway_id="gw-test", data_dir="data", log_level="warning", node_extra=""):
     """A gateway TOML file and its devices.json under tmp_path; returns the config path."""
     reg = os.path.join(str(tmp_path), "devices.json")
     with open(reg, "w") as f:
         json.dump({d.device: d.registry_entry() for d in devices}, f)
     lines = ['[gateway]', 'id = "%s"' % gateway_id, 'data_dir = "%s"' % data_dir, '',
-             '[node]', 'url = "%s"' % node_url, 'mwm = 9', '', '[devices]', 'registry = "devices.json"', '',
+             '[node]', 'url = "%s"' % node_url, 'mwm = 9', node_extra, '', '[devices]', 'registry = "devices.json"', '',
              '[log]', 'level = "%s"' % log_level, '']
     for t in transports:
         lines.append("[[transports]]")

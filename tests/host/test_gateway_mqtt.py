@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import threading
+import time
 import urllib.request
 
 import paho.mqtt.client as paho
@@ -263,3 +264,51 @@ def test_back_pressure_recovers_as_acknowledgements_free_room(make_broker, node,
         st = gw.stats()
         assert st["counters"]["pushed_back"] > 0 and st["rejects"] == {} and st["counters"]["accepted"] == 8
         d.close()
+
+
+def test_a_device_attached_bundle_is_validated_and_kept_attached(make_broker, tmp_path):
+    from iota_edge.gateway.service import build_bundle
+    from iota_edge.pow import attach_to_tangle
+
+    broker = make_broker(tls=True)
+    dev = SimDevice("dev1")
+    with ingest_only(tmp_path, broker, [dev]) as gw:
+        assert gw.transports[0].wait_connected(10)
+        d = MqttDevice(broker, "dev1", "devpass")
+        assert d.connected.wait(10)
+        ups = []
+        for seq in range(2):
+            up = wire.decode(dev.up(seq))
+            bundle = build_bundle(up.root, up.mode, up.payload, 1700000000 + seq)
+            ups.append((up, attach_to_tangle(bundle, "9" * 81, "9" * 81, 9)))
+        good, attached = ups[0]
+        d.publish(wire.encode_up("dev1", 0, good.root, good.payload, "public", bundle=attached))
+        wrong, _ = ups[1]  # seq 1's signed message, carrying seq 0's bundle: not the verified payload
+        d.publish(wire.encode_up("dev1", 1, wrong.root, wrong.payload, "public", bundle=attached))
+        assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
+                        gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
+        assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
+        d.publish(dev.up(1))  # the rejected bundle did not advance the device: its reading still gets in
+        assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1, 15), gw.stats()
+        d.close()
+
+
+def test_ack_on_stored(make_broker, tmp_path):
+    """ack_on = "stored": a device hears "stored" as soon as its bundle is on the node (no milestones here)."""
+    broker = make_broker(tls=True)
+    dev = SimDevice("dev1")
+    with Node(db=str(tmp_path / "node.db"), mwm=9, milestone_interval=0, port=0) as quiet_node:
+        path = write_config(tmp_path, [mqtts(broker, tmp_path)], [dev], node_url=quiet_node.url,
+                            node_extra='ack_on = "stored"')
+        with Gateway(load_config(path), forwarder=MiniForwarder.factory) as gw:
+            assert gw.transports[0].wait_connected(10)
+            d = MqttDevice(broker, "dev1", "devpass")
+            assert d.connected.wait(10)
+            for seq in range(3):
+                d.publish(dev.up(seq))
+            assert d.wait_acks(lambda a: sorted(x.seq for x in a if x.status == "stored") == [0, 1, 2], 30), d.acks
+            time.sleep(0.5)
+            assert len(d.acks) == 3  # once each, not on every pass
+            quiet_node.issue_milestone()
+            assert d.wait_acks(lambda a: sorted(x.seq for x in a if x.status == "confirmed") == [0, 1, 2], 30)
+            d.close()
