@@ -146,6 +146,14 @@ def build_parser():
     if add_node_command is not None:
         add_node_command(sub)
 
+    from iota_edge.toolkit.provision import add_provision_command
+    from iota_edge.toolkit.keys import add_keys_command
+    from iota_edge.toolkit.flash import add_flash_command
+
+    add_provision_command(sub)
+    add_keys_command(sub)
+    add_flash_command(sub)
+
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
                        description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",
                        epilog="Example: iota-edge bench core --quick")
