@@ -44,6 +44,7 @@ CORE = ("__init__", "errors", "trinary", "curl", "_curl_viper", "kerl", "keccak"
         "pow", "_native", "cbor", "wire", "framing")
 STREAMS = ("__init__", "mam", "channel", "parser", "store", "reading")
 NOT_COMPILED = ("boot.py", "main.py")  # MicroPython runs these two by name at start-up
+WROTE = "iota-edge-wrote"  # the last write script prints it with the byte count, checked here
 UF2_MAGIC = (0x0A324655, 0x9E5D5157)
 DRIVE_ROOTS = ("/media/*/%s", "/media/%s", "/run/media/*/%s", "/mnt/%s", "/Volumes/%s")
 
@@ -230,10 +231,10 @@ def write_scripts(local, remote, chunk, stage, secret_data=None):
         path = os.path.join(stage, "w%05d.py" % len(os.listdir(stage)))
         with open(path, "w") as f:
             if i == 0:
-                f.write("_f=open(%r,'wb')\n" % remote)
-            f.write("_f.write(%r)\n" % secret_data[i:i + chunk])
+                f.write("_f=open(%r,'wb')\n_n=0\n" % remote)
+            f.write("_n+=_f.write(%r)\n" % secret_data[i:i + chunk])
             if i == starts[-1]:
-                f.write("_f.close()\ndel _f\n")
+                f.write("_f.close()\nprint('%s',_n)\n" % WROTE)
         scripts.append(path)
     return scripts
 
@@ -307,6 +308,7 @@ def _run(argv, label, quiet):
     if r.returncode:
         last = (r.stderr.strip().splitlines() or (r.stdout or "").strip().splitlines() or ["exit %d" % r.returncode])
         raise FlashError("%s failed (exit %d): %s" % (label, r.returncode, last[-1][:300]))
+    return r.stdout or ""
 
 
 def _copy(src, dest, progress, label):
@@ -321,9 +323,33 @@ def _copy(src, dest, progress, label):
         os.fsync(g.fileno())
 
 
+def _write(s, data, board, stage):
+    """Write one file; a write whose byte count the board does not confirm (bytes lost on a serial line that
+    overruns, as the micro:bit's does) is done again, up to ``filesystem.write_retries`` times."""
+    fsys = board["filesystem"]
+    want = "%s %d" % (WROTE, len(data) if data is not None else os.path.getsize(s.local))
+    problem = None
+    for _ in range(1 + fsys.get("write_retries", 2)):
+        scripts = write_scripts(s.local, s.remote, fsys.get("write_chunk", 1024), stage, data)
+        argv = list(s.argv)
+        for sc in scripts:
+            argv += ["run", sc]
+        try:
+            out = _run(argv, "write :%s" % s.remote, quiet=True)
+            problem = None if want in out else "the board did not confirm %s bytes (got %r)" % (
+                want.split()[1], out.strip()[-60:])
+        except FlashError as e:
+            problem = str(e)
+        finally:
+            for sc in scripts:
+                os.remove(sc)
+        if problem is None:
+            return
+    raise FlashError("write :%s: %s" % (s.remote, problem))
+
+
 def execute(steps, board, args, port, stage, cfg_bytes=None):
     progress = Progress(sum(s.nbytes for s in steps), enabled=not args.json)
-    chunk = board["filesystem"].get("write_chunk", 1024)
     done = []
     for s in steps:
         if s.kind == "copy":
@@ -349,14 +375,7 @@ def execute(steps, board, args, port, stage, cfg_bytes=None):
                 f.write("import os\nfor d in %r:\n try:\n  os.mkdir(d)\n except OSError:\n  pass\n" % (s.remote,))
             _run(s.argv + ["run", script], s.label, quiet=True)
         elif s.kind == "write":
-            data = cfg_bytes if s.secret else None
-            scripts = write_scripts(s.local, s.remote, chunk, stage, data)
-            argv = list(s.argv)
-            for sc in scripts:
-                argv += ["run", sc]
-            _run(argv, "write :%s" % s.remote, quiet=True)
-            for sc in scripts:
-                os.remove(sc)
+            _write(s, cfg_bytes if s.secret else None, board, stage)
             progress.update(s.nbytes, s.remote)
         else:
             _run(s.argv, s.label, quiet=args.json or s.kind != "esptool")
