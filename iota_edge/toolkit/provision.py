@@ -19,6 +19,7 @@ from iota_edge.toolkit.boards import load_board
 
 def _with_credentials(url, device):
     """Put ``device:PASSWORD@`` into an mqtt(s) URL that has no password; returns (url, password or None)."""
+    devconfig.check_uplink_url(url)
     u = urlsplit(url)
     if u.scheme not in ("mqtt", "mqtts") or u.password:
         return url, None
