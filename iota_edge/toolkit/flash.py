@@ -439,9 +439,9 @@ def _has_match(board):
 def add_flash_command(sub):
     p = sub.add_parser("flash", help="flash MicroPython, the app and a config onto a board (esptool, UF2, mpremote)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n", 1)[1],
-                       epilog="Examples:\n  iota-edge flash --board ESP32_GENERIC --port auto --firmware "
+                       epilog="Example: iota-edge flash --board ESP32_GENERIC --port auto --firmware "
                               "ESP32_GENERIC-v1.26.1.bin --config meter-7.config.json\n"
-                              "  iota-edge flash --board RPI_PICO_W --port auto --skip-firmware --mpy --config "
+                              "Also:    iota-edge flash --board RPI_PICO_W --port auto --skip-firmware --mpy --config "
                               "pico.config.json --dry-run\nBoards: " + ", ".join(list_boards()))
     p.add_argument("--board", required=True, help="board folder under boards/")
     p.add_argument("--port", default="auto", help="serial port, or auto: find it by USB VID/PID (default auto)")

@@ -82,8 +82,8 @@ def add_keys_command(sub):
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("keys", help="make, show and rotate device seeds (files, 0600; never printed)",
                        formatter_class=raw, description=__doc__.split("\n\n")[0],
-                       epilog="Examples:\n  iota-edge keys new meter-7.seed\n  iota-edge keys show meter-7.seed "
-                              "--mode public --depth 4 --json\n  iota-edge keys rotate meter-7.seed "
+                       epilog="Example: iota-edge keys new meter-7.seed\nAlso:    iota-edge keys show meter-7.seed "
+                              "--mode public --depth 4 --json\n         iota-edge keys rotate meter-7.seed "
                               "--registry devices.json --device meter-7")
     ks = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     for name, func, help_ in (("new", cmd_new, "write a new seed file (0600)"),

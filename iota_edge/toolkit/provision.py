@@ -93,8 +93,8 @@ def add_provision_command(sub):
     p = sub.add_parser(
         "provision", help="write a device config, its gateway registry entry and MQTT password",
         formatter_class=argparse.RawDescriptionHelpFormatter, description=__doc__.split("\n\n")[0],
-        epilog="Example:\n  iota-edge provision meter-7 --board ESP32_GENERIC --uplink mqtt://gateway.local:1883 "
-               "--sensor sim_energy:p:W --out provisioned/\n  iota-edge provision serial-3 --board RPI_PICO_W "
+        epilog="Example: iota-edge provision meter-7 --board ESP32_GENERIC --uplink mqtt://gateway.local:1883 "
+               "--sensor sim_energy:p:W --out provisioned/\nAlso:    iota-edge provision serial-3 --board RPI_PICO_W "
                "--uplink serial://uart0 --seed-file serial-3.seed")
     p.add_argument("device", help="device id (also its MQTT user name and client id)")
     p.add_argument("--board", required=True, help="board folder under boards/ (e.g. ESP32_GENERIC, RPI_PICO_W)")

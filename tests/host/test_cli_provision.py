@@ -186,4 +186,4 @@ def test_keys_bad_seed_file_does_not_echo_it(tmp_path):
 @pytest.mark.parametrize("command", ["provision", "keys", "flash", "inspect", "keys new", "keys rotate"])
 def test_every_toolkit_command_has_help_with_an_example(command):
     out = cli(*command.split(), "--help")
-    assert out.returncode == 0 and "Example" in out.stdout
+    assert out.returncode == 0 and "Example: iota-edge %s" % command.split()[0] in out.stdout
