@@ -55,7 +55,10 @@ def cmd_address(args):
 
 
 def _read_trytes(path):
-    text = sys.stdin.read() if path == "-" else _read_file(path)
+    return _parse_trytes(sys.stdin.read() if path == "-" else _read_file(path), path)
+
+
+def _parse_trytes(text, path):
     text = text.strip()
     if text.startswith("["):
         try:
@@ -77,9 +80,60 @@ def _read_file(path):
         raise CliError("%s: cannot read (%s)" % (path, e.strerror))
 
 
+def _read_side_key(args):
+    if not args.side_key_file:
+        return None
+    return _read_file(args.side_key_file).strip()
+
+
+def cmd_inspect_more(args):
+    """MAM messages (--root) and wire messages (anything that is not tryte text); see iota_edge.toolkit.inspect."""
+    from iota_edge.toolkit import inspect as ti
+
+    if args.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise CliError("%s: cannot read (%s)" % (args.file, e.strerror))
+    side_key = _read_side_key(args)
+    if args.root:
+        report = ti.decode_mam(ti.payload_from_items(_read_trytes_text(data, args.file)), args.root.strip(),
+                               side_key)
+        report["kind"] = "mam"
+        ok = report["valid"]
+    else:
+        report = ti.decode_wire(data, side_key)
+        ok = report.get("mam", {"valid": True})["valid"]
+    if args.json:
+        print(json.dumps(report))
+    elif args.root:
+        ti.print_mam(report)
+    else:
+        ti.print_wire(report)
+    return 0 if ok else 1
+
+
+def _read_trytes_text(data, path):
+    try:
+        text = data.decode("ascii")
+    except UnicodeError:
+        raise CliError("%s: expected trytes (9A-Z) text" % path)
+    return _parse_trytes(text, path)
+
+
 def cmd_inspect(args):
     from iota_edge.bundle import bundle_message, decode_bundle, validate_bundle
+    from iota_edge.toolkit.inspect import is_trytes_text
 
+    if args.root or args.wire:
+        return cmd_inspect_more(args)
+    if args.file != "-" and os.path.isfile(args.file):
+        with open(args.file, "rb") as f:
+            if not is_trytes_text(f.read()):
+                return cmd_inspect_more(args)   # not tryte text: a wire message (CBOR as hex, base64 or raw)
     items = _read_trytes(args.file)
     txs = decode_bundle(items)
     report = {"transactions": [tx.as_dict() for tx in txs]}
@@ -132,11 +186,20 @@ def build_parser():
     a.add_argument("--json", action="store_true", help="print one JSON list")
     a.set_defaults(func=cmd_address)
 
-    i = sub.add_parser("inspect", help="decode transactions and check a bundle", formatter_class=raw,
-                       description="Decode transactions and validate the bundle with the node's rules.\n"
-                                   "Exit status 1 if the bundle is invalid, 2 if the input cannot be read.",
-                       epilog="Example: iota-edge inspect bundle.txt")
-    i.add_argument("file", help="file with one 2673-tryte transaction per line, or a JSON list; - for stdin")
+    i = sub.add_parser("inspect", help="decode transactions, bundles, MAM messages and wire messages",
+                       formatter_class=raw,
+                       description="Decode transactions and validate the bundle with the node's rules; with --root,\n"
+                                   "verify a MAM payload (or its bundle) and decode its reading; a file that is not\n"
+                                   "tryte text is a device-gateway wire message (CBOR as hex, base64 or raw bytes).\n"
+                                   "Exit status 1 if the bundle or message is invalid, 2 if the input cannot be read.",
+                       epilog="Example: iota-edge inspect bundle.txt\n"
+                              "Also:    iota-edge inspect payload.txt --root ROOT --side-key-file key.txt\n"
+                              "         iota-edge inspect uplink.hex --json")
+    i.add_argument("file", help="transactions (one per line, or a JSON list), a MAM payload, or a wire message; "
+                                "- for stdin")
+    i.add_argument("--root", help="MAM tree root (81 trytes): decode FILE as a MAM payload or its bundle")
+    i.add_argument("--side-key-file", help="side key of a restricted channel")
+    i.add_argument("--wire", action="store_true", help="FILE is a wire message (default: detected)")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_inspect)
 
@@ -149,6 +212,14 @@ def build_parser():
 
     from iota_edge.gateway.cli import add_gateway_command  # CPython only, like the rest of this CLI
     add_gateway_command(sub)
+
+    from iota_edge.toolkit.provision import add_provision_command
+    from iota_edge.toolkit.keys import add_keys_command
+    from iota_edge.toolkit.flash import add_flash_command
+
+    add_provision_command(sub)
+    add_keys_command(sub)
+    add_flash_command(sub)
 
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
                        description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",

