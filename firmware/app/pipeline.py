@@ -225,7 +225,8 @@ class Pipeline:
         if not self._dirty or len(self.outstanding) >= self.window:
             return
         self._dirty = False
-        limit = self.window + len(self.outstanding) + len(self.acked)
+        # One new record per pass: pending() returns payloads, and each is a few KiB of a small heap.
+        limit = len(self.outstanding) + len(self.acked) + 1
         for seq, payload in self.store.pending(limit):
             if len(self.outstanding) >= self.window:
                 break
@@ -236,6 +237,7 @@ class Pipeline:
                 break
             self.outstanding[seq] = now
             self.sent += 1
+            self._dirty = True
             self.emit("sent", seq=seq, bytes=len(payload))
 
     def on_ack(self, seq, status, reason=None):

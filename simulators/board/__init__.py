@@ -56,11 +56,14 @@ def start_board(config_path, board="UNIX", heap=None, micropython=None, env=None
 
 
 def events(proc):
-    """The JSON events of a started board, one dict per line, until its stdout closes (other lines are skipped)."""
+    """The JSON events of a started board, one dict per line, until its stdout closes. Other lines (a traceback,
+    print output) come as {"event": "log", "line": ...}."""
     for line in proc.stdout:
-        line = line.strip()
+        line = line.rstrip("\n")
         if line.startswith("{"):
             try:
                 yield json.loads(line)
-            except ValueError:
                 continue
+            except ValueError:
+                pass
+        yield {"event": "log", "line": line}
