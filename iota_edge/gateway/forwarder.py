@@ -48,6 +48,7 @@ POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SAMPLES = 256  # recent samples kept per histogram
+ACKS_KEPT = 65536  # take_acks backlog kept when nobody takes them (the outbox keeps confirmed items anyway)
 
 
 class Histogram:
@@ -149,7 +150,7 @@ class Forwarder:
         self._unchecked = True  # items stored since that pass
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
-        self._acks = []
+        self._acks = collections.deque(maxlen=ACKS_KEPT)
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
         self.node_up = None
         self.counters = dict.fromkeys(("attached", "stored", "confirmed", "reattached", "refused", "dead_lettered",
@@ -413,8 +414,10 @@ class Forwarder:
 
     def take_acks(self):
         """(device, seq, status) moves since the last call: ``confirmed`` ones, and ``stored`` ones too when
-        ``ack_on="stored"``. Confirmed items are also in ``outbox.ack_ready`` (then ``mark_acked`` them)."""
-        acks, self._acks = self._acks, []
+        ``ack_on="stored"`` (the newest ACKS_KEPT). Confirmed items are also in ``outbox.ack_ready`` (then
+        ``mark_acked`` them): that is the durable list; this one is for prompt acknowledgements."""
+        acks = list(self._acks)
+        self._acks.clear()
         return acks
 
     def stats(self):
