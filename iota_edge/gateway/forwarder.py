@@ -10,10 +10,15 @@
 Per item: ``received`` -> tips (getTransactionsToApprove) -> Proof-of-Work (the C kernel in a thread pool, the kernel
 releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to
 the outbox *before* the node sees them, so a crash never attaches a bundle twice) -> storeTransactions and
-broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. A bundle that is
-not confirmed ``reattach_milestones`` milestones after it was stored goes back to ``received`` and is attached again on
-new tips; every tail it ever had still counts for confirmation. An item put as ``attached`` (the device did the PoW)
-is stored as it is and only reattached if it is refused or does not confirm.
+broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. A stored bundle that
+``reattach_milestones`` milestones passed by goes back to ``received`` and is attached again on new tips; every tail it
+ever had still counts for confirmation. "Passed by" counts the milestones issued while the bundle's tail was still a
+tip (nothing approves it: no newer transaction will carry it to a milestone) and nothing of ours confirmed, or an
+item received after it confirmed. Milestones spent working through an older backlog do not count: this project's
+coordinator approves two tips per milestone, so a burst of stored bundles takes many. (Not handled: a bundle approved
+only by a transaction that itself never confirms is never reattached.) An item
+put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
+confirm.
 
 Order: items are attached, written and stored in receive order (per device that is seq order, which the verifier
 enforces); PoW runs in parallel but results are taken in submission order, and attachment timestamps increase in
@@ -148,6 +153,7 @@ class Forwarder:
         self._milestone = None  # latest milestone index seen
         self._checked_at = None  # milestone index of the last confirmation pass
         self._unchecked = True  # items stored since that pass
+        self._passed = {}  # bundle hash -> milestones that passed this stored item by
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._acks = collections.deque(maxlen=ACKS_KEPT)
@@ -377,18 +383,26 @@ class Forwarder:
         if milestone == self._checked_at and not self._unchecked:
             return 0  # only a milestone confirms: nothing can have changed
         items = self.outbox.next_batch("stored", CONFIRM_BATCH)
+        advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
         self._checked_at = milestone
         self._unchecked = False
         self._pending = len(items)
         if not items:
+            self._passed.clear()
             return 0
         tails = [t for item in items for t in item.info.get("tails", [])]
         states = dict(zip(tails, self.node.get_inclusion_states(tails)))  # asked after reading the milestone
+        confirmed = [any(states.get(t) for t in item.info.get("tails", [])) for item in items]
+        newest = max((i for i, c in enumerate(confirmed) if c), default=-1)
+        carried = set()
+        if advanced:
+            carried = self._carried([item for i, item in enumerate(items)
+                                     if not confirmed[i] and (newest < 0 or i < newest)])
         n = 0
         wall = self._clock()
-        for item in items:
-            item_tails = item.info.get("tails", [])
-            if any(states.get(t) for t in item_tails):
+        for i, item in enumerate(items):
+            if confirmed[i]:
+                self._passed.pop(item.bundle_hash, None)
                 try:
                     self.outbox.mark(item.bundle_hash, "confirmed", milestone=milestone)
                 except UnknownItem:
@@ -398,17 +412,44 @@ class Forwarder:
                 self._acks.append((item.device, item.seq, "confirmed"))
                 self._pending -= 1
                 n += 1
-            elif milestone - item.info.get("stored_milestone", milestone) >= self.reattach_milestones:
+                continue
+            # Passed by: milestones came and went while nothing of ours confirmed, or while an item received after
+            # this one confirmed. A node working through a backlog oldest first (this project's coordinator takes
+            # two tips per milestone) does not count against the items it has not reached yet.
+            if advanced and (newest < 0 or i < newest) and item.bundle_hash not in carried:
+                self._passed[item.bundle_hash] = self._passed.get(item.bundle_hash, 0) + advanced
+            if self._passed.get(item.bundle_hash, 0) >= self.reattach_milestones:
+                self._passed.pop(item.bundle_hash, None)
                 try:
                     self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
                 except UnknownItem:
                     continue
                 self.counters["reattached"] += 1
                 self._pending -= 1
-                self.log.info("bundle %s... of %s seq %d not confirmed after %d milestones: reattaching",
+                self.log.info("bundle %s... of %s seq %d passed by %d milestones unconfirmed: reattaching",
                               item.bundle_hash[:9], item.device, item.seq, self.reattach_milestones)
                 n += 1
+        if len(items) < CONFIRM_BATCH and len(self._passed) > len(items):  # forget items pruned or rejected
+            live = {item.bundle_hash for item in items}
+            self._passed = {h: v for h, v in self._passed.items() if h in live}
         return n
+
+    def _carried(self, items):
+        """Bundle hashes of ``items`` one of whose tails some transaction approves: no longer tips, they confirm
+        with their approvers, so reattaching them would only attach them twice."""
+        tails = {t: item.bundle_hash for item in items for t in item.info.get("tails", [])}
+        if not tails:
+            return set()
+        from iota_edge.transaction import Transaction
+
+        approvers = self.node.find_transactions(approvees=list(tails))
+        carried = set()
+        for trytes in self.node.get_trytes(approvers) if approvers else []:
+            tx = Transaction.from_trytes(trytes)
+            for parent in (tx.trunk, tx.branch):
+                if parent in tails:
+                    carried.add(tails[parent])
+        return carried
 
     # -- observability -------------------------------------------------------------------------------------------
 

@@ -224,3 +224,27 @@ def test_stop_cancels_pow_and_leaves_items_received(tmp_path):
     with Outbox(path) as box:
         assert box.stats()["depth"]["received"] == 2
     assert threading.active_count() < 50
+
+
+def test_backlog_worked_through_oldest_first_is_not_reattached(tmp_path):
+    """Many stored bundles, milestones that each confirm the two oldest tips: the milestones pile up past
+    reattach_milestones, but the ones not reached yet are not passed by, so nothing is attached twice."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=4, per_device=4)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2, reattach_milestones=1) as ft:
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 16, 120, "16 stored items")
+            issued = 0
+            while confirmed_count(path) < 16:
+                with node.tangle.lock:
+                    tips = node.tangle.store.unconfirmed_tips()
+                    latest = node.tangle.store.latest_milestone()[1]
+                if tips:
+                    node.coordinator._issue_one(tips[0], tips[1] if len(tips) > 1 else latest)
+                    issued += 1
+                time.sleep(0.3)  # the forwarder sees about one milestone per pass
+                assert issued < 60
+            assert ft.forwarder.stats()["reattaches"] == 0
+        check_confirmed_once_in_order(node.url, expected)
+    assert issued >= 2  # more milestones than reattach_milestones went by while items waited
