@@ -3,6 +3,7 @@
     iota-edge address --seed-file seed.txt --index 0 --count 3 --checksum
     iota-edge inspect bundle.txt            # decode transactions (one trytes string per line) and check the bundle
     iota-edge node --db tangle.db           # a validating legacy node with the IRI HTTP API on port 14265
+    iota-edge gateway --config gw.toml      # the device gateway; `iota-edge gateway status` shows its backlog
     iota-edge bench core                    # pure-Python core vs PyOTA, and the same on MicroPython
 
 Bad input exits with status 2 and one line that says what was wrong. Seeds are read from a file, the environment
@@ -145,6 +146,9 @@ def build_parser():
         add_node_command = None
     if add_node_command is not None:
         add_node_command(sub)
+
+    from iota_edge.gateway.cli import add_gateway_command  # CPython only, like the rest of this CLI
+    add_gateway_command(sub)
 
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
                        description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",

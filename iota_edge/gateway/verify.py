@@ -9,11 +9,14 @@ position valid, the signed reading matching the wire fields, (device, sequence) 
     except Rejected as e:
         dead_letter(e.reason, data)                   # never blocks the queue; the device gets a "rejected" ack
 
-The registry follows each device's channel: a message must be signed under the device's current tree root or under
-the next root that tree announced, and its leaf must come after the last accepted one of that root; a message under
-the next root moves the device on to it. A message whose (device, seq) was accepted before is a ``Duplicate`` when
-it is the same signed message (a retransmission after a lost acknowledgement: acknowledge it again) and a
-``Rejected('replay')`` otherwise. ``Registry.to_state()`` / ``from_state()`` persist the positions.
+The registry follows each device's channel: a message must be signed under the device's current tree root, under
+the next root that tree announced, or under a tree of a recently accepted message (a late message of the previous
+tree), and its leaf must not have signed an accepted message before (a one-time key signs once). Leaves may arrive
+out of order (a broker restart, a resend), so a valid message is never refused for coming late; a message older
+than the window of remembered sequence numbers (SEEN_WINDOW) can no longer be told from a replay and is refused.
+A message under the next root moves the device on to it. A message whose (device, seq) was accepted before is a
+``Duplicate`` when it is the same signed message (a retransmission after a lost acknowledgement: acknowledge it
+again) and a ``Rejected('replay')`` otherwise. ``Registry.to_state()`` / ``from_state()`` persist the positions.
 """
 
 from iota_edge.errors import IotaEdgeError, InvalidMessage, InvalidValue
@@ -108,7 +111,8 @@ class Verifier:
         if up.mode != d["mode"]:
             raise Rejected("device %r publishes in %s mode, got %s" % (up.device, d["mode"], up.mode), "mode",
                            up.device, up.seq)
-        if up.root != d["root"] and up.root != d["next_root"]:
+        seen = d["seen"]
+        if up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values()):
             raise Rejected("root %s... is neither the device's current nor its announced next tree" % up.root[:9],
                            "stream_position", up.device, up.seq)
         try:
@@ -124,20 +128,29 @@ class Verifier:
                 reading.device, reading.seq, up.device, up.seq), "mismatch", up.device, up.seq)
         key = str(up.seq)
         position = [up.root, parsed.index]
-        if key in d["seen"]:
-            if d["seen"][key] == position:
+        if key in seen:
+            if seen[key] == position:
                 return Duplicate(up)
             raise Rejected("seq %d was accepted before with another signed message" % up.seq, "replay",
                            up.device, up.seq)
-        if up.root == d["root"] and parsed.index <= d["last_index"]:
+        if seen and up.seq <= max(int(k) for k in seen) - SEEN_WINDOW:
+            raise Rejected("seq %d is older than the %d remembered ones: it cannot be told from a replay" % (
+                up.seq, SEEN_WINDOW), "replay", up.device, up.seq)
+        if position in seen.values():
+            raise Rejected("leaf %d of this tree signed another accepted message" % parsed.index, "replay",
+                           up.device, up.seq)
+        if up.root == d["root"] and not seen and parsed.index <= d["last_index"]:
             raise Rejected("leaf %d of this tree is not after the last accepted one (%d)" % (
                 parsed.index, d["last_index"]), "replay", up.device, up.seq)
-        if up.root != d["root"]:  # the device moved on to the tree its last one announced
+        if up.root == d["next_root"] and up.root != d["root"]:  # the device moved on to the announced tree
             d["root"] = up.root
-        d["next_root"] = parsed.next_root
-        d["last_index"] = parsed.index
-        d["seen"][key] = position
-        if len(d["seen"]) > SEEN_WINDOW:
-            for old in sorted(d["seen"], key=int)[: len(d["seen"]) - SEEN_WINDOW]:
-                del d["seen"][old]
+            d["last_index"] = -1
+        if up.root == d["root"]:
+            d["next_root"] = parsed.next_root
+            if parsed.index > d["last_index"]:
+                d["last_index"] = parsed.index
+        seen[key] = position
+        if len(seen) > SEEN_WINDOW:
+            for old in sorted(seen, key=int)[: len(seen) - SEEN_WINDOW]:
+                del seen[old]
         return Accepted(up, parsed, reading)

@@ -1,168 +1,169 @@
-"""Helpers of the gateway forwarder tests and the fault campaign: bundles for the outbox, a forwarder thread, node
-fault control, and the end-to-end check "every reading confirmed on the node exactly once, in order per device"."""
+"""Helpers of the gateway tests: simulated devices (CPython, C kernel), a gateway config, a stand-in forwarder.
+
+    dev = SimDevice("dev1")                     # a MAM channel; dev.up(seq) -> wire bytes of a signed reading
+    cfg = write_config(tmp_path, transports=[{...}], devices=[dev])
+    gw = Gateway(load_config(cfg), forwarder=MiniForwarder.factory).start()
+"""
+import json
 import os
-import signal
-import socket
 import threading
 import time
 
-from _node_helpers import address_of, data_bundle, start_node_process
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
+from iota_edge import wire
 from iota_edge.client import NodeClient
+from iota_edge.streams import Channel
+from iota_edge.streams.reading import encode_batch
 from iota_edge.transaction import Transaction
-
-NINES = "9" * 2673
-
-
-def bundle_hash(trytes_list):
-    return Transaction.from_trytes(trytes_list[0]).bundle
+from iota_edge.trinary import bytes_to_trytes, int_to_trytes
 
 
-def reading_bundle(device_index, seq, size=2500, timestamp=None):
-    """An unattached multi-transaction data bundle (``size`` message bytes: 3 transactions for 2500). The message is
-    not in the bundle hash (only the essences are), so each (device, seq) gets its own address."""
-    message = (b"%d:%d:" % (device_index, seq)).ljust(size, b"r")
-    return data_bundle(address_of(device_index * 1000003 + seq), message, tag="GWTEST", timestamp=timestamp)
+class SimDevice:
+    """A device's MAM channel on CPython: ``up(seq)`` signs reading ``seq`` and returns the wire bytes."""
+
+    def __init__(self, device, mode="public", side_key=None, count=16, seed=None):
+        self.device = device
+        self.mode = mode
+        self.side_key = side_key
+        seed = seed or ("SIM9" + int_to_trytes(sum(map(ord, device)) * 7919 + len(device), 12)).ljust(81, "9")
+        self.channel = Channel(seed, mode=mode, side_key=side_key, security=1, count=count, next_count=count)
+        self.root = self.channel.root
+        self.sent = {}
+
+    def registry_entry(self):
+        return {"root": self.root, "mode": self.mode, "side_key": self.side_key}
+
+    def up(self, seq, claim=None, timestamp=None):
+        """Wire bytes of reading ``seq``; ``claim`` puts another device id in the signed reading and on the wire."""
+        name = claim or self.device
+        ts = 1700000000 + seq if timestamp is None else timestamp
+        data = encode_batch(name, seq, [(ts, [("t", 20 + seq % 10, "Cel")])])
+        m = self.channel.create_message(bytes_to_trytes(data))
+        raw = wire.encode_up(name, seq, m.root, m.payload, self.mode)
+        self.sent[seq] = raw
+        return raw
 
 
-def fill_outbox(box, devices, per_device, size=2500):
-    """Put ``per_device`` bundles for each of ``devices`` devices, interleaved; returns {device: [(seq, hash)]}."""
-    expected = {}
-    for seq in range(per_device):
-        for d in range(devices):
-            trytes = reading_bundle(d, seq, size)
-            h = bundle_hash(trytes)
-            assert box.put("dev-%d" % d, seq, h, trytes)
-            expected.setdefault("dev-%d" % d, []).append((seq, h))
-    return expected
+def write_config(tmp_path, transports, devices, node_url="http://127.0.0.1:1", extra="", name="gateway.toml",
+                 gateway_id="gw-test", data_dir="data", log_level="warning", node_extra=""):
+    """A gateway TOML file and its devices.json under tmp_path; returns the config path."""
+    reg = os.path.join(str(tmp_path), "devices.json")
+    with open(reg, "w") as f:
+        json.dump({d.device: d.registry_entry() for d in devices}, f)
+    lines = ['[gateway]', 'id = "%s"' % gateway_id, 'data_dir = "%s"' % data_dir, '',
+             '[node]', 'url = "%s"' % node_url, 'mwm = 9', node_extra, '', '[devices]', 'registry = "devices.json"', '',
+             '[log]', 'level = "%s"' % log_level, '']
+    for t in transports:
+        lines.append("[[transports]]")
+        for k, v in t.items():
+            lines.append("%s = %s" % (k, json.dumps(v)))
+        lines.append("")
+    path = os.path.join(str(tmp_path), name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + extra)
+    return path
 
 
-class ForwarderThread:
-    """Runs Forwarder.run in a thread that opens its own Outbox on ``path`` (sqlite3 objects stay in their thread)."""
+class MiniForwarder:
+    """Stand-in for gwb's Forwarder (same run/step/stats surface): send each received bundle to the node with local
+    PoW, mark attached then stored, and mark confirmed once the node's inclusion state says so."""
 
-    def __init__(self, path, url, **kw):
-        from iota_edge.gateway.forwarder import Forwarder
-
-        self.forwarder = Forwarder(path, url, **kw)
-        self.stop = threading.Event()
-        self.error = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        try:
-            self.forwarder.run(self.stop)
-        except BaseException as e:  # reported by join(): a test must see a crashed forwarder
-            self.error = e
-            raise
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def join(self):
-        self.stop.set()
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the forwarder did not stop"
-        assert self.error is None, "the forwarder crashed: %r" % (self.error,)
-
-    def __exit__(self, *exc):
-        self.join()
-
-
-def wait_for(predicate, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class NodeProcess:
-    """The project's node in a subprocess on a fixed loopback port, so it can be killed and restarted under the
-    same URL (a gateway keeps its node URL)."""
-
-    def __init__(self, db, mwm=9, milestone_interval=0.3, port=None):
-        self.db = str(db)
+    def __init__(self, outbox, node_url, mwm=9):
+        self.outbox = outbox
+        self.node = NodeClient(node_url, retries=2, backoff=0.05)
         self.mwm = mwm
-        self.milestone_interval = milestone_interval
-        self.port = port or free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = None
+        self.sent = 0
 
-    def start(self):
-        for attempt in range(50):  # the port can be briefly unavailable right after a kill
-            try:
-                self.proc, url = start_node_process(self.db, self.mwm, extra=(
-                    "--port", str(self.port), "--milestone-interval", str(self.milestone_interval)))
-            except RuntimeError:
-                time.sleep(0.1)
-                continue
-            assert url == self.url, url
-            return self
-        raise RuntimeError("the node did not start on port %d" % self.port)
+    @classmethod
+    def factory(cls, outbox, config, logger):
+        return cls(outbox, config.node.url, config.node.mwm)
 
-    def kill(self):
-        """SIGKILL: no clean shutdown, connections refused until start()."""
-        if self.proc is not None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-            self.proc = None
+    def step(self):
+        work = 0
+        for item in self.outbox.next_batch("received", 20):
+            attached = self.node.send(item.trytes, mwm=self.mwm)
+            tail = Transaction.from_trytes(attached[0]).hash
+            self.outbox.mark(item.bundle_hash, "attached", trytes=attached, tail=tail)
+            self.outbox.mark(item.bundle_hash, "stored")
+            self.sent += 1
+            work += 1
+        stored = self.outbox.next_batch("stored", 200)
+        if stored:
+            states = self.node.get_inclusion_states([i.info["tail"] for i in stored])
+            for item, ok in zip(stored, states):
+                if ok:
+                    self.outbox.mark(item.bundle_hash, "confirmed")
+                    work += 1
+        return work
 
-    def __enter__(self):
-        return self.start()
+    def run(self, stop):
+        while not stop.is_set():
+            if not self.step():
+                stop.wait(0.05)
 
-    def __exit__(self, *exc):
-        self.kill()
-
-
-def node_view(url, hashes):
-    """{bundle hash: [(tail hash, attachment timestamp, confirmed)]} for every attachment the node holds."""
-    client = NodeClient(url, retries=3)
-    view = {}
-    for h in hashes:
-        found = client.find_transactions(bundles=[h])
-        txs = [Transaction.from_trytes(t) for t in client.get_trytes(found) if t != NINES]
-        tails = [tx for tx in txs if tx.current_index == 0]
-        states = client.get_inclusion_states([tx.hash for tx in tails]) if tails else []
-        view[h] = sorted((tx.hash, tx.attachment_timestamp, s) for tx, s in zip(tails, states))
-    return view
+    def stats(self):
+        return {"sent": self.sent, "node_up": 1}
 
 
-def check_confirmed_once_in_order(url, expected, reattach_allowed=False):
-    """Every expected (device, seq, bundle) is on the node and confirmed; without reattaches it was attached exactly
-    once (one tail, so nothing stored twice); per device, the attachment timestamps follow seq order. Returns the
-    view."""
-    view = node_view(url, [h for items in expected.values() for _, h in items])
-    problems = []
-    for device, items in expected.items():
-        last = -1
-        for seq, h in sorted(items):
-            attachments = view[h]
-            if not attachments:
-                problems.append("%s seq %d: not on the node" % (device, seq))
-                continue
-            if not reattach_allowed and len(attachments) != 1:
-                problems.append("%s seq %d: attached %d times" % (device, seq, len(attachments)))
-            confirmed = [a for a in attachments if a[2]]
-            if not confirmed:
-                problems.append("%s seq %d: not confirmed" % (device, seq))
-                continue
-            first = min(a[1] for a in confirmed)
-            if first <= last:
-                problems.append("%s seq %d: attached before its predecessor (%d <= %d)" % (device, seq, first, last))
-            last = first
-    assert not problems, "%d problem(s): %s" % (len(problems), "; ".join(problems[:10]))
-    return view
+class MqttDevice:
+    """A device's MQTT client (paho, MQTT 3.1.1, persistent session): publishes ups, collects acks."""
+
+    def __init__(self, broker, user, password, device=None, tls=True):
+        self.device = device or user
+        self.acks = []
+        self.cond = threading.Condition()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="sim-" + self.device,
+                                  protocol=paho.MQTTv311, clean_session=False)
+        self.client.username_pw_set(user, password)
+        port = broker.port
+        if tls:
+            self.client.tls_set(ca_certs=os.path.join(broker.dir, "ca.crt"))
+            port = broker.tls_port
+        self.connected = threading.Event()
+        self.refused = None
+
+        def on_connect(client, userdata, flags, rc, props):
+            if rc.is_failure:
+                self.refused = str(rc)
+                return
+            client.subscribe(wire.topics(self.device)[2], qos=1)
+            self.connected.set()
+
+        def on_message(client, userdata, msg):
+            with self.cond:
+                self.acks.append(wire.decode(msg.payload))
+                self.cond.notify_all()
+
+        self.client.on_connect = on_connect
+        self.client.on_message = on_message
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+
+    def publish(self, data, topic=None, kind=0):
+        info = self.client.publish(topic or wire.topics(self.device)[kind], data, qos=1)
+        return info
+
+    def wait_acks(self, pred, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self.acks):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for(pred, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()

@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from _gateway_helpers import (ForwarderThread, NodeProcess, bundle_hash, check_confirmed_once_in_order, fill_outbox,
+from _forwarder_helpers import (ForwarderThread, NodeProcess, bundle_hash, check_confirmed_once_in_order, fill_outbox,
                               free_port, node_view, reading_bundle, wait_for)
 from _node_helpers import have_native_pow
 

@@ -98,3 +98,38 @@ def test_registry_state_survives_a_restart(fleet):
     assert isinstance(restarted.verify(up1), Duplicate)
     up2, _ = up_for(ch, "meter-7", 2)
     assert isinstance(restarted.verify(up2), Accepted)
+
+
+def test_late_messages_are_accepted_once_and_a_reused_leaf_is_a_replay():
+    # A broker restart or a resend can deliver a device's messages out of order, also across a tree boundary.
+    ch = Channel(SEED, mode="restricted", side_key="SIDEKEY", count=4, next_count=4)
+    ups = [up_for(ch, "meter-7", seq)[0] for seq in range(6)]  # leaves 0..3 of the first tree, 0..1 of the next
+    verifier = Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}}))
+    for i in (0, 2, 3, 1, 4, 5):
+        assert isinstance(verifier.verify(ups[i]), Accepted), i
+    assert verifier.registry.get("meter-7")["root"] == ups[4].root
+    late = [up_for(ch, "meter-7", seq)[0] for seq in (6, 7)]
+    assert isinstance(verifier.verify(late[1]), Accepted)
+    assert isinstance(verifier.verify(late[0]), Accepted)
+    for up in ups + late:
+        assert isinstance(verifier.verify(up), Duplicate)
+    # The same leaf signing another (device, seq): the one-time key was used twice, refused.
+    reused = Channel(SEED, mode="restricted", side_key="SIDEKEY", count=4, next_count=4)
+    up, _ = up_for(reused, "meter-7", 9)  # leaf 0 of the first tree again, under a new seq
+    with pytest.raises(Rejected) as e:
+        verifier.verify(up)
+    assert e.value.reason == "replay"
+
+
+def test_a_message_older_than_the_window_is_refused(monkeypatch):
+    import iota_edge.gateway.verify as verify
+
+    monkeypatch.setattr(verify, "SEEN_WINDOW", 3)
+    ch = Channel(SEED, mode="restricted", side_key="SIDEKEY", count=8, next_count=8)
+    ups = [up_for(ch, "meter-7", seq)[0] for seq in range(6)]
+    verifier = Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}}))
+    for i in (0, 2, 3, 4, 5):
+        verifier.verify(ups[i])
+    with pytest.raises(Rejected) as e:  # seq 1 never arrived in time; 5 - 3 >= 1
+        verifier.verify(ups[1])
+    assert e.value.reason == "replay" and "cannot be told" in str(e.value)

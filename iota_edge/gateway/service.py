@@ -1,0 +1,410 @@
+"""The gateway service: transports -> verification -> the durable outbox -> the forwarder, and acks back.
+
+    from iota_edge.gateway.config import load_config
+    from iota_edge.gateway.service import Gateway, run_gateway
+    gw = Gateway(load_config("gateway.toml")).start()      # returns once the transports and threads run
+    gw.stats()                                              # what the metrics endpoint shows, as a dict
+    gw.stop()
+    run_gateway("gateway.toml")                             # the same until SIGINT/SIGTERM (the CLI uses it)
+
+Threads: each transport has its own (paho's network loop, one per serial port) and hands every message to the
+ingestion thread, which alone owns the outbox connection, the verifier and the device state: decode, verify, build
+the bundle, ``Outbox.put``, record the device's position, settle the message (MQTT PUBACK / serial frame ACK). The
+same thread sends acknowledgements when the outbox has confirmed (or, with ``ack_on = "stored"``, stored) items.
+The forwarder runs in its own thread with its own outbox connection on the same file. Metrics are served by a
+fourth thread from snapshots, never by touching SQLite connections of other threads.
+
+Rejects (undecodable bytes, unknown devices, bad signatures, replays, a device id that differs from the MQTT topic,
+an invalid device-attached bundle) are dead-lettered with their reason and answered with a ``rejected`` ack; they
+never block the queue. An OutboxFull (policy ``refuse_new``) or storage failure pushes back: the message is not
+acknowledged on its transport, so the broker (or the device over serial) keeps it and delivers it again.
+"""
+import os
+import queue
+import sqlite3
+import threading
+import time
+
+from iota_edge import wire
+from iota_edge.bundle import prepare_transfer, validate_bundle
+from iota_edge.errors import IotaEdgeError
+from iota_edge.gateway.config import load_config
+from iota_edge.gateway.log import EventLog
+from iota_edge.gateway.outbox import ItemTooLarge, Outbox, OutboxFull, OutboxStorageError
+from iota_edge.gateway.state import DeviceState
+from iota_edge.gateway.transport import open_transport
+from iota_edge.gateway.verify import Accepted, Duplicate, Registry, Rejected, Verifier
+from iota_edge.streams.channel import channel_address
+from iota_edge.transaction import Transaction
+
+TAG = "IOTAEDGE"
+HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
+MAX_HELD = 1000  # past this, a push-back is settled at once (the transport redelivers it later)
+ACK_BATCH = 500
+
+
+class GatewayError(IotaEdgeError):
+    """The gateway cannot start or had to stop; the message names the part."""
+
+
+class _BadBundle(Exception):
+    """A device-attached bundle does not carry the verified message."""
+
+
+def build_bundle(root, mode, payload, timestamp, tag=TAG):
+    """The unattached bundle trytes (tail first) of one MAM message: deterministic, so a retransmission of the same
+    signed message yields the same bundle hash (the outbox's idempotency key)."""
+    return prepare_transfer(None, [{"address": channel_address(root, mode), "value": 0, "tag": tag,
+                                    "message_trytes": payload}], timestamp=timestamp)
+
+
+def check_device_bundle(trytes, root, mode, payload):
+    """Raise _BadBundle unless ``trytes`` is a valid bundle carrying ``payload`` at the channel's address."""
+    try:
+        validate_bundle(trytes)
+        txs = [Transaction.from_trytes(t) for t in trytes]
+    except IotaEdgeError as e:
+        raise _BadBundle("bundle: %s" % e)
+    address = channel_address(root, mode)
+    if any(tx.address != address for tx in txs):
+        raise _BadBundle("bundle: not at the channel address of the signed message")
+    carried = "".join(tx.signature_message_fragment for tx in txs).rstrip("9")
+    if carried != payload.rstrip("9"):
+        raise _BadBundle("bundle: its message is not the verified MAM payload")
+    return txs[0].bundle
+
+
+class Gateway:
+    """The service. ``forwarder``: ``"auto"`` (iota_edge.gateway.forwarder.Forwarder, configured from [node]),
+    a factory ``f(outbox, config, logger) -> object with run(stop) and stats()``, or None (ingest only).
+    ``serial_opener`` replaces pyserial's serial_for_url (tests); ``log_stream`` where log lines go."""
+
+    def __init__(self, config, *, forwarder="auto", serial_opener=None, log_stream=None, clock=time.time):
+        self.config = config
+        self.log = EventLog(config.log.level, config.log.format, stream=log_stream)
+        self._forwarder_spec = forwarder
+        self._serial_opener = serial_opener
+        self._clock = clock
+        self._inbox = queue.Queue()
+        self._stop = threading.Event()
+        self.failed = threading.Event()  # set when a gateway thread died; run_gateway exits non-zero
+        self._ready = threading.Event()
+        self._threads = []
+        self._failure = None
+        self.transports = [open_transport(t, self.log, serial_opener) for t in config.transports]
+        self._by_name = {t.name: t for t in self.transports}
+        self.forwarder = None
+        self.metrics_server = None
+        self._counters = {"ingested": 0, "accepted": 0, "duplicates": 0, "acked": 0, "acks_sent": 0,
+                          "pushed_back": 0, "heartbeats": 0}
+        self._rejects = {}
+        self._heartbeats = {}
+        self._outbox_stats = None
+        self._held = []
+        self._stored_acked = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    def start(self, timeout=30.0):
+        """Open the outbox and state, start every thread; returns self once ingestion runs (raises what failed)."""
+        if self._forwarder_spec == "auto":
+            try:
+                from iota_edge.gateway.forwarder import Forwarder  # noqa: F401  (fail here, not in a thread)
+            except ImportError as e:
+                raise GatewayError("forwarder: iota_edge.gateway.forwarder is not available (%s); run with "
+                                   "forwarder=None (CLI: --ingest-only) to only collect" % e, "forwarder")
+        os.makedirs(self.config.data_dir, exist_ok=True)
+        self._spawn("ingest", self._ingest_main)
+        if not self._ready.wait(timeout) or self._failure is not None:
+            self.stop()
+            raise self._failure or RuntimeError("gateway: ingestion did not start in %.0f s" % timeout)
+        if self._forwarder_spec is not None:
+            self._spawn("forwarder", self._forward_main)
+        for t in self.transports:
+            t.start(self._inbox.put)
+        if self.config.metrics_listen is not None:
+            from iota_edge.gateway.metrics import MetricsServer
+
+            self.metrics_server = MetricsServer(self, *self.config.metrics_listen).start()
+        self.log.event("info", "gateway_started", gateway=self.config.gateway_id,
+                       transports=[t.name for t in self.transports], db=self.config.db_path)
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self.transports:
+            t.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+        for th in self._threads:
+            th.join(10)
+        self.log.event("info", "gateway_stopped", gateway=self.config.gateway_id)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _spawn(self, name, target):
+        th = threading.Thread(target=target, name="gateway " + name, daemon=True)
+        th.start()
+        self._threads.append(th)
+
+    def _open_outbox(self):
+        o = self.config.outbox
+        return Outbox(self.config.db_path, max_bytes=o.max_bytes, max_items=o.max_items, policy=o.policy)
+
+    # -- the forwarder thread -------------------------------------------------------------------------------------
+
+    def _make_forwarder(self, outbox):
+        spec = self._forwarder_spec
+        if spec == "auto":
+            from iota_edge.gateway.forwarder import Forwarder
+
+            n = self.config.node
+            return Forwarder(outbox, n.url, mwm=n.mwm, pow=n.pow, workers=n.workers,
+                             reattach_milestones=n.reattach_milestones, ack_on=n.ack_on, logger=self.log)
+        return spec(outbox, self.config, self.log)
+
+    def _forward_main(self):
+        try:
+            with self._open_outbox() as outbox:
+                self.forwarder = self._make_forwarder(outbox)
+                self.forwarder.run(self._stop)
+        finally:
+            if not self._stop.is_set():  # the forwarder died: stop the gateway loudly rather than fill the outbox
+                self.log.event("error", "forwarder_stopped")
+                self.failed.set()
+
+    # -- the ingestion thread -------------------------------------------------------------------------------------
+
+    def _ingest_main(self):
+        try:
+            self._outbox = self._open_outbox()
+            self._state = DeviceState(self.config.db_path, clock=self._clock)
+            self._provisioned = {d: c["root"] for d, c in self.config.devices.items()}
+            self._verifier = Verifier(Registry(self._state.restore(self.config.devices)))
+            self._refresh_stats()
+        except (IotaEdgeError, OSError) as e:
+            self._failure = e
+            self._ready.set()
+            return
+        self._ready.set()
+        next_pump = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._handle(self._inbox.get(timeout=0.05))
+                    burst = 1
+                    while burst < 256:  # drain a burst before the periodic work
+                        self._handle(self._inbox.get_nowait())
+                        burst += 1
+                except queue.Empty:
+                    pass
+                now = time.monotonic()
+                if now >= next_pump:
+                    next_pump = now + 0.2
+                    self._retry_held()
+                    self._pump_acks()
+                    self._refresh_stats()
+        finally:
+            if not self._stop.is_set():
+                self.log.event("error", "ingestion_stopped")
+                self.failed.set()
+            for inbound in self._held:
+                inbound.settle(False)
+            self._state.close()
+            self._outbox.close()
+
+    def _handle(self, inbound, retry=False):
+        if not retry:
+            self._counters["ingested"] += 1
+            if self._held and inbound.transport.holds and len(self._held) < MAX_HELD:
+                # Behind held messages: the verifier wants each device's leaves in order, so nothing overtakes.
+                self._held.append(inbound)
+                return
+        try:
+            msg = wire.decode(inbound.data)
+        except IotaEdgeError as e:
+            return self._reject(inbound, inbound.claimed or "?", None, "malformed", str(e))
+        if inbound.claimed is not None and msg.device != inbound.claimed:  # the ACL vouches for the topic only
+            return self._reject(inbound, inbound.claimed, msg.seq, "topic_mismatch",
+                                "the message names %r, the topic %r" % (msg.device, inbound.claimed))
+        if isinstance(msg, wire.Heartbeat) and inbound.kind in (None, "hb"):
+            return self._heartbeat(inbound, msg)
+        if not isinstance(msg, wire.Up) or inbound.kind not in (None, "up"):
+            return self._reject(inbound, msg.device, msg.seq, "unexpected_kind", type(msg).__name__)
+        self._up(inbound, msg)
+
+    def _heartbeat(self, inbound, hb):
+        if hb.device not in self._provisioned:
+            return self._reject(inbound, hb.device, hb.seq, "unknown_device", "heartbeat")
+        self._counters["heartbeats"] += 1
+        self._heartbeats[hb.device] = {"seq": hb.seq, "stats": dict(hb.stats), "at": self._clock()}
+        self._state.record_heartbeat(hb.device, self._provisioned[hb.device], hb.seq, hb.stats)
+        self._state.record_route(hb.device, self._provisioned[hb.device], (inbound.transport.name, inbound.route))
+        inbound.settle(True)
+
+    def _up(self, inbound, up):
+        d = self._verifier.registry.get(up.device)
+        saved = None if d is None else (d["root"], d["next_root"], d["last_index"])
+        try:
+            result = self._verifier.verify(up)
+        except Rejected as e:
+            return self._reject(inbound, up.device, up.seq, e.reason, str(e))
+        route = (inbound.transport.name, inbound.route)
+        if isinstance(result, Duplicate):
+            self._counters["duplicates"] += 1
+            self._send(route, up.device, up.seq, "duplicate")
+            return inbound.settle(True)
+        try:
+            if up.bundle is not None:
+                bundle_hash = check_device_bundle(up.bundle, up.root, up.mode, up.payload)
+                trytes = up.bundle
+            else:
+                trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
+                bundle_hash = Transaction.from_trytes(trytes[0]).bundle
+            stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
+            if stored and up.bundle is not None:
+                self._outbox.mark(bundle_hash, "attached", device_pow=True)
+        except _BadBundle as e:
+            self._rollback(up, saved)
+            return self._reject(inbound, up.device, up.seq, "bundle", str(e))
+        except ItemTooLarge as e:
+            self._rollback(up, saved)
+            return self._reject(inbound, up.device, up.seq, "too_large", str(e))
+        except (OutboxFull, OutboxStorageError) as e:
+            self._rollback(up, saved)
+            return self._push_back(inbound, up, e)
+        try:
+            self._state.record_accept(up.device, up.seq, self._verifier.registry.get(up.device), result.root,
+                                      result.index, self._provisioned[up.device], route)
+        except sqlite3.Error as e:  # the outbox has it; the persisted position only lags (see state.py)
+            self.log.event("warning", "state_write_failed", device=up.device, error=str(e))
+        if stored:
+            self._counters["accepted"] += 1
+            self.log.event("debug", "accepted", device=up.device, seq=up.seq, bundle=bundle_hash[:27])
+        elif self._outbox.get(bundle_hash) is None:
+            if self._state.is_tombstoned(bundle_hash):  # acknowledged and pruned long ago
+                self._counters["duplicates"] += 1
+                self._send(route, up.device, up.seq, "duplicate")
+            else:  # (device, seq) held by another bundle: the outbox dead-lettered it as seq_conflict
+                self._count_reject("seq_conflict")
+                self._send(route, up.device, up.seq, "rejected", "seq_conflict")
+        inbound.settle(True)
+
+    def _rollback(self, up, saved):
+        """Undo the verifier's advance for a message that was not kept, so its retransmission verifies again."""
+        d = self._verifier.registry.get(up.device)
+        if d is not None and saved is not None:
+            d["root"], d["next_root"], d["last_index"] = saved
+            d["seen"].pop(str(up.seq), None)
+
+    def _push_back(self, inbound, up, error):
+        self._counters["pushed_back"] += 1
+        self.log.event("warning", "push_back", device=up.device, seq=up.seq, error=type(error).__name__,
+                       depth=getattr(error, "depth", None))
+        if inbound.transport.holds and len(self._held) < MAX_HELD:
+            self._held.append(inbound)  # MQTT: no PUBACK yet; tried again when acknowledgements free room
+        else:
+            inbound.settle(False)
+
+    def _retry_held(self):
+        held, self._held = self._held, []
+        for i, inbound in enumerate(held):
+            self._handle(inbound, retry=True)
+            if self._held:  # pushed back again: the rest stays behind it, in order
+                self._held.extend(held[i + 1:])
+                return
+
+    def _reject(self, inbound, device, seq, reason, detail):
+        # seq=None: Outbox.reject(device, seq) also takes (device, seq) out of the queue, which is right for the
+        # forwarder's rejects and wrong here (a forged or replayed message must not evict the genuine one).
+        # The raw bytes keep the seq.
+        self._outbox.reject(device, None, reason, inbound.data)
+        self._count_reject(reason)
+        self.log.event("info", "rejected", device=device, seq=seq, reason=reason, detail=detail[:200],
+                       transport=inbound.transport.name)
+        if seq is not None:
+            self._send((inbound.transport.name, inbound.route), device, seq, "rejected", reason)
+        inbound.settle(True)
+
+    def _count_reject(self, reason):
+        self._rejects[reason] = self._rejects.get(reason, 0) + 1
+
+    # -- acknowledgements back to devices -------------------------------------------------------------------------
+
+    def _route_of(self, device):
+        name, route = self._state.routes().get(device, (None, None))
+        t = self._by_name.get(name)
+        if t is None:  # not heard from since the routes were recorded: an MQTT transport reaches it by its topic
+            t = next((x for x in self.transports if x.holds), None)
+        if t is not None and t.holds:
+            route = device  # MQTT: the device's own ack topic
+        return t, route
+
+    def _send(self, route, device, seq, status, reason=None):
+        t = self._by_name.get(route[0])
+        if t is None or not t.send(route[1], wire.encode_ack(device, seq, status, reason)):
+            return False
+        self._counters["acks_sent"] += 1
+        return True
+
+    def _pump_acks(self):
+        """Confirmed items -> ``confirmed`` acks on each device's transport, then mark_acked and prune."""
+        if self.config.node.ack_on == "stored":
+            stored = self._outbox.next_batch("stored", ACK_BATCH)
+            live = set()
+            for item in stored:
+                live.add(item.bundle_hash)
+                if item.bundle_hash not in self._stored_acked and self._ack(item.device, item.seq, "stored"):
+                    self._stored_acked.add(item.bundle_hash)
+            self._stored_acked &= live
+        done = {}
+        for item in self._outbox.next_batch("confirmed", ACK_BATCH):
+            if self._ack(item.device, item.seq, "confirmed"):
+                done.setdefault(item.device, []).append(item.seq)
+        for device, seqs in done.items():
+            self._counters["acked"] += self._outbox.mark_acked(device, seqs)
+        if done:
+            self._outbox.prune()
+
+    def _ack(self, device, seq, status):
+        t, route = self._route_of(device)
+        if t is None:
+            return False
+        return self._send((t.name, route), device, seq, status)
+
+    # -- observability --------------------------------------------------------------------------------------------
+
+    def _refresh_stats(self):
+        self._outbox_stats = self._outbox.stats()
+
+    def stats(self):
+        """A snapshot for metrics and tests (safe from any thread)."""
+        fwd = None
+        if self.forwarder is not None and hasattr(self.forwarder, "stats"):
+            fwd = self.forwarder.stats()
+        return {"gateway": self.config.gateway_id, "counters": dict(self._counters), "rejects": dict(self._rejects),
+                "outbox": self._outbox_stats, "heartbeats": dict(self._heartbeats),
+                "transports": {t.name: t.stats() for t in self.transports}, "forwarder": fwd}
+
+
+def run_gateway(config_path, *, forwarder="auto", stop=None):
+    """Load the config, run the gateway until SIGINT/SIGTERM (or ``stop`` is set), stop it cleanly. Returns the
+    exit status: 0, or 1 when a gateway thread died."""
+    import signal
+
+    cfg = load_config(config_path)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    gw = Gateway(cfg, forwarder=forwarder).start()
+    try:
+        while not stop.wait(0.5) and not gw.failed.is_set():
+            pass
+    finally:
+        gw.stop()
+    return 1 if gw.failed.is_set() else 0
