@@ -113,7 +113,8 @@ class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
     ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per CPU, one kernel thread each) bundles
     attached at once; ``reattach_milestones`` (3); ``ack_on`` (``"confirmed"`` or ``"stored"``: which moves
-    ``take_acks`` reports); ``logger`` (``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
+    ``take_acks`` reports); ``logger`` (the gateway's EventLog, or a logging.Logger; default
+    ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
     HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`)."""
 
     def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
@@ -164,6 +165,15 @@ class Forwarder:
         self.pow_latency = Histogram(LATENCY_BUCKETS)
         self.confirmation_lag = Histogram(LAG_BUCKETS)
 
+    def _log(self, level, event, **fields):
+        """To the gateway's EventLog (``event(level, name, **fields)``) or a logging.Logger. Ids, counts, reasons
+        and the node URL only: never trytes or secrets."""
+        if hasattr(self.log, "event"):
+            self.log.event(level, event, **fields)
+        else:
+            self.log.log(getattr(logging, level.upper()), "%s %s", event,
+                         " ".join("%s=%s" % kv for kv in fields.items()))
+
     # -- node calls through the breaker ------------------------------------------------------------------------
 
     def _failed(self, e, what):
@@ -172,12 +182,12 @@ class Forwarder:
         self.breaker.failure()
         self.node_up = False
         if self.breaker.state != was:
-            self.log.warning("node %s: %s failed (%s); breaker %s, retry in %.1f s", self.node_url, what, e,
-                             self.breaker.state, self.breaker.wait())
+            self._log("warning", "node_down", node=self.node_url, call=what, error=str(e)[:200],
+                      breaker=self.breaker.state, retry_in=round(self.breaker.wait(), 1))
 
     def _ok(self):
         if self.breaker.state != "closed":
-            self.log.info("node %s: answering again; breaker closed", self.node_url)
+            self._log("info", "node_up", node=self.node_url, breaker="closed")
         self.breaker.success()
         self.node_up = True
 
@@ -358,8 +368,8 @@ class Forwarder:
         """The node refused this bundle: attach it again on new tips, or give up after MAX_REFUSALS."""
         self.counters["refused"] += 1
         refusals = max(item.info.get("refusals", 0), self._refusals.get(item.bundle_hash, 0)) + 1
-        self.log.warning("node refused bundle %s... of %s seq %d (%d/%d): %s", item.bundle_hash[:9], item.device,
-                         item.seq, refusals, MAX_REFUSALS, reason)
+        self._log("warning", "node_refused", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
+                  refusals=refusals, max_refusals=MAX_REFUSALS, reason=reason[:200])
         if refusals >= MAX_REFUSALS:
             self._refusals.pop(item.bundle_hash, None)
             self.outbox.reject(item.device, item.seq, "node_refused")
@@ -426,8 +436,8 @@ class Forwarder:
                     continue
                 self.counters["reattached"] += 1
                 self._pending -= 1
-                self.log.info("bundle %s... of %s seq %d passed by %d milestones unconfirmed: reattaching",
-                              item.bundle_hash[:9], item.device, item.seq, self.reattach_milestones)
+                self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
+                          milestone=milestone, passed_by=self.reattach_milestones)
                 n += 1
         if len(items) < CONFIRM_BATCH and len(self._passed) > len(items):  # forget items pruned or rejected
             live = {item.bundle_hash for item in items}
@@ -462,15 +472,27 @@ class Forwarder:
         return acks
 
     def stats(self):
-        """A snapshot: counters (attached, stored, confirmed, reattached, refused, dead_lettered, node_failures,
-        pow_failures, discarded), ``pow_latency`` and ``confirmation_lag`` histograms (seconds), ``breaker``
-        (state, consecutive_failures, opens, half_opens, retry_in), ``node_up`` (None before the first call),
-        ``latest_milestone``, ``in_flight`` (PoW jobs), ``workers``, ``pow_threads``, ``pow`` mode."""
+        """A snapshot, flat where a metrics exporter reads numbers: ``attached``, ``stored``, ``confirmed``,
+        ``reattaches`` (counts), ``counters`` (also refused, dead_lettered, node_failures, pow_failures, discarded),
+        ``pow_buckets`` {upper bound s: cumulative count}, ``pow_sum``, ``pow_count``, ``pow_latency`` (buckets, sum,
+        count and recent samples), ``confirmation_lag`` (seconds from receipt to confirmation of the last confirmed
+        item) and ``confirmation_lag_histogram``, ``breaker`` (``closed``/``open``/``half_open``), ``breaker_opens``,
+        ``breaker_half_opens``, ``breaker_failures`` (consecutive), ``breaker_retry_in`` (s), ``node_up`` (None
+        before the first call), ``latest_milestone``, ``in_flight`` (PoW jobs), ``workers``, ``pow_threads``,
+        ``pow`` (mode)."""
+        pow_latency = self.pow_latency.snapshot()
+        lag = self.confirmation_lag.snapshot()
+        b = self.breaker.snapshot()
         return {
-            "counters": dict(self.counters),
             "attached": self.counters["attached"], "stored": self.counters["stored"],
             "confirmed": self.counters["confirmed"], "reattaches": self.counters["reattached"],
-            "pow_latency": self.pow_latency.snapshot(), "confirmation_lag": self.confirmation_lag.snapshot(),
-            "breaker": self.breaker.snapshot(), "node_up": self.node_up, "latest_milestone": self._milestone,
-            "in_flight": len(self._jobs), "workers": self.workers, "pow_threads": self.pow_threads, "pow": self.pow,
+            "counters": dict(self.counters),
+            "pow_buckets": {le: n for le, n in pow_latency["buckets"][:-1]},
+            "pow_sum": pow_latency["sum"], "pow_count": pow_latency["count"], "pow_latency": pow_latency,
+            "confirmation_lag": lag["samples"][-1] if lag["samples"] else None,
+            "confirmation_lag_histogram": lag,
+            "breaker": b["state"], "breaker_opens": b["opens"], "breaker_half_opens": b["half_opens"],
+            "breaker_failures": b["consecutive_failures"], "breaker_retry_in": b["retry_in"],
+            "node_up": self.node_up, "latest_milestone": self._milestone, "in_flight": len(self._jobs),
+            "workers": self.workers, "pow_threads": self.pow_threads, "pow": self.pow,
         }

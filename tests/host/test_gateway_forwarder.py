@@ -41,9 +41,16 @@ def test_forwards_multi_transaction_bundles_confirmed_once_in_order(tmp_path):
         view = check_confirmed_once_in_order(node.url, expected)
         assert all(len(NodeClient(node.url).find_transactions(bundles=[h])) == 3 for h in view)  # 3 tx each
     assert stats["attached"] == stats["stored"] == stats["confirmed"] == 12
-    assert stats["reattaches"] == 0 and stats["node_up"] is True and stats["breaker"]["state"] == "closed"
-    assert stats["pow_latency"]["count"] == 12 and stats["pow_latency"]["buckets"][-1][1] == 12
-    assert stats["confirmation_lag"]["count"] == 12
+    assert stats["reattaches"] == 0 and stats["node_up"] is True and stats["breaker"] == "closed"
+    assert stats["pow_latency"]["count"] == stats["pow_count"] == 12 and stats["pow_latency"]["buckets"][-1][1] == 12
+    assert sorted(stats["pow_buckets"]) == list(stats["pow_buckets"]) and stats["pow_sum"] > 0
+    assert stats["confirmation_lag_histogram"]["count"] == 12 and 0 < stats["confirmation_lag"] < 120
+    from iota_edge.gateway.metrics import render
+    with Outbox(path) as box:
+        text = render({"outbox": box.stats(), "forwarder": stats})  # the gateway's Prometheus page reads stats()
+    assert 'iota_edge_gateway_pow_seconds_bucket{le="+Inf"} 12' in text
+    assert "iota_edge_gateway_reattaches_total 0" in text and "iota_edge_gateway_breaker_open 0" in text
+    assert "iota_edge_gateway_node_up 1" in text and "iota_edge_gateway_confirmation_lag_seconds " in text
     with Outbox(path) as box:
         acks = box.ack_ready("dev-1")
         assert [i.seq for i in acks] == [0, 1, 2, 3]
@@ -59,15 +66,15 @@ def test_node_killed_and_restarted_mid_run_nothing_lost_or_duplicated(tmp_path):
         with ForwarderThread(path, node.url, mwm=MWM, workers=2) as ft:
             wait_for(lambda: ft.forwarder.stats()["stored"] >= 6, 120, "a few stored items")
             node.kill()  # mid-run: PoW in flight, items in every state
-            wait_for(lambda: ft.forwarder.stats()["breaker"]["state"] in ("open", "half_open"), 30, "breaker open")
+            wait_for(lambda: ft.forwarder.stats()["breaker"] in ("open", "half_open"), 30, "breaker open")
             time.sleep(1.5)  # down for a while: the breaker probes and stays open
             down = ft.forwarder.stats()
-            assert down["node_up"] is False and down["breaker"]["opens"] >= 1
+            assert down["node_up"] is False and down["breaker_opens"] >= 1
             assert down["counters"]["node_failures"] < 30, "no busy loop while the node is down"
             node.start()
             wait_for(lambda: confirmed_count(path) == 32, 180, "32 confirmed items")
             stats = ft.forwarder.stats()
-        assert stats["breaker"]["state"] == "closed" and stats["breaker"]["half_opens"] >= 1
+        assert stats["breaker"] == "closed" and stats["breaker_half_opens"] >= 1
         check_confirmed_once_in_order(node.url, expected)  # exactly one attachment per bundle
     finally:
         node.kill()
