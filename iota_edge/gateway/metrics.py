@@ -136,5 +136,6 @@ class MetricsServer:
         return self
 
     def stop(self):
-        self.httpd.shutdown()
+        if self._thread.is_alive():
+            self.httpd.shutdown()
         self.httpd.server_close()

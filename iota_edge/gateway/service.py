@@ -41,6 +41,7 @@ TAG = "IOTAEDGE"
 HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
 MAX_HELD = 1000  # past this, a push-back is settled at once (the transport redelivers it later)
 ACK_BATCH = 500
+STATS_S = 1.0
 
 
 class GatewayError(IotaEdgeError):
@@ -113,6 +114,10 @@ class Gateway:
             except ImportError as e:
                 raise GatewayError("forwarder: iota_edge.gateway.forwarder is not available (%s); run with "
                                    "forwarder=None (CLI: --ingest-only) to only collect" % e, "forwarder")
+        if self.config.metrics_listen is not None:  # bind first: a taken port fails before anything runs
+            from iota_edge.gateway.metrics import MetricsServer
+
+            self.metrics_server = MetricsServer(self, *self.config.metrics_listen)
         os.makedirs(self.config.data_dir, exist_ok=True)
         self._spawn("ingest", self._ingest_main)
         if not self._ready.wait(timeout) or self._failure is not None:
@@ -122,10 +127,8 @@ class Gateway:
             self._spawn("forwarder", self._forward_main)
         for t in self.transports:
             t.start(self._inbox.put)
-        if self.config.metrics_listen is not None:
-            from iota_edge.gateway.metrics import MetricsServer
-
-            self.metrics_server = MetricsServer(self, *self.config.metrics_listen).start()
+        if self.metrics_server is not None:
+            self.metrics_server.start()
         self.log.event("info", "gateway_started", gateway=self.config.gateway_id,
                        transports=[t.name for t in self.transports], db=self.config.db_path)
         return self
@@ -191,7 +194,7 @@ class Gateway:
             self._ready.set()
             return
         self._ready.set()
-        next_pump = 0.0
+        next_pump = next_stats = 0.0
         try:
             while not self._stop.is_set():
                 try:
@@ -207,6 +210,8 @@ class Gateway:
                     next_pump = now + 0.2
                     self._retry_held()
                     self._pump_acks()
+                if now >= next_stats:  # Outbox.stats() groups over the whole backlog: once a second is enough
+                    next_stats = now + STATS_S
                     self._refresh_stats()
         finally:
             if not self._stop.is_set():
