@@ -1,4 +1,4 @@
-"""A rooftop solar producer (Raspberry Pi Pico W with an INA219 on the inverter's DC side) publishes its generation
+"""A rooftop solar producer (Raspberry Pi Pico W counting the S0 pulses of the inverter's generation meter) publishes its generation
 on a restricted MAM channel: only who holds the side key (here, the grid operator) can read it.
 
     python examples/rooftop_solar.py
@@ -21,8 +21,8 @@ def main():
     side_key = new_seed()[:27]
     with node_and_folder(args) as (client, out):
         cfg = provision(out, "solar-roof-3", "RPI_PICO_W", "mqtt://gateway.local:1883",
-                        [{"driver": "ina219", "name": "pv_power", "unit": "W"},
-                         {"driver": "ina219", "name": "pv_voltage", "unit": "V"}],
+                        [{"driver": "pulse_energy", "name": "pv_power", "unit": "W", "imp_per_kwh": 1000},
+                         {"driver": "sim_climate", "name": "panel_temp", "unit": "Cel"}],
                         mode="restricted", side_key=side_key)
         ch = channel(cfg, out)
         first_root = ch.root

@@ -216,10 +216,12 @@ def build_parser():
     from iota_edge.toolkit.provision import add_provision_command
     from iota_edge.toolkit.keys import add_keys_command
     from iota_edge.toolkit.flash import add_flash_command
+    from iota_edge.toolkit.demo import add_demo_command
 
     add_provision_command(sub)
     add_keys_command(sub)
     add_flash_command(sub)
+    add_demo_command(sub)
 
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
                        description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",
@@ -242,5 +244,7 @@ def main(argv=None):
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run through the package's module, so the toolkit's CliError subclasses are the same class
+    from iota_edge.cli import main as package_main
+
+    sys.exit(package_main())

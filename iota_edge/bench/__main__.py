@@ -1,9 +1,10 @@
 """``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython),
-pow (Proof-of-Work search vs PyOTA's extensions), streams (MAM message cost on MicroPython) or node (storeTransactions
-and tip selection throughput over loopback)."""
+pow (Proof-of-Work search vs PyOTA's extensions), streams (MAM message cost on MicroPython) node (storeTransactions
+and tip selection throughput over loopback) or gateway (readings/s through outbox and forwarder vs the PoW-bound rate;
+RSS over a long run)."""
 import sys
 
-BENCHES = ("core", "pow", "streams", "node")
+BENCHES = ("core", "pow", "streams", "node", "gateway")
 
 
 def main(argv=None):
@@ -18,6 +19,8 @@ def main(argv=None):
         from iota_edge.bench.pow import main as run
     elif name == "streams":
         from iota_edge.bench.streams import main as run
+    elif name == "gateway":
+        from iota_edge.bench.gateway import main as run
     else:
         from iota_edge.bench.node import main as run
     return run(argv)

@@ -56,7 +56,7 @@ def run(args):
         args.device, args.board, seed, mode=args.mode, side_key=_side_key(args), security=args.security,
         depth=args.depth, uplink=uplink, ca=args.ca, keepalive_s=args.keepalive,
         pow_where=args.pow, mwm=args.mwm, interval_s=args.interval, batch_max=args.batch_max,
-        store=board.get("store"), heartbeat_s=args.heartbeat, sensors=sensors)
+        store=board.get("defaults", {}).get("store"), heartbeat_s=args.heartbeat, sensors=sensors)
     os.makedirs(args.out, exist_ok=True)
     config_path = os.path.join(args.out, "%s.config.json" % args.device)
     registry_path = args.registry or os.path.join(args.out, "devices.json")

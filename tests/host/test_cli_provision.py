@@ -12,6 +12,8 @@ import pytest
 from iota_edge.streams import Channel
 from iota_edge.toolkit.devconfig import check_config, load_config, new_seed
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "iota_edge.cli"] + list(args), capture_output=True, text=True,
@@ -36,7 +38,9 @@ def test_provision_writes_config_registry_and_password(tmp_path):
     cfg = load_config(str(cfg_path))
     assert cfg["board"] == "ESP32_GENERIC" and cfg["channel"] == {"mode": "public", "side_key": None, "security": 1,
                                                                    "depth": 4}
-    assert cfg["store"]["budget_bytes"] == 262144   # the board's store budget (boards/ESP32_GENERIC/board.json)
+    with open(os.path.join(REPO, "boards", "ESP32_GENERIC", "board.json")) as f:
+        board_store = json.load(f)["defaults"]["store"]
+    assert cfg["store"] == board_store   # the board's store defaults (boards/ESP32_GENERIC/board.json)
     assert cfg["sensors"] == [{"driver": "sim_energy", "name": "p", "unit": "W"}]
     url = urlsplit(cfg["uplink"]["url"])
     assert url.username == "meter-7" and len(url.password) >= 20 and url.port == 1883

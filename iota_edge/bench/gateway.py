@@ -1,0 +1,343 @@
+"""Gateway benchmark: readings per second through the outbox and the forwarder to the node, against the raw
+Proof-of-Work rate of the same machine in the same run; then the RSS of the pipeline over a long run.
+
+    python -m iota_edge.bench gateway                              # MWM 9, 600 readings; memory: 100 000 at MWM 1
+    python -m iota_edge.bench gateway --readings 2000 --workers 2 --memory-readings 0 --json
+
+Throughput: each reading is a 3-transaction zero-value bundle (the size of a MAM reading message, security 2).
+First the PoW-bound rate: attach_to_tangle of the same bundles with the same worker count and kernel threads, in a
+thread pool, nothing else running (both layouts are measured: one bundle per worker with one kernel thread each, and
+one bundle at a time with every thread). Then the pipeline: a producer thread puts the readings into a fresh SQLite
+outbox, the Forwarder (PoW on the gateway) attaches, stores and broadcasts them to the project's node in its own
+process on loopback, and waits for the coordinator's milestones (every 0.5 s); an acknowledger acks and prunes. The
+ratio end-to-end / PoW-bound is printed (target >= 0.9). The node shares this machine's CPUs, so on a small machine
+its validation competes with the PoW; its CPU seconds are printed too.
+
+Memory: the same pipeline at ``--memory-mwm`` (default 1: at MWM 9 a 100 000-reading run takes hours on 2 cores),
+fed from a pool of ``--pool`` finalized bundles that are put again once the previous put of the same bundle has
+been confirmed, acknowledged and pruned (the outbox keeps pool/4 tombstones): finalizing 100 000 distinct bundles in
+Python would dominate the run. The resident set size of this process (outbox, forwarder, producer) is sampled every
+second; the slope over the second half (KiB per 1000 readings) and the range are printed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+NULL_HASH = "9" * 81
+MESSAGE_BYTES = 2500  # 3 transactions, as a signed MAM reading at security 2
+
+
+def make_readings(n, devices=8, offset=0):
+    """n unattached 3-transaction bundles as (device, seq, bundle_hash, trytes), interleaved over devices."""
+    from iota_edge.bundle import prepare_transfer
+    from iota_edge.trinary import int_to_trytes
+
+    out = []
+    for i in range(offset, offset + n):
+        device, seq = "bench-%d" % (i % devices), i // devices
+        address = ("GW" + int_to_trytes(i, 12)).ljust(81, "9")
+        message = (b"%s:%d:" % (device.encode(), seq)).ljust(MESSAGE_BYTES, b"r")
+        trytes = prepare_transfer(None, [{"address": address, "message": message, "tag": "GWBENCH"}])
+        out.append((device, seq, _bundle_of(trytes), trytes))
+    return out
+
+
+def _bundle_of(trytes):
+    from iota_edge.transaction import Transaction
+
+    return Transaction.from_trytes(trytes[0]).bundle
+
+
+def start_node(db, mwm, milestone_interval):
+    cmd = [sys.executable, "-m", "simulators.node", "--port", "0", "--db", db, "--mwm", str(mwm),
+           "--milestone-interval", str(milestone_interval)]
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    if "listening on http://" not in line:
+        proc.kill()
+        raise RuntimeError("the node did not start: %r" % line)
+    return proc, line.strip().split("listening on ")[1]
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process from /proc (Linux), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def rss_bytes():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def pow_rate(readings, mwm, workers, threads):
+    """Bundles per second of attach_to_tangle over the readings, ``workers`` at a time, ``threads`` each."""
+    import concurrent.futures
+
+    from iota_edge.pow import attach_to_tangle
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda r: attach_to_tangle(r[3], NULL_HASH, NULL_HASH, mwm, threads), readings))
+    return len(readings) / (time.perf_counter() - started)
+
+
+class Pipeline:
+    """Outbox + Forwarder (its own thread and connection) + producer + acknowledger, against a node URL."""
+
+    def __init__(self, tmp, url, mwm, workers, max_tombstones=1_000_000):
+        from iota_edge.gateway.forwarder import Forwarder
+
+        self.path = os.path.join(tmp, "outbox-%d.db" % int(time.time() * 1000))
+        self.max_tombstones = max_tombstones
+        from iota_edge.gateway.outbox import Outbox
+
+        Outbox(self.path, max_tombstones=max_tombstones).close()  # create it before two threads open it
+        self.forwarder = Forwarder(self.path, url, mwm=mwm, workers=workers)
+        self.stop = threading.Event()
+        self.errors = []
+        self.put = 0
+        self.acked = 0
+        self.duplicates = 0
+
+    def _guard(self, fn, *args):
+        try:
+            fn(*args)
+        except BaseException as e:  # reported by finish(): a bench must not print figures of a dead pipeline
+            self.errors.append(e)
+            self.stop.set()
+
+    def start(self, produce):
+        self.threads = [threading.Thread(target=self._guard, args=(self.forwarder.run, self.stop), daemon=True),
+                        threading.Thread(target=self._guard, args=(produce,), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def ack_until(self, total, devices, on_tick=None):
+        """Acknowledge confirmed items and prune, until ``total`` were acknowledged."""
+        from iota_edge.gateway.outbox import Outbox
+
+        with Outbox(self.path, max_tombstones=self.max_tombstones) as box:
+            while self.acked < total and not self.stop.is_set():
+                for device in devices:
+                    ready = box.ack_ready(device)
+                    if ready:
+                        self.acked += box.mark_acked(device, [i.seq for i in ready])
+                box.prune()
+                self.forwarder.take_acks()
+                if on_tick is not None:
+                    on_tick()
+                time.sleep(0.2)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(120)
+        if self.errors:
+            raise RuntimeError("pipeline failed: %r" % (self.errors[0],))
+
+
+def end_to_end(readings, url, mwm, workers, tmp):
+    from iota_edge.gateway.outbox import Outbox
+
+    p = Pipeline(tmp, url, mwm, workers)
+    marks = {}
+
+    def produce():
+        with Outbox(p.path) as box:
+            for device, seq, h, trytes in readings:
+                box.put(device, seq, h, trytes)
+                p.put += 1
+
+    def tick():
+        stored = p.forwarder.counters["stored"]
+        if stored >= len(readings) and "stored" not in marks:
+            marks["stored"] = time.perf_counter()
+
+    started = time.perf_counter()
+    p.start(produce)
+    p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
+    done = time.perf_counter()
+    stats = p.forwarder.stats()
+    p.finish()
+    return {"seconds_to_confirmed": done - started,
+            "seconds_to_stored": marks.get("stored", done) - started,
+            "pow_latency_mean_s": stats["pow_latency"]["sum"] / max(1, stats["pow_latency"]["count"]),
+            "reattaches": stats["reattaches"]}
+
+
+def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
+    """RSS samples [(seconds, acknowledged readings, rss bytes)] over ``total`` readings cycled from ``pool``."""
+    from iota_edge.gateway.outbox import Outbox
+
+    p = Pipeline(tmp, url, mwm, workers, max_tombstones=max(1, len(pool) // 4))
+    window = len(pool) // 2
+    devices = sorted({r[0] for r in pool})
+
+    def produce():
+        seqs = {}
+        with Outbox(p.path, max_tombstones=p.max_tombstones) as box:
+            i = 0
+            while i < total and not p.stop.is_set():
+                if i - p.acked >= window:  # the previous put of pool[i % len(pool)] must be gone first
+                    time.sleep(0.05)
+                    continue
+                device, _, h, trytes = pool[i % len(pool)]
+                seq = seqs.get(device, 0)
+                if box.put(device, seq, h, trytes):
+                    seqs[device] = seq + 1
+                    p.put += 1
+                    i += 1
+                else:  # its tombstone is still kept: wait for more prunes
+                    p.duplicates += 1
+                    time.sleep(0.05)
+
+    samples = []
+    started = time.perf_counter()
+    last = [0.0]
+
+    def tick():
+        now = time.perf_counter() - started
+        if now - last[0] >= sample_s:
+            last[0] = now
+            samples.append((now, p.acked, rss_bytes()))
+            if report is not None:
+                report(samples[-1])
+
+    p.start(produce)
+    p.ack_until(total, devices, tick)
+    samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
+    p.finish()
+    return samples
+
+
+def slope_kib_per_1000(samples):
+    """Least-squares slope of RSS over acknowledged readings in the second half of the samples."""
+    half = samples[len(samples) // 2:]
+    if len(half) < 2:
+        return 0.0
+    xs = [s[1] for s in half]
+    ys = [s[2] / 1024.0 for s in half]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    if var == 0:
+        return 0.0
+    return 1000.0 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+
+
+def run(args):
+    from iota_edge import _native
+
+    if not _native.AVAILABLE:
+        print("gateway bench: the C kernel is not built; nothing to measure", file=sys.stderr)
+        return 2
+    cpus = os.cpu_count() or 1
+    workers = args.workers or cpus
+    threads = max(1, cpus // workers)
+    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "workers": workers,
+              "threads_per_bundle": threads, "cpus": cpus}
+    say = (lambda *a: None) if args.json else print
+    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d readings of 3 transactions" % (
+        _native.BACKEND, cpus, args.mwm, args.readings))
+    t0 = time.perf_counter()
+    readings = make_readings(args.readings)
+    say("  prepared %d bundles in %.1f s" % (len(readings), time.perf_counter() - t0))
+    result["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
+    if workers != 1 or threads != cpus:
+        result["pow_one_bundle_all_threads_per_s"] = pow_rate(readings[: max(1, len(readings) // 2)], args.mwm,
+                                                              1, min(cpus, 64))
+    if workers != cpus:
+        result["pow_one_bundle_per_cpu_per_s"] = pow_rate(readings[: max(1, len(readings) // 2)], args.mwm, cpus, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_node(os.path.join(tmp, "node.db"), args.mwm, 0.5)
+        try:
+            e2e = end_to_end(readings, url, args.mwm, workers, tmp)
+            result["node_cpu_seconds"] = cpu_seconds(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    result.update(e2e)
+    result["end_to_end_stored_per_s"] = args.readings / e2e["seconds_to_stored"]
+    result["end_to_end_confirmed_per_s"] = args.readings / e2e["seconds_to_confirmed"]
+    result["ratio_stored"] = result["end_to_end_stored_per_s"] / result["pow_bound_per_s"]
+    result["ratio_confirmed"] = result["end_to_end_confirmed_per_s"] / result["pow_bound_per_s"]
+    say("  PoW-bound (attach_to_tangle, %d worker(s) x %d thread(s)) : %8.1f readings/s" % (
+        workers, threads, result["pow_bound_per_s"]))
+    for key, label in (("pow_one_bundle_all_threads_per_s", "one bundle at a time, all threads"),
+                       ("pow_one_bundle_per_cpu_per_s", "one bundle per CPU, 1 thread each")):
+        if key in result:
+            say("  PoW, %-45s: %8.1f readings/s" % (label, result[key]))
+    say("  end to end, put -> stored on the node                   : %8.1f readings/s  (ratio %.2f)" % (
+        result["end_to_end_stored_per_s"], result["ratio_stored"]))
+    say("  end to end, put -> confirmed and acknowledged           : %8.1f readings/s  (ratio %.2f)" % (
+        result["end_to_end_confirmed_per_s"], result["ratio_confirmed"]))
+    say("  node CPU seconds during the run: %s; mean PoW latency %.3f s; reattaches %d" % (
+        result["node_cpu_seconds"], result["pow_latency_mean_s"], result["reattaches"]))
+    if args.memory_readings:
+        say("memory: %d readings at MWM %d from a pool of %d bundles (RSS of this process every second)" % (
+            args.memory_readings, args.memory_mwm, args.pool))
+        pool = make_readings(args.pool, offset=10_000_000)
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, url = start_node(os.path.join(tmp, "node.db"), args.memory_mwm, 0.5)
+            try:
+                samples = memory_run(pool, args.memory_readings, url, args.memory_mwm, workers, tmp,
+                                     report=None if args.json else _every(10, lambda s: print(
+                                         "  %7.1f s %8d readings  RSS %7.1f MiB" % (s[0], s[1], s[2] / 1048576.0))))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        half = [s[2] for s in samples[len(samples) // 2:]]
+        result["memory"] = {"readings": samples[-1][1], "seconds": samples[-1][0], "mwm": args.memory_mwm,
+                            "rss_first_mib": samples[0][2] / 1048576.0, "rss_last_mib": samples[-1][2] / 1048576.0,
+                            "rss_second_half_range_mib": (max(half) - min(half)) / 1048576.0,
+                            "slope_kib_per_1000_readings": slope_kib_per_1000(samples)}
+        m = result["memory"]
+        say("  %d readings in %.0f s; RSS %.1f -> %.1f MiB; second half: range %.2f MiB, slope %.1f KiB/1000 readings"
+            % (m["readings"], m["seconds"], m["rss_first_mib"], m["rss_last_mib"], m["rss_second_half_range_mib"],
+               m["slope_kib_per_1000_readings"]))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _every(n, fn):
+    count = [0]
+
+    def call(sample):
+        if count[0] % n == 0:
+            fn(sample)
+        count[0] += 1
+    return call
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m iota_edge.bench gateway", description=__doc__.splitlines()[0])
+    p.add_argument("--mwm", type=int, default=9, help="MWM of the throughput run (default 9)")
+    p.add_argument("--readings", type=int, default=600, help="readings of the throughput run (default 600)")
+    p.add_argument("--workers", type=int, default=None, help="bundles attached at once (default: one per CPU)")
+    p.add_argument("--memory-readings", type=int, default=100_000, help="readings of the memory run (0: skip)")
+    p.add_argument("--memory-mwm", type=int, default=1, help="MWM of the memory run (default 1)")
+    p.add_argument("--pool", type=int, default=2000, help="distinct bundles cycled in the memory run (default 2000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+"""The forwarder: moves outbox items to the node and watches them until a milestone confirms them (issue #7).
+
+    from iota_edge.gateway.outbox import Outbox
+    from iota_edge.gateway.forwarder import Forwarder
+    box = Outbox("outbox.db")
+    fwd = Forwarder(box, "http://127.0.0.1:14265", mwm=9, pow="local", workers=2, reattach_milestones=3)
+    stop = threading.Event()
+    fwd.run(stop)          # or fwd.step() in a loop of your own; fwd.stats() for metrics
+
+Per item: ``received`` -> tips (getTransactionsToApprove) -> Proof-of-Work (the C kernel in a thread pool, the kernel
+releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to
+the outbox *before* the node sees them, so a crash never attaches a bundle twice) -> storeTransactions and
+broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. A stored bundle that
+``reattach_milestones`` milestones passed by goes back to ``received`` and is attached again on new tips; every tail it
+ever had still counts for confirmation. "Passed by" counts the milestones issued while the bundle's tail was still a
+tip (nothing approves it: no newer transaction will carry it to a milestone) and nothing of ours confirmed, or an
+item received after it confirmed. Milestones spent working through an older backlog do not count: this project's
+coordinator approves two tips per milestone, so a burst of stored bundles takes many. (Not handled: a bundle approved
+only by a transaction that itself never confirms is never reattached.) An item
+put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
+confirm.
+
+Order: items are attached, written and stored in receive order (per device that is seq order, which the verifier
+enforces); PoW runs in parallel but results are taken in submission order, and attachment timestamps increase in
+that order. A failed PoW of a device's item drops that device's later in-flight results, so they are redone after it.
+
+The node down (refused, reset, timed out, HTTP 5xx): calls stop, a :class:`Breaker` backs off exponentially with
+jitter, opens after 3 consecutive failures and probes with getNodeInfo when half open. Nothing is lost: items stay in
+the outbox in their state. A node refusal (HTTP 400) of a bundle is retried on new tips up to ``MAX_REFUSALS`` times,
+then the item becomes a ``node_refused`` dead letter.
+
+The outbox is used only from the thread that calls ``step``/``run`` (sqlite3 objects belong to their thread), so pass
+an Outbox opened in that thread, or a path and the forwarder opens its own Outbox there.
+"""
+import collections
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+
+from iota_edge.client import NodeClient
+from iota_edge.errors import InvalidValue, NodeError, PowCancelled
+from iota_edge.gateway.breaker import Breaker
+from iota_edge.gateway.outbox import Outbox, UnknownItem
+
+POW_MODES = ("local", "node")
+ACK_ON = ("confirmed", "stored")
+MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
+STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
+CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+SAMPLES = 256  # recent samples kept per histogram
+ACKS_KEPT = 65536  # take_acks backlog kept when nobody takes them (the outbox keeps confirmed items anyway)
+
+
+class Histogram:
+    """Cumulative bucket counts (Prometheus style), sum, count and the last ``SAMPLES`` values."""
+
+    def __init__(self, buckets):
+        self.buckets = tuple(buckets)
+        self.counts = [0] * (len(self.buckets) + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.count = 0
+        self.samples = collections.deque(maxlen=SAMPLES)
+
+    def observe(self, v):
+        for i, b in enumerate(self.buckets):
+            if v <= b:
+                self.counts[i] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.sum += v
+        self.count += 1
+        self.samples.append(v)
+
+    def snapshot(self):
+        cumulative, running = [], 0
+        for le, n in zip(self.buckets + (float("inf"),), self.counts):
+            running += n
+            cumulative.append((le, running))
+        return {"buckets": cumulative, "sum": self.sum, "count": self.count, "samples": list(self.samples)}
+
+
+class _Job:
+    __slots__ = ("item", "future", "discard")
+
+    def __init__(self, item, future):
+        self.item = item
+        self.future = future
+        self.discard = False
+
+
+def _tail_hash(trytes_list):
+    """Hash of the transaction with current index 0."""
+    from iota_edge.transaction import Transaction
+
+    for t in trytes_list:
+        tx = Transaction.from_trytes(t)
+        if tx.current_index == 0:
+            return tx.hash
+    raise InvalidValue("trytes: the bundle has no tail (current index 0)", "trytes")
+
+
+def _is_refusal(e):
+    return isinstance(e, NodeError) and e.status is not None and 400 <= e.status < 500
+
+
+class Forwarder:
+    """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
+    ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per CPU, one kernel thread each) bundles
+    attached at once; ``reattach_milestones`` (3); ``ack_on`` (``"confirmed"`` or ``"stored"``: which moves
+    ``take_acks`` reports); ``logger`` (the gateway's EventLog, or a logging.Logger; default
+    ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
+    HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`)."""
+
+    def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
+                 ack_on="confirmed", logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time):
+        if pow not in POW_MODES:
+            raise InvalidValue("pow: expected 'local' or 'node', got %r" % (pow,), "pow")
+        if ack_on not in ACK_ON:
+            raise InvalidValue("ack_on: expected 'confirmed' or 'stored', got %r" % (ack_on,), "ack_on")
+        if not isinstance(mwm, int) or isinstance(mwm, bool) or not 1 <= mwm <= 243:
+            raise InvalidValue("mwm: expected an int in 1..243, got %r" % (mwm,), "mwm")
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise InvalidValue("workers: expected None or an int >= 1, got %r" % (workers,), "workers")
+        if not isinstance(reattach_milestones, int) or reattach_milestones < 1:
+            raise InvalidValue("reattach_milestones: expected an int >= 1, got %r" % (reattach_milestones,),
+                               "reattach_milestones")
+        self._outbox_arg = outbox
+        self.outbox = outbox if isinstance(outbox, Outbox) else None
+        self.node_url = node_url
+        self.mwm = mwm
+        self.pow = pow
+        self.workers = workers
+        self.pow_threads = max(1, (os.cpu_count() or 1) // workers)
+        self.reattach_milestones = reattach_milestones
+        self.ack_on = ack_on
+        self.log = logger or logging.getLogger("iota_edge.gateway.forwarder")
+        self.depth = depth
+        self.node = NodeClient(node_url, timeout=timeout, retries=0)
+        self.breaker = breaker or Breaker()
+        self._clock = clock
+        self._pool = None
+        self._jobs = collections.deque()  # in flight, in submission order
+        self._cancel = threading.Event()
+        self._wake = threading.Event()
+        self._last_ts = 0
+        self._milestone = None  # latest milestone index seen
+        self._checked_at = None  # milestone index of the last confirmation pass
+        self._unchecked = True  # items stored since that pass
+        self._passed = {}  # bundle hash -> milestones that passed this stored item by
+        self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
+        self._polled = 0.0
+        self._acks = collections.deque(maxlen=ACKS_KEPT)
+        self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
+        self.node_up = None
+        self.counters = dict.fromkeys(("attached", "stored", "confirmed", "reattached", "refused", "dead_lettered",
+                                       "node_failures", "pow_failures", "discarded"), 0)
+        self.pow_latency = Histogram(LATENCY_BUCKETS)
+        self.confirmation_lag = Histogram(LAG_BUCKETS)
+
+    def _log(self, level, event, **fields):
+        """To the gateway's EventLog (``event(level, name, **fields)``) or a logging.Logger. Ids, counts, reasons
+        and the node URL only: never trytes or secrets."""
+        if hasattr(self.log, "event"):
+            self.log.event(level, event, **fields)
+        else:
+            self.log.log(getattr(logging, level.upper()), "%s %s", event,
+                         " ".join("%s=%s" % kv for kv in fields.items()))
+
+    # -- node calls through the breaker ------------------------------------------------------------------------
+
+    def _failed(self, e, what):
+        self.counters["node_failures"] += 1
+        was = self.breaker.state
+        self.breaker.failure()
+        self.node_up = False
+        if self.breaker.state != was:
+            self._log("warning", "node_down", node=self.node_url, call=what, error=str(e)[:200],
+                      breaker=self.breaker.state, retry_in=round(self.breaker.wait(), 1))
+
+    def _ok(self):
+        if self.breaker.state != "closed":
+            self._log("info", "node_up", node=self.node_url, breaker="closed")
+        self.breaker.success()
+        self.node_up = True
+
+    def _node_ready(self):
+        """True when calls may go now; a half-open breaker is probed with getNodeInfo first."""
+        if not self.breaker.allow():
+            return False
+        if self.breaker.state == "half_open":
+            try:
+                self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
+            except NodeError as e:
+                self._failed(e, "getNodeInfo probe")
+                return False
+            self._ok()
+        return True
+
+    # -- one pass ------------------------------------------------------------------------------------------------
+
+    def step(self):
+        """One pass: take finished PoW, store what is attached, check confirmations, start new PoW. Returns the
+        number of items moved or started (0: nothing to do now)."""
+        if self.outbox is None:
+            self.outbox = Outbox(self._outbox_arg)
+        work = self._harvest()
+        if self._node_ready():
+            try:
+                work += self._store()
+                work += self._confirm()
+                work += self._submit()
+            except NodeError as e:  # down, or an answer we cannot use: back off either way
+                self._failed(e, e.command or "call")
+        return work
+
+    def run(self, stop):
+        """``step`` until ``stop`` (a threading.Event) is set; idle passes wait for a PoW result, the breaker or
+        the next poll instead of spinning. Cancels PoW in flight when stopping."""
+        try:
+            while not stop.is_set():
+                if self.step():
+                    continue
+                delay = POLL_S
+                if self.breaker.state != "closed" or self.breaker.wait():
+                    delay = max(0.05, min(self.breaker.wait(), 1.0))
+                self._wake.wait(delay)
+                self._wake.clear()
+        finally:
+            self.close()
+
+    def close(self):
+        """Cancel PoW in flight (its items stay ``received``) and stop the pool."""
+        self._cancel.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._jobs.clear()
+        self._cancel = threading.Event()
+        if self.outbox is not None and self.outbox is not self._outbox_arg:
+            self.outbox.close()
+            self.outbox = None
+
+    # -- attaching -----------------------------------------------------------------------------------------------
+
+    def _submit(self):
+        room = 2 * self.workers - len(self._jobs)
+        if room <= 0:
+            return 0
+        busy = {j.item.bundle_hash for j in self._jobs}
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
+        started = 0
+        for item in self.outbox.next_batch("received", room + len(busy)):
+            if item.bundle_hash in busy:
+                continue
+            tips = self.node.get_transactions_to_approve(self.depth)
+            ts = max(int(self._clock() * 1000), self._last_ts + 1)
+            self._last_ts = ts
+            future = self._pool.submit(self._attach, item.trytes, tips.trunk, tips.branch, ts)
+            future.add_done_callback(lambda f: self._wake.set())
+            self._jobs.append(_Job(item, future))
+            started += 1
+            if started >= room:
+                break
+        return started
+
+    def _attach(self, trytes, trunk, branch, ts):
+        started = time.perf_counter()
+        if self.pow == "node":
+            attached = self.node.attach_to_tangle(trunk, branch, self.mwm, trytes)
+            if not attached:
+                raise PowCancelled("attachToTangle was interrupted on the node", "trytes")
+        else:
+            from iota_edge.pow import attach_to_tangle
+
+            attached = attach_to_tangle(list(trytes), trunk, branch, self.mwm, self.pow_threads, ts,
+                                        cancel=self._cancel)
+        return attached, time.perf_counter() - started
+
+    def _harvest(self):
+        """Finished PoW, in submission order: write the attached trytes to the outbox."""
+        n = 0
+        while self._jobs and self._jobs[0].future.done():
+            job = self._jobs.popleft()
+            if job.discard:
+                self.counters["discarded"] += 1
+                continue
+            try:
+                attached, seconds = job.future.result()
+            except (NodeError, PowCancelled) as e:  # the item stays received; its device's later results wait
+                for later in self._jobs:
+                    if later.item.device == job.item.device:
+                        later.discard = True
+                if isinstance(e, NodeError) and not _is_refusal(e):
+                    self._failed(e, "attachToTangle")
+                elif isinstance(e, NodeError):
+                    self._refused(job.item, str(e))
+                else:
+                    self.counters["pow_failures"] += 1
+                continue
+            self.pow_latency.observe(seconds)
+            tails = list(job.item.info.get("tails", [])) + [_tail_hash(attached)]
+            try:
+                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails)
+            except UnknownItem:  # evicted by drop_oldest or rejected meanwhile
+                continue
+            self.counters["attached"] += 1
+            n += 1
+        return n
+
+    # -- storing -------------------------------------------------------------------------------------------------
+
+    def _store(self):
+        items = self.outbox.next_batch("attached", STORE_BATCH)
+        if not items:
+            return 0
+        try:
+            self._store_trytes([t for item in items for t in item.trytes])
+        except NodeError as e:
+            if not _is_refusal(e):
+                raise
+            return self._store_one_by_one(items)  # find the refused one(s); the others go through
+        self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
+        self._ok()
+        for item in items:
+            self._mark_stored(item)
+        return len(items)
+
+    def _store_trytes(self, trytes):
+        self.node.store_transactions(trytes)
+        self.node.broadcast_transactions(trytes)
+
+    def _store_one_by_one(self, items):
+        n = 0
+        for item in items:
+            try:
+                self._store_trytes(item.trytes)
+            except NodeError as e:
+                if not _is_refusal(e):
+                    raise
+                self._refused(item, str(e))
+                continue
+            self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
+            self._mark_stored(item)
+            n += 1
+        return n
+
+    def _mark_stored(self, item):
+        tails = item.info.get("tails") or [_tail_hash(item.trytes)]
+        try:
+            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone)
+        except UnknownItem:
+            return
+        self.counters["stored"] += 1
+        self._unchecked = True
+        if self.ack_on == "stored":
+            self._acks.append((item.device, item.seq, "stored"))
+
+    def _refused(self, item, reason):
+        """The node refused this bundle: attach it again on new tips, or give up after MAX_REFUSALS."""
+        self.counters["refused"] += 1
+        refusals = max(item.info.get("refusals", 0), self._refusals.get(item.bundle_hash, 0)) + 1
+        self._log("warning", "node_refused", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
+                  refusals=refusals, max_refusals=MAX_REFUSALS, reason=reason[:200])
+        if refusals >= MAX_REFUSALS:
+            self._refusals.pop(item.bundle_hash, None)
+            self.outbox.reject(item.device, item.seq, "node_refused")
+            self.counters["dead_lettered"] += 1
+        elif item.state == "received":  # attachToTangle refused (pow="node"): no state to change, count here
+            self._refusals[item.bundle_hash] = refusals
+        else:
+            self.outbox.mark(item.bundle_hash, "received", refusals=refusals, refused=reason[:200])
+
+    # -- confirmation --------------------------------------------------------------------------------------------
+
+    def _confirm(self):
+        if self._pending == 0 and not self._unchecked:
+            return 0  # nothing stored waits: no need to ask the node
+        now = time.monotonic()
+        if now - self._polled >= POLL_S or self._milestone is None:
+            self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
+            self._polled = now
+            self._ok()
+        milestone = self._milestone
+        if milestone == self._checked_at and not self._unchecked:
+            return 0  # only a milestone confirms: nothing can have changed
+        items = self.outbox.next_batch("stored", CONFIRM_BATCH)
+        advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
+        self._checked_at = milestone
+        self._unchecked = False
+        self._pending = len(items)
+        if not items:
+            self._passed.clear()
+            return 0
+        tails = [t for item in items for t in item.info.get("tails", [])]
+        states = dict(zip(tails, self.node.get_inclusion_states(tails)))  # asked after reading the milestone
+        confirmed = [any(states.get(t) for t in item.info.get("tails", [])) for item in items]
+        newest = max((i for i, c in enumerate(confirmed) if c), default=-1)
+        carried = set()
+        if advanced:
+            carried = self._carried([item for i, item in enumerate(items)
+                                     if not confirmed[i] and (newest < 0 or i < newest)])
+        n = 0
+        wall = self._clock()
+        for i, item in enumerate(items):
+            if confirmed[i]:
+                self._passed.pop(item.bundle_hash, None)
+                try:
+                    self.outbox.mark(item.bundle_hash, "confirmed", milestone=milestone)
+                except UnknownItem:
+                    continue
+                self.counters["confirmed"] += 1
+                self.confirmation_lag.observe(max(0.0, wall - item.received_at))
+                self._acks.append((item.device, item.seq, "confirmed"))
+                self._pending -= 1
+                n += 1
+                continue
+            # Passed by: milestones came and went while nothing of ours confirmed, or while an item received after
+            # this one confirmed. A node working through a backlog oldest first (this project's coordinator takes
+            # two tips per milestone) does not count against the items it has not reached yet.
+            if advanced and (newest < 0 or i < newest) and item.bundle_hash not in carried:
+                self._passed[item.bundle_hash] = self._passed.get(item.bundle_hash, 0) + advanced
+            if self._passed.get(item.bundle_hash, 0) >= self.reattach_milestones:
+                self._passed.pop(item.bundle_hash, None)
+                try:
+                    self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
+                except UnknownItem:
+                    continue
+                self.counters["reattached"] += 1
+                self._pending -= 1
+                self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
+                          milestone=milestone, passed_by=self.reattach_milestones)
+                n += 1
+        if len(items) < CONFIRM_BATCH and len(self._passed) > len(items):  # forget items pruned or rejected
+            live = {item.bundle_hash for item in items}
+            self._passed = {h: v for h, v in self._passed.items() if h in live}
+        return n
+
+    def _carried(self, items):
+        """Bundle hashes of ``items`` one of whose tails some transaction approves: no longer tips, they confirm
+        with their approvers, so reattaching them would only attach them twice."""
+        tails = {t: item.bundle_hash for item in items for t in item.info.get("tails", [])}
+        if not tails:
+            return set()
+        from iota_edge.transaction import Transaction
+
+        approvers = self.node.find_transactions(approvees=list(tails))
+        carried = set()
+        for trytes in self.node.get_trytes(approvers) if approvers else []:
+            tx = Transaction.from_trytes(trytes)
+            for parent in (tx.trunk, tx.branch):
+                if parent in tails:
+                    carried.add(tails[parent])
+        return carried
+
+    # -- observability -------------------------------------------------------------------------------------------
+
+    def take_acks(self):
+        """(device, seq, status) moves since the last call: ``confirmed`` ones, and ``stored`` ones too when
+        ``ack_on="stored"`` (the newest ACKS_KEPT). Confirmed items are also in ``outbox.ack_ready`` (then
+        ``mark_acked`` them): that is the durable list; this one is for prompt acknowledgements."""
+        acks = list(self._acks)
+        self._acks.clear()
+        return acks
+
+    def stats(self):
+        """A snapshot, flat where a metrics exporter reads numbers: ``attached``, ``stored``, ``confirmed``,
+        ``reattaches`` (counts), ``counters`` (also refused, dead_lettered, node_failures, pow_failures, discarded),
+        ``pow_buckets`` {upper bound s: cumulative count}, ``pow_sum``, ``pow_count``, ``pow_latency`` (buckets, sum,
+        count and recent samples), ``confirmation_lag`` (seconds from receipt to confirmation of the last confirmed
+        item) and ``confirmation_lag_histogram``, ``breaker`` (``closed``/``open``/``half_open``), ``breaker_opens``,
+        ``breaker_half_opens``, ``breaker_failures`` (consecutive), ``breaker_retry_in`` (s), ``node_up`` (None
+        before the first call), ``latest_milestone``, ``in_flight`` (PoW jobs), ``workers``, ``pow_threads``,
+        ``pow`` (mode)."""
+        pow_latency = self.pow_latency.snapshot()
+        lag = self.confirmation_lag.snapshot()
+        b = self.breaker.snapshot()
+        return {
+            "attached": self.counters["attached"], "stored": self.counters["stored"],
+            "confirmed": self.counters["confirmed"], "reattaches": self.counters["reattached"],
+            "counters": dict(self.counters),
+            "pow_buckets": {le: n for le, n in pow_latency["buckets"][:-1]},
+            "pow_sum": pow_latency["sum"], "pow_count": pow_latency["count"], "pow_latency": pow_latency,
+            "confirmation_lag": lag["samples"][-1] if lag["samples"] else None,
+            "confirmation_lag_histogram": lag,
+            "breaker": b["state"], "breaker_opens": b["opens"], "breaker_half_opens": b["half_opens"],
+            "breaker_failures": b["consecutive_failures"], "breaker_retry_in": b["retry_in"],
+            "node_up": self.node_up, "latest_milestone": self._milestone, "in_flight": len(self._jobs),
+            "workers": self.workers, "pow_threads": self.pow_threads, "pow": self.pow,
+        }

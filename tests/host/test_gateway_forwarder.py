@@ -1,0 +1,257 @@
+"""The forwarder against the project's node on loopback at MWM 9: attach, store, confirm in order; a node killed and
+restarted mid-run; reattach when milestones pass a bundle by; the circuit breaker; the node's own PoW; refusals."""
+import threading
+import time
+
+import pytest
+from _forwarder_helpers import (ForwarderThread, NodeProcess, bundle_hash, check_confirmed_once_in_order, fill_outbox,
+                              free_port, node_view, reading_bundle, wait_for)
+from _node_helpers import have_native_pow
+
+from iota_edge.client import NodeClient
+from iota_edge.gateway.breaker import Breaker
+from iota_edge.gateway.forwarder import MAX_REFUSALS, Forwarder
+from iota_edge.gateway.outbox import Outbox
+from iota_edge.pow import attach_to_tangle
+from simulators.node import Node
+
+MWM = 9 if have_native_pow() else 3  # the pure search is only fit for tiny MWM (IOTA_EDGE_PURE=1 runs)
+
+
+def confirmed_count(path):
+    with Outbox(path) as box:
+        return box.stats()["depth"]["confirmed"]
+
+
+def withhold(node, n):
+    """Issue ``n`` milestones that approve only the previous milestone: whatever waits stays unconfirmed."""
+    for _ in range(n):
+        index, h = node.tangle.latest_milestone()
+        node.coordinator._issue_one(h, h)
+
+
+def test_forwards_multi_transaction_bundles_confirmed_once_in_order(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=3, per_device=4)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2) as ft:
+            wait_for(lambda: confirmed_count(path) == 12, 120, "12 confirmed items")
+            stats = ft.forwarder.stats()
+        view = check_confirmed_once_in_order(node.url, expected)
+        assert all(len(NodeClient(node.url).find_transactions(bundles=[h])) == 3 for h in view)  # 3 tx each
+    assert stats["attached"] == stats["stored"] == stats["confirmed"] == 12
+    assert stats["reattaches"] == 0 and stats["node_up"] is True and stats["breaker"] == "closed"
+    assert stats["pow_latency"]["count"] == stats["pow_count"] == 12 and stats["pow_latency"]["buckets"][-1][1] == 12
+    assert sorted(stats["pow_buckets"]) == list(stats["pow_buckets"]) and stats["pow_sum"] > 0
+    assert stats["confirmation_lag_histogram"]["count"] == 12 and 0 < stats["confirmation_lag"] < 120
+    from iota_edge.gateway.metrics import render
+    with Outbox(path) as box:
+        text = render({"outbox": box.stats(), "forwarder": stats})  # the gateway's Prometheus page reads stats()
+    assert 'iota_edge_gateway_pow_seconds_bucket{le="+Inf"} 12' in text
+    assert "iota_edge_gateway_reattaches_total 0" in text and "iota_edge_gateway_breaker_open 0" in text
+    assert "iota_edge_gateway_node_up 1" in text and "iota_edge_gateway_confirmation_lag_seconds " in text
+    with Outbox(path) as box:
+        acks = box.ack_ready("dev-1")
+        assert [i.seq for i in acks] == [0, 1, 2, 3]
+        assert all(i.info["milestone"] >= i.info["stored_milestone"] for i in acks)
+
+
+def test_node_killed_and_restarted_mid_run_nothing_lost_or_duplicated(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=4, per_device=8)
+    node = NodeProcess(tmp_path / "node.db", mwm=MWM, milestone_interval=0.3).start()
+    try:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2) as ft:
+            wait_for(lambda: ft.forwarder.stats()["stored"] >= 6, 120, "a few stored items")
+            node.kill()  # mid-run: PoW in flight, items in every state
+            wait_for(lambda: ft.forwarder.stats()["breaker"] in ("open", "half_open"), 30, "breaker open")
+            time.sleep(1.5)  # down for a while: the breaker probes and stays open
+            down = ft.forwarder.stats()
+            assert down["node_up"] is False and down["breaker_opens"] >= 1
+            assert down["counters"]["node_failures"] < 30, "no busy loop while the node is down"
+            node.start()
+            wait_for(lambda: confirmed_count(path) == 32, 180, "32 confirmed items")
+            stats = ft.forwarder.stats()
+        assert stats["breaker"] == "closed" and stats["breaker_half_opens"] >= 1
+        check_confirmed_once_in_order(node.url, expected)  # exactly one attachment per bundle
+    finally:
+        node.kill()
+
+
+def test_forwarder_process_state_resumes_after_restart(tmp_path):
+    """A forwarder stopped with items in flight and a new one on the same outbox: nothing is attached twice."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=2, per_device=6)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2) as ft:
+            wait_for(lambda: ft.forwarder.stats()["attached"] >= 3, 120, "3 attached items")
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2):
+            wait_for(lambda: confirmed_count(path) == 12, 120, "12 confirmed items")
+        check_confirmed_once_in_order(node.url, expected)
+
+
+def test_reattach_after_n_milestones_when_withheld(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=2, per_device=2)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2, reattach_milestones=2) as ft:
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 4, 120, "4 stored items")
+            withhold(node, 1)
+            time.sleep(1.0)  # the forwarder sees milestone +1: too early to reattach
+            assert ft.forwarder.stats()["reattaches"] == 0
+            withhold(node, 1)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 8, 120, "4 reattached and stored again")
+            assert ft.forwarder.stats()["reattaches"] == 4
+            node.issue_milestone()
+            wait_for(lambda: confirmed_count(path) == 4, 60, "4 confirmed items")
+        view = check_confirmed_once_in_order(node.url, expected, reattach_allowed=True)
+    assert all(len(attachments) == 2 for attachments in view.values())  # the original and the reattachment
+    with Outbox(path) as box:
+        for items in expected.values():
+            for _, h in items:
+                item = box.get(h)
+                assert item.attempts == 2 and len(item.info["tails"]) == 2
+
+
+def test_device_attached_bundle_is_stored_as_is(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        tips = NodeClient(node.url).get_transactions_to_approve(3)
+        raw = reading_bundle(7, 0)
+        by_device = attach_to_tangle(raw, tips.trunk, tips.branch, MWM)
+        h = bundle_hash(by_device)
+        with Outbox(path) as box:
+            box.put("dev-7", 0, h, raw)
+            box.mark(h, "attached", trytes=by_device)  # what the service does with Up.bundle
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1) as ft:
+            wait_for(lambda: confirmed_count(path) == 1, 60, "1 confirmed item")
+            assert ft.forwarder.stats()["attached"] == 0  # no PoW of ours
+        view = node_view(node.url, [h])
+    from iota_edge.transaction import Transaction
+    assert [a[0] for a in view[h]] == [Transaction.from_trytes(by_device[0]).hash] and view[h][0][2]
+
+
+def test_refused_bundle_becomes_a_dead_letter(tmp_path):
+    """A forwarder attaching below the node's MWM: every attempt is refused, then the item is dead-lettered and the
+    items behind it still go through."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        fill_outbox(box, devices=1, per_device=2)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=1, workers=1) as ft:
+            wait_for(lambda: ft.forwarder.stats()["counters"]["dead_lettered"] == 2, 60, "2 dead letters")
+            assert ft.forwarder.stats()["counters"]["refused"] == 2 * MAX_REFUSALS
+    with Outbox(path) as box:
+        assert box.stats()["rejects"] == {"node_refused": 2} and box.stats()["backlog"] == 0
+
+
+def test_pow_on_the_node(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=2, per_device=2)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2, pow_threads=1) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, pow="node", workers=2) as ft:
+            wait_for(lambda: confirmed_count(path) == 4, 120, "4 confirmed items")
+            assert ft.forwarder.stats()["attached"] == 4 and ft.forwarder.stats()["pow"] == "node"
+        check_confirmed_once_in_order(node.url, expected)
+
+
+def test_breaker_opens_then_half_opens_and_closes(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        fill_outbox(box, devices=1, per_device=1)
+    port = free_port()
+    now = [0.0]
+    breaker = Breaker(threshold=3, base=1.0, cap=8.0, clock=lambda: now[0])
+    with Outbox(path) as box:
+        fwd = Forwarder(box, "http://127.0.0.1:%d" % port, mwm=MWM, workers=1, breaker=breaker, timeout=2)
+        try:
+            states = []
+            for _ in range(3):  # each failure backs off; nothing is called before the wait is over
+                fwd.step()
+                states.append(breaker.state)
+                assert fwd.step() == 0 and breaker.failures == len(states)  # still waiting: no call made
+                now[0] += breaker.wait()
+            assert states == ["closed", "closed", "open"] and fwd.stats()["node_up"] is False
+            first_wait = breaker.wait()
+            now[0] += 10
+            fwd.step()  # half open: the getNodeInfo probe fails, open again with a longer wait
+            assert breaker.state == "open" and breaker.half_opens_total == 1 and breaker.wait() > 0
+            assert breaker.opened == 2
+            with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2, port=port):
+                now[0] += 10
+                while confirmed_count(path) == 0:
+                    fwd.step()
+                    time.sleep(0.05)
+                assert breaker.state == "closed" and fwd.stats()["node_up"] is True
+                assert breaker.half_opens_total == 2 and breaker.opens_total == 2
+        finally:
+            fwd.close()
+    assert first_wait <= 1.0 * 2 * 1.5
+
+
+def test_breaker_backoff_grows_with_jitter_and_caps():
+    now = [0.0]
+    b = Breaker(threshold=1, base=0.5, cap=4.0, clock=lambda: now[0])
+    waits = []
+    for _ in range(8):
+        assert b.allow()
+        b.failure()
+        waits.append(b.wait())
+        now[0] += b.wait()
+    assert all(w <= 4.0 * 1.5 for w in waits) and waits[0] < 2.0 and max(waits) > 3.0
+    assert len(set(waits)) == len(waits)  # jittered
+    b.success()
+    assert b.state == "closed" and b.allow() and b.wait() == 0
+
+
+def test_options_are_checked():
+    for kw, field in (({"pow": "gpu"}, "pow"), ({"ack_on": "sent"}, "ack_on"), ({"workers": 0}, "workers"),
+                      ({"mwm": 0}, "mwm"), ({"reattach_milestones": 0}, "reattach_milestones")):
+        with pytest.raises(Exception) as e:
+            Forwarder("x.db", "http://127.0.0.1:1", **kw)
+        assert e.value.args[-1] == field or field in str(e.value)
+
+
+def test_stop_cancels_pow_and_leaves_items_received(tmp_path):
+    """run() returns promptly when stopped mid-PoW at a high MWM; the items stay received for the next run."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        fill_outbox(box, devices=1, per_device=2)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        ft = ForwarderThread(path, node.url, mwm=40, workers=1).__enter__()
+        wait_for(lambda: ft.forwarder.stats()["in_flight"] > 0, 30, "PoW in flight")
+        started = time.monotonic()
+        ft.join()
+        assert time.monotonic() - started < 5
+    with Outbox(path) as box:
+        assert box.stats()["depth"]["received"] == 2
+    assert threading.active_count() < 50
+
+
+def test_backlog_worked_through_oldest_first_is_not_reattached(tmp_path):
+    """Many stored bundles, milestones that each confirm the two oldest tips: the milestones pile up past
+    reattach_milestones, but the ones not reached yet are not passed by, so nothing is attached twice."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=4, per_device=4)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2, reattach_milestones=1) as ft:
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 16, 120, "16 stored items")
+            issued = 0
+            while confirmed_count(path) < 16:
+                with node.tangle.lock:
+                    tips = node.tangle.store.unconfirmed_tips()
+                    latest = node.tangle.store.latest_milestone()[1]
+                if tips:
+                    node.coordinator._issue_one(tips[0], tips[1] if len(tips) > 1 else latest)
+                    issued += 1
+                time.sleep(0.3)  # the forwarder sees about one milestone per pass
+                assert issued < 60
+            assert ft.forwarder.stats()["reattaches"] == 0
+        check_confirmed_once_in_order(node.url, expected)
+    assert issued >= 2  # more milestones than reattach_milestones went by while items waited
