@@ -217,11 +217,13 @@ def build_parser():
     from iota_edge.toolkit.keys import add_keys_command
     from iota_edge.toolkit.flash import add_flash_command
     from iota_edge.toolkit.demo import add_demo_command
+    from iota_edge.toolkit.device import add_device_command
 
     add_provision_command(sub)
     add_keys_command(sub)
     add_flash_command(sub)
     add_demo_command(sub)
+    add_device_command(sub)
 
     b = sub.add_parser("bench", help="benchmarks that measure peers in the same run", formatter_class=raw,
                        description="Benchmarks that measure their peers in the same run: core, pow, streams, node.",
