@@ -70,3 +70,25 @@ def test_inspect_a_bundle(tmp_path):
     path.write_text("\n".join(broken))
     out = cli("inspect", str(path))
     assert out.returncode == 1 and "INVALID" in out.stdout
+
+
+def _subcommands():
+    from iota_edge.cli import build_parser
+
+    parser = build_parser()
+    sub = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"][0]
+    return sorted(sub.choices)
+
+
+def test_every_subcommand_has_help_with_an_example_and_refuses_a_bad_option_in_one_line():
+    names = _subcommands()
+    assert {"address", "inspect", "node", "gateway", "provision", "keys", "flash", "demo", "device",
+            "bench"} <= set(names)
+    for name in names:
+        out = subprocess.run([sys.executable, "-m", "iota_edge.cli", name, "--help"], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0 and "example" in out.stdout.lower(), name
+        bad = subprocess.run([sys.executable, "-m", "iota_edge.cli", name, "--no-such-option"], capture_output=True,
+                             text=True, timeout=60)
+        last = bad.stderr.strip().splitlines()[-1]   # argparse: usage lines, then one "iota-edge X: error: ..." line
+        assert bad.returncode == 2 and last.startswith("iota-edge %s" % name) and "error:" in last, (name, bad.stderr)
