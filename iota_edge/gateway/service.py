@@ -75,6 +75,9 @@ def check_device_bundle(trytes, root, mode, payload):
     return txs[0].bundle
 
 
+RESOLVE_INTERVAL = 2.0  # seconds between two node reads of one device's channel (shared subscriptions)
+
+
 class Gateway:
     """The service. ``forwarder``: ``"auto"`` (iota_edge.gateway.forwarder.Forwarder, configured from [node]),
     a factory ``f(outbox, config, logger) -> object with run(stop) and stats()``, or None (ingest only).
@@ -96,8 +99,9 @@ class Gateway:
         self._by_name = {t.name: t for t in self.transports}
         self.forwarder = None
         self.metrics_server = None
+        self._resolved = {}  # device -> (root asked from, when, roots): see _resolve_root
         self._counters = {"ingested": 0, "accepted": 0, "duplicates": 0, "acked": 0, "acks_sent": 0,
-                          "pushed_back": 0, "heartbeats": 0}
+                          "pushed_back": 0, "heartbeats": 0, "deferred": 0}
         self._rejects = {}
         self._heartbeats = {}
         self._outbox_stats = None
@@ -187,7 +191,9 @@ class Gateway:
             self._outbox = self._open_outbox()
             self._state = DeviceState(self.config.db_path, clock=self._clock)
             self._provisioned = {d: c["root"] for d, c in self.config.devices.items()}
-            self._verifier = Verifier(Registry(self._state.restore(self.config.devices)))
+            shared = any(getattr(t, "shared_group", None) for t in self.config.transports)
+            self._verifier = Verifier(Registry(self._state.restore(self.config.devices)),
+                                      resolve_root=self._resolve_root if shared else None)
             self._refresh_stats()
         except (IotaEdgeError, OSError) as e:
             self._failure = e
@@ -323,7 +329,38 @@ class Gateway:
                 self._held.extend(held[i + 1:])
                 return
 
+    def _resolve_root(self, device, entry):
+        """Roots the device's channel on the node proves to follow ``entry["root"]`` (gateways sharing a fleet see
+        only some of a device's messages). At most one node read per device per RESOLVE_INTERVAL seconds."""
+        from iota_edge.client import NodeClient
+        from iota_edge.streams import read_channel
+
+        now = time.monotonic()
+        last = self._resolved.get(device)
+        if last is not None and last[0] == entry["root"] and now - last[1] < RESOLVE_INTERVAL:
+            return last[2]
+        roots = []
+        try:
+            for r in read_channel(NodeClient(self.config.node.url, timeout=5, retries=1), entry["root"],
+                                  entry["mode"], entry.get("side_key")):
+                if r.ok:
+                    roots.extend((r.root, r.next_root))
+        except (IotaEdgeError, OSError) as e:
+            self.log.event("warning", "resolve_root_failed", device=device, error=str(e)[:200])
+        self._resolved[device] = (entry["root"], now, roots)
+        return roots
+
+    def _defer(self, inbound, device, seq, detail):
+        """A message under a tree this gateway cannot place yet: no acknowledgement, so the device sends it again
+        after its ack timeout, by when the gateway that saw the announcing message has stored it on the node."""
+        self._counters["deferred"] += 1
+        self.log.event("info", "deferred", device=device, seq=seq, detail=detail[:200])
+        inbound.settle(True)
+
     def _reject(self, inbound, device, seq, reason, detail):
+        if reason == "stream_position" and self._verifier.resolve_root is not None \
+                and device in self._provisioned:
+            return self._defer(inbound, device, seq, detail)
         # seq=None: Outbox.reject(device, seq) also takes (device, seq) out of the queue, which is right for the
         # forwarder's rejects and wrong here (a forged or replayed message must not evict the genuine one).
         # The raw bytes keep the seq.

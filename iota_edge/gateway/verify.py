@@ -99,10 +99,17 @@ class Registry:
 
 
 class Verifier:
-    """Checks uplink messages against a Registry and advances it for the accepted ones."""
+    """Checks uplink messages against a Registry and advances it for the accepted ones.
 
-    def __init__(self, registry):
+    ``resolve_root(device, entry)``, when given, is asked about a root the registry does not know: it returns the
+    roots that the device's channel, read from where ``entry["root"]`` stands, proves to follow it (each tree's
+    messages sign the next root). Gateways that split a fleet with a shared subscription each see only some
+    messages, so one may miss the message that announced a device's next tree; the node has it once the other
+    gateway stored it."""
+
+    def __init__(self, registry, resolve_root=None):
         self.registry = registry
+        self.resolve_root = resolve_root
 
     def verify(self, up):
         d = self.registry.get(up.device)
@@ -113,8 +120,10 @@ class Verifier:
                            up.device, up.seq)
         seen = d["seen"]
         if up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values()):
-            raise Rejected("root %s... is neither the device's current nor its announced next tree" % up.root[:9],
-                           "stream_position", up.device, up.seq)
+            if self.resolve_root is None or up.root not in (self.resolve_root(up.device, d) or ()):
+                raise Rejected("root %s... is neither the device's current nor its announced next tree" %
+                               up.root[:9], "stream_position", up.device, up.seq)
+            d["next_root"] = up.root  # proven by the channel on the node: accepted below as the announced tree
         try:
             parsed = parse_payload(up.payload, up.root, d["side_key"])
         except InvalidMessage as e:

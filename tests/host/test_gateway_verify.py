@@ -133,3 +133,27 @@ def test_a_message_older_than_the_window_is_refused(monkeypatch):
     with pytest.raises(Rejected) as e:  # seq 1 never arrived in time; 5 - 3 >= 1
         verifier.verify(ups[1])
     assert e.value.reason == "replay" and "cannot be told" in str(e.value)
+
+
+def test_a_gateway_that_missed_a_tree_switch_learns_it_from_the_channel():
+    # Two gateways share a fleet: B never sees the messages of the second tree, whose first one A accepted and
+    # stored. B's resolver (the node, in the service) proves the chain root1 -> root2 -> root3.
+    ch = Channel(SEED, mode="restricted", side_key="SIDEKEY", count=2, next_count=2)
+    ups = [up_for(ch, "meter-7", seq)[0] for seq in range(6)]   # trees: (0, 1), (2, 3), (4, 5)
+    chain = {ups[0].root: [ups[0].root, ups[2].root, ups[2].root, ups[4].root]}
+    asked = []
+
+    def resolve(device, entry):
+        asked.append(entry["root"])
+        return chain.get(entry["root"], [])
+
+    b = Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}}),
+                 resolve_root=resolve)
+    assert isinstance(b.verify(ups[0]), Accepted)
+    assert isinstance(b.verify(ups[4]), Accepted) and asked == [ups[0].root]
+    assert b.registry.get("meter-7")["root"] == ups[4].root
+    assert isinstance(b.verify(ups[5]), Accepted)
+    stranger = up_for(Channel(OTHER, mode="restricted", side_key="SIDEKEY", count=2), "meter-7", 7)[0]
+    with pytest.raises(Rejected) as e:   # a tree the channel never announced stays refused
+        b.verify(stranger)
+    assert e.value.reason == "stream_position"
