@@ -30,7 +30,7 @@ def provision(out, device, board, uplink, sensors, mode="public", side_key=None,
     """Write OUT/DEVICE.config.json (0600) and OUT/devices.json; return the config dict."""
     b = load_board(board)
     cfg = devconfig.build_config(device, board, devconfig.new_seed(), mode=mode, side_key=side_key, depth=depth,
-                                 uplink=uplink, store=b.get("store"), sensors=sensors, **kw)
+                                 uplink=uplink, store=b.get("defaults", {}).get("store"), sensors=sensors, **kw)
     path = os.path.join(out, "%s.config.json" % device)
     devconfig.write_secret(path, json.dumps(cfg, indent=2) + "\n", overwrite=True)
     root = devconfig.channel_root(cfg["seed"], cfg["channel"])

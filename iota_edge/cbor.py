@@ -16,6 +16,13 @@ trailing bytes and nesting deeper than 16, and raises InvalidValue naming the by
 
 from iota_edge.errors import InvalidValue
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _MAX_DEPTH = 16
 
 
@@ -226,7 +233,7 @@ def _decode(data, pos, depth):
     _fail("unsupported simple value", start)
 
 
-def loads(data):
+def loads(data) -> "Any":
     """Decode one CBOR item that spans all of ``data``."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidValue("cbor: expected bytes, got %s" % type(data).__name__, "data")

@@ -103,9 +103,10 @@ def _loop_transform():
 
 
 def _native_transform():
-    if not _native.AVAILABLE or not hasattr(_native, "curl_transform"):
+    transform = getattr(_native, "curl_transform", None)    # the cffi kernel only, not the MicroPython module
+    if not _native.AVAILABLE or transform is None:
         raise ImportError("no native Curl transform")
-    return _native.curl_transform
+    return transform
 
 
 _MAKERS = (

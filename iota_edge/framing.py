@@ -212,9 +212,10 @@ class Decoder:
 def _default_clock():
     import time
 
-    if hasattr(time, "ticks_ms"):
+    monotonic = getattr(time, "monotonic", None)    # CPython; MicroPython has ticks_ms instead
+    if monotonic is None:
         return time.ticks_ms, time.ticks_diff
-    return (lambda: int(time.monotonic() * 1000)), None
+    return (lambda: int(monotonic() * 1000)), None
 
 
 class Link:

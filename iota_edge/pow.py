@@ -58,7 +58,8 @@ def _check_tx(trytes, field="trytes"):
 def _clock():
     import time
 
-    return time.monotonic() if hasattr(time, "monotonic") else time.time()
+    monotonic = getattr(time, "monotonic", None)     # CPython; MicroPython has time.time() only
+    return monotonic() if monotonic is not None else time.time()
 
 
 def _pure_search(trytes, mwm, timeout, cancel):

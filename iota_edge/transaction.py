@@ -62,6 +62,23 @@ def _check_field(name, length, kind, v):
 class Transaction:
     """One legacy transaction. Missing tryte fields default to all ``9``s, integers to 0."""
 
+    # The LAYOUT fields, set with setattr below; declared here for type checkers (bare annotations compile to nothing)
+    signature_message_fragment: str
+    address: str
+    value: int
+    obsolete_tag: str
+    timestamp: int
+    current_index: int
+    last_index: int
+    bundle: str
+    trunk: str
+    branch: str
+    tag: str
+    attachment_timestamp: int
+    attachment_timestamp_lower_bound: int
+    attachment_timestamp_upper_bound: int
+    nonce: str
+
     def __init__(
         self,
         signature_message_fragment="",

@@ -28,6 +28,13 @@ from iota_edge import cbor
 from iota_edge.errors import InvalidTrytes, InvalidValue
 from iota_edge.trinary import check_trytes
 
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 VERSION = 1
 UP = 1
 ACK = 2
@@ -84,7 +91,7 @@ def topics(device, root=TOPIC_ROOT):
     return base + "up", base + "hb", base + "ack"
 
 
-def _bad(message, field):
+def _bad(message, field) -> "NoReturn":
     raise InvalidValue("wire: " + message, field)
 
 

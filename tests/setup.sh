@@ -6,6 +6,7 @@
 # - Debian packages when missing: mosquitto, mosquitto-clients, openssl, nodejs and npm, qemu-system-arm and
 #   firmware-microbit-micropython (the flash test's emulated board)
 # - tests/js/node_modules: the official @iota/mam and @iota/mam.js (npm ci from the committed lockfile)
+# - tests/typecheck/node_modules (pyright, npm ci) and .typecheck/{esp32,rp2}: the MicroPython board stubs (pinned)
 # - apt packages of the C kernel's cross-checks (csrc/ci.sh installs its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ if [ ! -x .oracle/pyota/bin/python ] || ! .oracle/pyota/bin/python -c "import io
     bash tests/oracle/pyota-venv.sh .oracle/pyota
 fi
 bash tests/js/setup.sh          # the official MAM libraries (npm), for the stream compatibility tests
+bash tests/typecheck/setup.sh   # pyright and the esp32/rp2 stubs, for the firmware's type check
 if [ -f csrc/ci.sh ]; then
     bash csrc/ci.sh --install-only
 fi

@@ -283,7 +283,7 @@ class Config:
             f = "sensors[%d]" % i
             if not isinstance(s, dict):
                 _bad(f, "a map with driver, name, unit")
-            driver = s.get("driver")
+            driver = s.get("driver", "")
             if driver not in DRIVERS:
                 _bad(f + ".driver", "one of %s" % ", ".join(sorted(DRIVERS)))
             required, optional = DRIVERS[driver]

@@ -16,12 +16,16 @@ reconnect with its original packet id and the DUP flag. The in-flight table live
 caller's (the store): a message counts as delivered only when on_puback(packet_id) fires or poll() returns its id.
 """
 import socket
+import sys
 
 from iota_edge.errors import IotaEdgeError
 
-try:
+# CPython (host tests) has no ticks_*: the fallback below. The type check against the board stubs treats _MICROPYTHON
+# as True (tests/typecheck/pyrightconfig.*.json defineConstant), so it checks the branch a board runs.
+_MICROPYTHON = sys.implementation.name == "micropython"
+if _MICROPYTHON:
     from time import ticks_ms, ticks_diff, ticks_add, sleep_ms
-except ImportError:  # CPython
+else:
     import time as _time
 
     def ticks_ms():

@@ -46,7 +46,7 @@ class FileStore:
         self._write(self.tmp, state)
         self._rename(self.tmp, self.path)
 
-    def load(self):
+    def load(self) -> "dict | None":
         state = self._read(self.path)
         if state is _CORRUPT:
             raise InvalidValue("%s: channel state does not parse; refusing to start over" % self.path, "state")
@@ -73,10 +73,11 @@ class FileStore:
             os.replace(src, dst)  # CPython: atomic on POSIX, replaces on Windows too
         else:
             os.rename(src, dst)  # MicroPython
-        if hasattr(os, "fsync") and hasattr(os, "O_RDONLY"):  # make the rename itself durable (POSIX)
+        o_rdonly = getattr(os, "O_RDONLY", None)  # POSIX CPython; MicroPython's os has no O_* flags
+        if hasattr(os, "fsync") and o_rdonly is not None:  # make the rename itself durable (POSIX)
             d = dst.rsplit("/", 1)[0] if "/" in dst else "."
             try:
-                fd = os.open(d, os.O_RDONLY)
+                fd = os.open(d, o_rdonly)
             except OSError:
                 return
             try:

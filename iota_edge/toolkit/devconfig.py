@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-from urllib.parse import urlsplit
 
 from iota_edge.errors import InvalidValue
 
@@ -104,91 +103,65 @@ def build_config(device, board, seed=None, *, seed_file=None, mode="public", sid
     return check_config(cfg)
 
 
-def _int(cfg, path, low, high=None):
-    v = cfg
-    for k in path.split("."):
-        if not isinstance(v, dict) or k not in v:
-            raise InvalidValue("%s: missing" % path, path)
-        v = v[k]
-    if not isinstance(v, int) or isinstance(v, bool) or v < low or (high is not None and v > high):
-        raise InvalidValue("%s: expected an int in %d..%s, got %r" % (path, low, high if high is not None else "",
-                                                                        v), path)
-    return v
+def firmware_dir():
+    """The device firmware's folder (``firmware/``, holding ``app/config.py``): ``IOTA_EDGE_FIRMWARE``, else the source
+    tree this package runs from, else ``./firmware`` (found the way toolkit.boards finds ``boards/``)."""
+    env = os.environ.get("IOTA_EDGE_FIRMWARE")
+    if env:
+        return env
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "firmware")
+    return here if os.path.isdir(here) else os.path.abspath("firmware")
+
+
+def _firmware_config():
+    """The firmware's own validator, ``app.config`` (it runs on CPython too): one source of truth for the contract.
+
+    Imported from firmware_dir() under its device name ``app``; an ``app`` package from elsewhere is refused rather
+    than used."""
+    import sys
+
+    fw = firmware_dir()
+    mod = sys.modules.get("app.config")
+    if mod is None:
+        if not os.path.isfile(os.path.join(fw, "app", "config.py")):
+            raise InvalidValue("config: the firmware's validator %s is missing (set IOTA_EDGE_FIRMWARE to the "
+                               "firmware/ folder)" % os.path.join(fw, "app", "config.py"), "config")
+        sys.path.insert(0, fw)
+        try:
+            import app.config as mod
+            import app.pipeline  # noqa: F401  (config validation computes the record bound with it)
+        finally:
+            sys.path.remove(fw)
+    origin = os.path.realpath(getattr(mod, "__file__", ""))
+    if origin != os.path.realpath(os.path.join(fw, "app", "config.py")):
+        raise InvalidValue("config: a module 'app.config' from %s is loaded, not the firmware's (%s)" % (origin, fw),
+                           "config")
+    return mod
 
 
 def check_uplink_url(url):
-    """mqtt://user:pass@host:port, mqtts://..., serial:///dev/ttyX?baud=N or serial://uartN; never echoes a password."""
-    if not isinstance(url, str):
-        raise InvalidValue("uplink.url: expected a string", "uplink.url")
-    u = urlsplit(url)
-    if u.scheme not in ("mqtt", "mqtts", "serial"):
-        raise InvalidValue("uplink.url: scheme must be mqtt, mqtts or serial, got %r" % u.scheme, "uplink.url")
-    if u.scheme in ("mqtt", "mqtts"):
-        try:
-            port = u.port
-        except ValueError:
-            raise InvalidValue("uplink.url: bad port", "uplink.url")
-        if not u.hostname:
-            raise InvalidValue("uplink.url: no host (expected %s://DEVICE:PASSWORD@HOST:PORT)" % u.scheme,
-                               "uplink.url")
-        del port
-    elif not (u.path or u.netloc):
-        raise InvalidValue("uplink.url: expected serial:///dev/ttyUSB0?baud=115200 or serial://uart1", "uplink.url")
+    """mqtt://user:pass@host:port, mqtts://..., serial:///dev/ttyX?baud=N or serial://uartN (the firmware's parser);
+    never echoes a password."""
+    fw = _firmware_config()
+    try:
+        fw.parse_url(url)
+    except fw.ConfigError as e:
+        raise InvalidValue(str(e), e.field)
     return url
 
 
-def check_config(cfg):
-    """Validate a device config against the contract; returns it. Errors name the field, never its secret value."""
-    if not isinstance(cfg, dict):
-        raise InvalidValue("config: expected a JSON object", "config")
-    dev = cfg.get("device")
-    if not isinstance(dev, str) or not 0 < len(dev) <= 64 or any(c in dev for c in "/+#\0 "):
-        raise InvalidValue("device: expected 1..64 characters without '/', '+', '#' or spaces, got %r" % (dev,),
-                           "device")
-    if not isinstance(cfg.get("board"), str):
-        raise InvalidValue("board: missing", "board")
-    if "seed" in cfg:
-        s = cfg["seed"]
-        if not isinstance(s, str) or len(s) != 81 or any(c not in TRYTES for c in s):
-            raise InvalidValue("seed: expected 81 trytes (9A-Z)", "seed")
-    elif not isinstance(cfg.get("seed_file"), str):
-        raise InvalidValue("seed: give 'seed' (81 trytes) or 'seed_file'", "seed")
-    ch = cfg.get("channel")
-    if not isinstance(ch, dict) or ch.get("mode") not in MODES:
-        raise InvalidValue("channel.mode: expected one of %s" % ", ".join(MODES), "channel.mode")
-    if ch["mode"] == "restricted":
-        k = ch.get("side_key")
-        if not isinstance(k, str) or not 0 < len(k) <= 81 or any(c not in TRYTES for c in k):
-            raise InvalidValue("channel.side_key: restricted mode needs a side key of 1..81 trytes",
-                               "channel.side_key")
-    elif ch.get("side_key") is not None:
-        raise InvalidValue("channel.side_key: only restricted mode takes a side key", "channel.side_key")
-    _int(cfg, "channel.security", 1, 3)
-    _int(cfg, "channel.depth", 0, 10)
-    up = cfg.get("uplink")
-    if not isinstance(up, dict):
-        raise InvalidValue("uplink: missing", "uplink")
-    check_uplink_url(up.get("url"))
-    _int(cfg, "uplink.keepalive_s", 1, 65535)
-    if cfg.get("pow", {}).get("where") not in ("gateway", "device"):
-        raise InvalidValue("pow.where: expected 'gateway' or 'device'", "pow.where")
-    _int(cfg, "pow.mwm", 1, 243)
-    _int(cfg, "sampling.interval_s", 1)
-    _int(cfg, "sampling.batch_max", 1, 64)
-    _int(cfg, "sampling.batch_age_s", 0)
-    if not isinstance(cfg.get("store", {}).get("path"), str):
-        raise InvalidValue("store.path: missing", "store.path")
-    seg = _int(cfg, "store.segment_bytes", 64)
-    _int(cfg, "store.budget_bytes", 2 * seg)
-    if cfg["store"].get("policy") not in POLICIES:
-        raise InvalidValue("store.policy: expected one of %s" % ", ".join(POLICIES), "store.policy")
-    _int(cfg, "heartbeat_s", 1)
-    sensors = cfg.get("sensors")
-    if not isinstance(sensors, list) or not sensors:
-        raise InvalidValue("sensors: expected a non-empty list", "sensors")
-    for i, s in enumerate(sensors):
-        if not isinstance(s, dict) or not isinstance(s.get("driver"), str) or not isinstance(s.get("name"), str):
-            raise InvalidValue("sensors[%d]: expected {\"driver\", \"name\", \"unit\"}" % i, "sensors")
+def check_config(cfg, base_dir=None):
+    """Validate a device config with the firmware's own validator (firmware/app/config.py: the board profile's
+    defaults merged from the repository's ``boards/``, unknown keys refused, the store segment bound); returns
+    ``cfg`` unchanged. A ``seed_file`` is read relative to ``base_dir`` (the config's folder). Errors are
+    InvalidValue naming the field, never its secret value."""
+    from iota_edge.toolkit.boards import boards_dir
+
+    fw = _firmware_config()
+    try:
+        fw.from_dict(cfg, (boards_dir(),), base_dir or "")
+    except fw.ConfigError as e:
+        raise InvalidValue(str(e), e.field)
     return cfg
 
 
@@ -200,7 +173,7 @@ def load_config(path):
         raise InvalidValue("config: cannot read %s (%s)" % (path, e.strerror), "config")
     except ValueError as e:
         raise InvalidValue("config: %s is not valid JSON (%s)" % (path, e.msg), "config")
-    return check_config(cfg)
+    return check_config(cfg, os.path.dirname(os.path.abspath(path)))
 
 
 def update_registry(path, device, entry, force=False):

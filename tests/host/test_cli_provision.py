@@ -105,8 +105,8 @@ def test_provision_restricted_and_serial(tmp_path):
 
 @pytest.mark.parametrize("args, says", [
     (["--board", "NOPE", "--uplink", "mqtt://h:1"], "board: unknown board 'NOPE'"),
-    (["--board", "ESP32_GENERIC", "--uplink", "http://h:1"], "uplink.url: scheme must be mqtt, mqtts or serial"),
-    (["--board", "ESP32_GENERIC", "--uplink", "mqtt://:1883"], "uplink.url: no host"),
+    (["--board", "ESP32_GENERIC", "--uplink", "http://h:1"], "uplink.url: expected a scheme of mqtt, mqtts or serial"),
+    (["--board", "ESP32_GENERIC", "--uplink", "mqtt://:1883"], "uplink.url: expected a host"),
     (["--board", "ESP32_GENERIC", "--uplink", "mqtt://h:1", "--mode", "restricted"], "side_key: restricted mode"),
     (["--board", "ESP32_GENERIC", "--uplink", "mqtt://h:1", "--sensor", "thermo"], "sensor: board ESP32_GENERIC"),
     (["--board", "ESP32_GENERIC", "--uplink", "mqtt://h:1", "--depth", "12"], "channel.depth: expected an int"),
@@ -191,3 +191,33 @@ def test_keys_bad_seed_file_does_not_echo_it(tmp_path):
 def test_every_toolkit_command_has_help_with_an_example(command):
     out = cli(*command.split(), "--help")
     assert out.returncode == 0 and "Example: iota-edge %s" % command.split()[0] in out.stdout
+
+
+def test_check_config_is_the_firmware_validator(tmp_path):
+    """One source of truth: the toolkit validates with firmware/app/config.py, so what the device would refuse at
+    boot (an unknown key, an unknown driver, a store segment too small for one signed batch) is refused here."""
+    from iota_edge.errors import InvalidValue
+    from iota_edge.toolkit import devconfig
+
+    fw = devconfig._firmware_config()
+    assert os.path.realpath(fw.__file__) == os.path.realpath(os.path.join(devconfig.firmware_dir(), "app",
+                                                                           "config.py"))
+    seed = new_seed()
+    cfg = devconfig.build_config("d", "UNIX", seed, uplink="mqtt://d:pw@h:1883")
+    for change, field in (({"colour": "red"}, "colour"),
+                          ({"sensors": [{"driver": "thermo", "name": "t"}]}, "sensors[0].driver"),
+                          ({"store": dict(cfg["store"], segment_bytes=1024, budget_bytes=4096)},
+                           "store.segment_bytes"),
+                          ({"uplink": dict(cfg["uplink"], url="mqtts://d:pw@h:8883")}, "uplink.ca")):
+        with pytest.raises(InvalidValue) as e:
+            check_config(dict(cfg, **change))
+        assert e.value.field == field and seed not in str(e.value) and "pw@" not in str(e.value)
+    (tmp_path / "d.seed").write_text(seed)
+    by_file = dict(cfg, seed_file="d.seed")
+    del by_file["seed"]
+    (tmp_path / "d.json").write_text(json.dumps(by_file))
+    assert load_config(str(tmp_path / "d.json")) == by_file        # seed_file: relative to the config's folder
+    (tmp_path / "d.seed").write_text("short")
+    with pytest.raises(InvalidValue) as e:
+        load_config(str(tmp_path / "d.json"))
+    assert e.value.field == "seed_file"

@@ -202,6 +202,46 @@ def test_mqtt_end_to_end_then_kill_and_reboot(make_broker, tmp_path):
         gw.close()
 
 
+def test_mqtts_with_the_ca_from_the_device_config(make_broker, tmp_path):
+    """mqtts:// to mosquitto's TLS listener, the broker's CA (DER) named by uplink.ca in the device config: every
+    message arrives and verifies. The same config with another CA is refused at the TLS handshake."""
+    broker = make_broker(tls=True, users={DEV: DEV_PW})
+    url = "mqtts://%s:%s@localhost:%d" % (DEV, DEV_PW, broker.tls_port)
+    path = write_config(tmp_path, url, uplink={"url": url, "ca": os.path.join(broker.dir, "ca.der"),
+                                               "keepalive_s": 10, "ack_timeout_s": 20})
+    acker = Acker(path)
+    gw = MqttGateway(broker, acker)
+    try:
+        evs = []
+        p = start_board(path, flash=str(tmp_path / "flash"), readings=15, exit_when_idle=True)
+        collect(p, evs).join(120)
+        assert p.wait(10) == 0, [e["line"] for e in evs if e["event"] == "log"]
+        assert gw.error is None, gw.error
+        stored = [e["seq"] for e in evs if e["event"] == "stored"]
+        assert stored and acker.accepted == stored and len(acker.samples) == 15
+        assert acker.heartbeats
+    finally:
+        gw.close()
+    # another CA: the device must not talk to this broker
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+                    "-keyout", str(other / "k.pem"), "-out", str(other / "c.pem")], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-in", str(other / "c.pem"), "-outform", "DER", "-out", str(other / "c.der")],
+                   check=True, capture_output=True)
+    path = write_config(tmp_path, url, uplink={"url": url, "ca": str(other / "c.der"), "keepalive_s": 10})
+    evs = []
+    p = start_board(path, flash=str(tmp_path / "flash2"), readings=2, exit_when_idle=True)
+    try:
+        collect(p, evs).join(60)
+        assert p.wait(10) != 0
+        text = " ".join(e.get("line", "") + json.dumps(e) for e in evs)
+        assert "TLS" in text and DEV_PW not in text, evs[-5:]
+        assert not [e for e in evs if e["event"] in ("sent", "acked")]
+    finally:
+        p.kill()
+
+
 def test_outage_of_1000_readings_then_delivery_in_order(tmp_path):
     """The broker is down for 1,000 readings: all wait on flash, then all arrive in order and the store empties."""
     broker = Broker(tmp_path / "broker", users={DEV: DEV_PW})
