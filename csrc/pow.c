@@ -48,6 +48,8 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
     unsigned i;
     unsigned t;
     unsigned m = 1;
+    unsigned mo;
+    unsigned dof;
     /* Head: the cone of the k + 1 lowest counter trits through rounds 1..IKP_HEAD_ROUNDS. */
     for (k = 0; k < IKP_HEAD_K; k++) {
         memset(cur, 0, sizeof cur);
@@ -101,19 +103,35 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
             break;
         }
     }
-    plan->body_first = IKP_HEAD_ROUNDS + 2;
-    plan->body_last = 81 - plan->tail_rounds;
-    /* Body: round r in place with multiplier c = 364^(r - head - 1), step i at slot c i. */
-    for (r = plan->body_first; r <= plan->body_last; r++) {
-        unsigned s = 0;
-        m = (m * 364u) % 729u;
-        for (i = 0; i <= IK_CURL_STATE_TRITS; i++) {
-            plan->slot[r - 1][i] = (uint16_t)(s * scale);
-            s += m;
-            s = s >= 729u ? s - 729u : s;
+    /* Body: rounds IKP_HEAD_ROUNDS + 2 .. 81 - tail_rounds in place. The layout of the work state is affine:
+     * trit x sits in slot (c x + d) mod 729 (natural after the first full round). A single round leaves n[i]
+     * in the slot of o[p_i]: (c, d) -> (364 c, d). A double pass stores n2[i] in the slot of o[547 (i - 1)]
+     * (547 = 364^2, see ikp_round_pair_): (c, d) -> (547 c, d - 547 c). */
+    {
+        unsigned rounds = 81 - plan->tail_rounds - (IKP_HEAD_ROUNDS + 1);
+        unsigned d = 0;
+        unsigned q;
+        plan->body_single = rounds & 1u;
+        plan->body_passes = plan->body_single + rounds / 2;
+        for (q = 0; q < plan->body_passes; q++) {
+            if (q == 0 && plan->body_single) {
+                for (i = 0; i <= IK_CURL_STATE_TRITS; i++) { /* o[p_i], i = 0..729 */
+                    plan->slot[q][i] = (uint16_t)(((m * walk(i) + d) % 729u) * scale);
+                }
+                m = (m * 364u) % 729u;
+            } else {
+                unsigned c2 = (m * 547u) % 729u;
+                for (i = 0; i < IK_CURL_STATE_TRITS + 2; i++) { /* slot[k + 2]: o[547 (k + 1)], k = -2..728 */
+                    plan->slot[q][i] = (uint16_t)(((c2 * ((i + 728u) % 729u) + d) % 729u) * scale);
+                }
+                d = (d + 729u - c2) % 729u;
+                m = c2;
+            }
         }
+        mo = m;
+        dof = d;
     }
-    /* Tail entries, in round order; the first tail round reads the body's layout (multiplier m). */
+    /* Tail entries, in round order; the first tail round reads the body's layout (mo, dof). */
     pos = 0;
     for (t = 0; t < plan->tail_rounds; t++) {
         const uint8_t *need = needs[plan->tail_rounds - 1 - t];
@@ -122,8 +140,8 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
             if (need[i]) {
                 unsigned a = walk(i);
                 unsigned b = walk(i + 1);
-                plan->tail[pos].a = (uint16_t)(t == 0 ? (m * a) % 729u : a);
-                plan->tail[pos].b = (uint16_t)(t == 0 ? (m * b) % 729u : b);
+                plan->tail[pos].a = (uint16_t)(t == 0 ? (mo * a + dof) % 729u : a);
+                plan->tail[pos].b = (uint16_t)(t == 0 ? (mo * b + dof) % 729u : b);
                 plan->tail[pos].out = (uint16_t)i;
                 pos++;
             }

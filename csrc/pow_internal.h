@@ -31,24 +31,26 @@ typedef struct {
 /* Round schedule of the in-place kernels (built per searcher, on its stack):
  * - head: rounds 1..IKP_HEAD_ROUNDS are cached per batch; when only the k <= IKP_HEAD_K lowest counter trits
  *   changed, only their cone of influence is recomputed (2, 4, 8, ... outputs per round for k = 1);
- * - body: full rounds, in place, with the slot sequence of each round precomputed (slot[r][i]);
+ * - body: full rounds, in place, two per pass (ikp_body_pass), one alone first when their number is odd;
  * - tail: the last rounds compute only outputs that reach the mwm checked trits (14, 15, 17, 21, ... backwards). */
 #define IKP_HEAD_ROUNDS 9
 #define IKP_HEAD_K 3
 #define IKP_HEAD_POOL 6144
 #define IKP_TAIL_MAX 16
 #define IKP_TAIL_POOL 2560
-#define IKP_BODY_MAX 81
+#define IKP_BODY_MAX 36 /* passes: at most 71 body rounds (mwm 0, no tail) = 1 single + 35 double */
 
 typedef struct {
     uint16_t head_start[IKP_HEAD_K][IKP_HEAD_ROUNDS + 1]; /* entries of round r for k+1 trits: [start[r-1], start[r]) */
     ikp_edge head[IKP_HEAD_POOL];
-    unsigned body_first;                   /* first in-place body round (IKP_HEAD_ROUNDS + 2) */
-    unsigned body_last;                    /* last full round; the tail follows */
+    unsigned body_single;                  /* 1: the body starts with one single in-place round (slot[0]) */
+    unsigned body_passes;                  /* passes, the single round included */
     unsigned tail_rounds;
     uint16_t tail_start[IKP_TAIL_MAX + 1];
     ikp_edge tail[IKP_TAIL_POOL];
-    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 1]; /* body round r: slots (scaled) visited by step i */
+    /* Slots (scaled) of each body pass. Single round: step i reads slot[i] and slot[i + 1] and writes slot[i].
+     * Double pass: step i loads slot[i + 2] and stores slot[i] (see ikp_round_pair_ in pow_kernel.inc). */
+    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 2];
 } ikp_plan;
 
 /* Hosts (64-bit, x86, NEON) use the plan; 32-bit microcontrollers keep the small plain kernel. */

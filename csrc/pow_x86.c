@@ -73,8 +73,7 @@ typedef uint64_t ikp_v512 __attribute__((vector_size(32)));
 #define IKP_ATTR __attribute__((target("avx2,avx512f,avx512vl")))
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
-        ikp_v512 t_ = (bl) ^ (ah);                                                                           \
-        (lo) = IKP_TERNLOG(t_, al, bh, 0x2f);                                                                \
+        (lo) = IKP_TERNLOG(al, ah, bl, 0x9f);                                                                \
         (hi) = IKP_TERNLOG(al, bh, lo, 0x7d);                                                                \
     } while (0)
 #include "pow_kernel.inc"
