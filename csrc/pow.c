@@ -21,10 +21,12 @@
 #define IKP_SUFFIX portable
 #define IKP_WORDS 1
 #define IKP_ATTR
+/* S-box [§3.2] on (lo, hi) = (1, 0) for -1, (1, 1) for 0, (0, 1) for +1: the result is +1 exactly when
+ * a = -1 and b != +1 or a = 0 and b = +1, that is al & (ah ^ bl) (al = 0 means a = +1; (0, 0) never occurs),
+ * so lo does not depend on bh: five operations. */
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
-        IKP_V t_ = (bl) ^ (ah);                                                                              \
-        IKP_V d_ = ((al) | ~(bh)) & t_;                                                                      \
+        IKP_V d_ = (al) & ((ah) ^ (bl));                                                                     \
         (lo) = ~d_;                                                                                          \
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
@@ -36,7 +38,7 @@ static unsigned walk(unsigned i)
     return (364u * i) % 729u; /* p_i [§3.2] */
 }
 
-void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse)
 {
     uint8_t needs[IKP_TAIL_MAX + 1][IK_CURL_STATE_TRITS]; /* needs[t]: outputs of round 81 - t that matter */
     uint8_t cur[IK_CURL_STATE_TRITS];
@@ -106,26 +108,46 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
     /* Body: rounds IKP_HEAD_ROUNDS + 2 .. 81 - tail_rounds in place. The layout of the work state is affine:
      * trit x sits in slot (c x + d) mod 729 (natural after the first full round). A single round leaves n[i]
      * in the slot of o[p_i]: (c, d) -> (364 c, d). A double pass stores n2[i] in the slot of o[547 (i - 1)]
-     * (547 = 364^2, see ikp_round_pair_): (c, d) -> (547 c, d - 547 c). */
+     * (547 = 364^2): (c, d) -> (547 c, d - 547 c). A triple pass stores n3[i] in the slot of o[91 (i + 1)]
+     * (91 = 364^3): (c, d) -> (91 c, d + 91 c). See ikp_round_pair_ and ikp_round_triple_. */
     {
         unsigned rounds = 81 - plan->tail_rounds - (IKP_HEAD_ROUNDS + 1);
         unsigned d = 0;
-        unsigned q;
-        plan->body_single = rounds & 1u;
-        plan->body_passes = plan->body_single + rounds / 2;
+        unsigned q = 0;
+        if (fuse < 2 || fuse > 3) { /* IKP_BODY_MAX counts on at least two rounds per pass */
+            fuse = 2;
+        }
+        if (rounds % fuse != 0) {
+            plan->body_rounds[q++] = (uint8_t)(rounds % fuse);
+        }
+        for (i = 0; i < rounds / fuse; i++) {
+            plan->body_rounds[q++] = (uint8_t)fuse;
+        }
+        plan->body_passes = q;
         for (q = 0; q < plan->body_passes; q++) {
-            if (q == 0 && plan->body_single) {
+            uint16_t *slot = plan->slot[q];
+            for (i = IK_CURL_STATE_TRITS; i < IKP_WORK_TRITS; i++) {
+                slot[i] = (uint16_t)(i * scale);
+            }
+            if (plan->body_rounds[q] == 1) {
                 for (i = 0; i <= IK_CURL_STATE_TRITS; i++) { /* o[p_i], i = 0..729 */
-                    plan->slot[q][i] = (uint16_t)(((m * walk(i) + d) % 729u) * scale);
+                    slot[i] = (uint16_t)(((m * walk(i) + d) % 729u) * scale);
                 }
                 m = (m * 364u) % 729u;
-            } else {
+            } else if (plan->body_rounds[q] == 2) {
                 unsigned c2 = (m * 547u) % 729u;
                 for (i = 0; i < IK_CURL_STATE_TRITS + 2; i++) { /* slot[k + 2]: o[547 (k + 1)], k = -2..728 */
-                    plan->slot[q][i] = (uint16_t)(((c2 * ((i + 728u) % 729u) + d) % 729u) * scale);
+                    slot[i] = (uint16_t)(((c2 * ((i + 728u) % 729u) + d) % 729u) * scale);
                 }
                 d = (d + 729u - c2) % 729u;
                 m = c2;
+            } else {
+                unsigned c3 = (m * 91u) % 729u;
+                for (i = 0; i < IK_CURL_STATE_TRITS; i++) { /* slot[k]: o[91 (k + 1)] */
+                    slot[i] = (uint16_t)(((c3 * (i + 1u) + d) % 729u) * scale);
+                }
+                d = (d + c3) % 729u;
+                m = c3;
             }
         }
         mo = m;

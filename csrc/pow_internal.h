@@ -31,34 +31,41 @@ typedef struct {
 /* Round schedule of the in-place kernels (built per searcher, on its stack):
  * - head: rounds 1..IKP_HEAD_ROUNDS are cached per batch; when only the k <= IKP_HEAD_K lowest counter trits
  *   changed, only their cone of influence is recomputed (2, 4, 8, ... outputs per round for k = 1);
- * - body: full rounds, in place, two per pass (ikp_body_pass), one alone first when their number is odd;
+ * - body: full rounds, in place, `fuse` (2 or 3) rounds per pass over the state, a shorter pass first;
  * - tail: the last rounds compute only outputs that reach the mwm checked trits (14, 15, 17, 21, ... backwards). */
 #define IKP_HEAD_ROUNDS 9
 #define IKP_HEAD_K 3
 #define IKP_HEAD_POOL 6144
 #define IKP_TAIL_MAX 16
 #define IKP_TAIL_POOL 2560
-#define IKP_BODY_MAX 36 /* passes: at most 71 body rounds (mwm 0, no tail) = 1 single + 35 double */
+#define IKP_BODY_MAX 36   /* passes: at most 71 body rounds (mwm 0, no tail) = 1 single + 35 double */
+/* Body rounds per in-place pass: 3 measured faster than 2 at every width here (tests/bench_pow.c), also
+ * where the triple pass's ~24 live vectors spill (AVX2, SSE2 and the 64-bit portable kernel have 16). */
+#ifndef IKP_BODY_FUSE
+#define IKP_BODY_FUSE 3
+#endif
+#define IKP_WORK_TRITS 733 /* the in-place state and 4 scratch slots of the triple pass */
 
 typedef struct {
     uint16_t head_start[IKP_HEAD_K][IKP_HEAD_ROUNDS + 1]; /* entries of round r for k+1 trits: [start[r-1], start[r]) */
     ikp_edge head[IKP_HEAD_POOL];
-    unsigned body_single;                  /* 1: the body starts with one single in-place round (slot[0]) */
-    unsigned body_passes;                  /* passes, the single round included */
+    unsigned body_passes;
+    uint8_t body_rounds[IKP_BODY_MAX];     /* rounds of each body pass: 1, 2 or 3 */
     unsigned tail_rounds;
     uint16_t tail_start[IKP_TAIL_MAX + 1];
     ikp_edge tail[IKP_TAIL_POOL];
-    /* Slots (scaled) of each body pass. Single round: step i reads slot[i] and slot[i + 1] and writes slot[i].
-     * Double pass: step i loads slot[i + 2] and stores slot[i] (see ikp_round_pair_ in pow_kernel.inc). */
-    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 2];
+    /* Slots (scaled) of each body pass, see pow_kernel.inc. Single round: step i reads slot[i] and
+     * slot[i + 1] and writes slot[i]. Double pass: step i loads slot[i + 2] and stores slot[i]. Triple pass:
+     * step i loads slot[i + 4] and stores slot[i]; slot[729 + e] = 729 + e, scratch slots after the state. */
+    uint16_t slot[IKP_BODY_MAX][IKP_WORK_TRITS];
 } ikp_plan;
 
 /* Hosts (64-bit, x86, NEON) use the plan; 32-bit microcontrollers keep the small plain kernel. */
 #if UINTPTR_MAX > 0xffffffffu || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||             \
     defined(__ARM_NEON)
 #define IKP_HAVE_PLAN 1
-/* Fills plan for mwm; slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
-void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale);
+/* Fills plan for mwm with body passes of at most fuse rounds (2 or 3); slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse);
 #else
 #define IKP_HAVE_PLAN 0
 #endif

@@ -1,7 +1,7 @@
 /* bench_pow.c - micro-benchmark of the nonce search kernels by thread CPU time, for comparing variants on a
  * shared machine (wall clock is noisy there). Not a test: `make -C csrc bench` builds and runs it.
  *
- *   build/bench_pow [ms per run] [rounds]     default 300 ms, 5 rounds (A/B runs interleave across widths)
+ *   build/bench_pow [ms per run] [rounds] [width]   default 300 ms, 5 rounds, every width (runs interleave)
  *
  * For every SIMD width the CPU runs: a search at MWM 243 (never succeeds) cancelled by a watcher thread after
  * the given time; the figure is trials per CPU-second of the searching thread (CLOCK_THREAD_CPUTIME_ID) and
@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
     static const char *names[] = {"auto", "portable", "sse2", "avx2", "avx512", "neon"};
     unsigned ms = argc > 1 ? (unsigned)atoi(argv[1]) : 300;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    const char *only = argc > 3 ? argv[3] : 0;
     int8_t tx[IK_TX_TRITS];
     int8_t nonce[IK_NONCE_TRITS];
     double best[6] = {0};
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
             double rate;
             double ghz;
             double cpt;
-            if (!ik_pow_simd_supported((ik_simd)s)) {
+            if (!ik_pow_simd_supported((ik_simd)s) || (only && strcmp(only, names[s]) != 0)) {
                 continue;
             }
             ghz = clock_ghz(2);
