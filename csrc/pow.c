@@ -38,9 +38,19 @@ static unsigned walk(unsigned i)
     return (364u * i) % 729u; /* p_i [§3.2] */
 }
 
-void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse)
+/* Cost estimates per step (tenths of a round step of the triple pass; AVX-512 here, tests/bench_pow.c and
+ * a per-pass rdtsc loop): triple pass (3 rounds) 30, double 28, single round 21, partial round 46. */
+#define IKP_COST_PARTIAL 46ul
+static unsigned long body_cost(unsigned rounds)
+{
+    static const unsigned long rest[3] = {0, 21, 28};
+    return ((unsigned long)(rounds / 3) * 30ul + rest[rounds % 3]) * IK_CURL_STATE_TRITS;
+}
+
+void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
 {
     uint8_t needs[IKP_TAIL_MAX + 1][IK_CURL_STATE_TRITS]; /* needs[t]: outputs of round 81 - t that matter */
+    unsigned count[IKP_TAIL_MAX + 1];
     uint8_t cur[IK_CURL_STATE_TRITS];
     uint8_t nxt[IK_CURL_STATE_TRITS];
     unsigned pos = 0;
@@ -74,23 +84,16 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse)
             memcpy(cur, nxt, sizeof cur);
         }
     }
-    /* Tail: walk back from the mwm checked trits while the needed set stays partial. */
+    /* Tail: needs[t] marks the outputs of round 81 - t that reach the mwm checked trits. A partial step
+     * (scattered loads, buffers that do not all stay in L1) costs about 4.6 round steps of the triple pass
+     * here, so the tail keeps the number of rounds that makes the estimate below smallest; with none, the
+     * check reads the hash from the body's layout. */
     memset(needs[0], 0, sizeof needs[0]);
     for (i = IK_HASH_TRITS - mwm; i < IK_HASH_TRITS; i++) {
         needs[0][i] = 1;
     }
-    plan->tail_rounds = 0;
-    for (t = 0; mwm > 0 && t < IKP_TAIL_MAX; t++) {
-        unsigned count = 0;
-        unsigned before = 0;
-        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
-            count += needs[t][i];
-        }
-        if (total + count > IKP_TAIL_POOL) {
-            break;
-        }
-        total += count;
-        plan->tail_rounds = t + 1;
+    count[0] = mwm;
+    for (t = 0; t < IKP_TAIL_MAX; t++) {
         memset(needs[t + 1], 0, sizeof needs[t + 1]);
         for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
             if (needs[t][i]) {
@@ -98,30 +101,42 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse)
                 needs[t + 1][walk(i + 1)] = 1;
             }
         }
+        count[t + 1] = 0;
         for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
-            before += needs[t + 1][i];
-        }
-        if (before == IK_CURL_STATE_TRITS) {
-            break;
+            count[t + 1] += needs[t + 1][i];
         }
     }
-    /* Body: rounds IKP_HEAD_ROUNDS + 2 .. 81 - tail_rounds in place. The layout of the work state is affine:
+    plan->tail_rounds = 0;
+    {
+        unsigned long best = body_cost(81 - IKP_HEAD_ROUNDS);
+        for (t = 1; mwm > 0 && t <= IKP_TAIL_MAX; t++) {
+            unsigned long cost;
+            total += count[t - 1];
+            if (count[t - 1] == IK_CURL_STATE_TRITS || total > IKP_TAIL_POOL) {
+                break;
+            }
+            cost = body_cost(81 - IKP_HEAD_ROUNDS - t) + IKP_COST_PARTIAL * total;
+            if (cost < best) {
+                best = cost;
+                plan->tail_rounds = t;
+            }
+        }
+    }
+    /* Body: rounds IKP_HEAD_ROUNDS + 1 .. 81 - tail_rounds (the first pass reads the head's last cache). The layout of the work state is affine:
      * trit x sits in slot (c x + d) mod 729 (natural after the first full round). A single round leaves n[i]
      * in the slot of o[p_i]: (c, d) -> (364 c, d). A double pass stores n2[i] in the slot of o[547 (i - 1)]
      * (547 = 364^2): (c, d) -> (547 c, d - 547 c). A triple pass stores n3[i] in the slot of o[91 (i + 1)]
      * (91 = 364^3): (c, d) -> (91 c, d + 91 c). See ikp_round_pair_ and ikp_round_triple_. */
     {
-        unsigned rounds = 81 - plan->tail_rounds - (IKP_HEAD_ROUNDS + 1);
+        unsigned rounds = 81 - plan->tail_rounds - IKP_HEAD_ROUNDS; /* at least 56 */
         unsigned d = 0;
         unsigned q = 0;
-        if (fuse < 2 || fuse > 3) { /* IKP_BODY_MAX counts on at least two rounds per pass */
-            fuse = 2;
+        plan->body_rounds[q++] = 3;
+        if (rounds % 3 != 0) {
+            plan->body_rounds[q++] = (uint8_t)(rounds % 3);
         }
-        if (rounds % fuse != 0) {
-            plan->body_rounds[q++] = (uint8_t)(rounds % fuse);
-        }
-        for (i = 0; i < rounds / fuse; i++) {
-            plan->body_rounds[q++] = (uint8_t)fuse;
+        for (i = 1; i < rounds / 3; i++) {
+            plan->body_rounds[q++] = 3;
         }
         plan->body_passes = q;
         for (q = 0; q < plan->body_passes; q++) {
@@ -153,6 +168,8 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale, unsigned fuse)
         mo = m;
         dof = d;
     }
+    plan->hash_c = plan->tail_rounds > 0 ? 1 : mo; /* the tail ends in natural order */
+    plan->hash_d = plan->tail_rounds > 0 ? 0 : dof;
     /* Tail entries, in round order; the first tail round reads the body's layout (mo, dof). */
     pos = 0;
     for (t = 0; t < plan->tail_rounds; t++) {

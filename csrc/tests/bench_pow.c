@@ -1,10 +1,11 @@
 /* bench_pow.c - micro-benchmark of the nonce search kernels by thread CPU time, for comparing variants on a
  * shared machine (wall clock is noisy there). Not a test: `make -C csrc bench` builds and runs it.
  *
- *   build/bench_pow [ms per run] [rounds] [width]   default 300 ms, 5 rounds, every width (runs interleave)
+ *   build/bench_pow [ms per run] [rounds] [width] [mwm]   default 300 ms, 5 rounds, every width (the runs
+ *                                                         interleave), MWM 243
  *
- * For every SIMD width the CPU runs: a search at MWM 243 (never succeeds) cancelled by a watcher thread after
- * the given time; the figure is trials per CPU-second of the searching thread (CLOCK_THREAD_CPUTIME_ID) and
+ * For every SIMD width the CPU runs: a search at MWM 243 (never succeeds; a lower MWM stops at a find)
+ * cancelled by a watcher thread after the given time; the figure is trials per CPU-second of the searching thread (CLOCK_THREAD_CPUTIME_ID) and
  * cycles per trial at the clock measured by a chain of dependent adds (one per cycle) just before and after
  * the run (no hardware counters in this VM). Best of the rounds. */
 #include "iota_kernel.h"
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
     static const char *names[] = {"auto", "portable", "sse2", "avx2", "avx512", "neon"};
     unsigned ms = argc > 1 ? (unsigned)atoi(argv[1]) : 300;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
-    const char *only = argc > 3 ? argv[3] : 0;
+    const char *only = argc > 3 && strcmp(argv[3], "all") != 0 ? argv[3] : 0;
+    unsigned mwm = argc > 4 ? (unsigned)atoi(argv[4]) : 243;
     int8_t tx[IK_TX_TRITS];
     int8_t nonce[IK_NONCE_TRITS];
     double best[6] = {0};
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
             ghz = clock_ghz(2);
             pthread_create(&id, 0, watch, &w);
             t = thread_ns();
-            ik_pow_search(tx, 243, (ik_simd)s, 0, 1, &ctl, nonce);
+            ik_pow_search(tx, mwm, (ik_simd)s, 0, 1, &ctl, nonce);
             t = thread_ns() - t;
             pthread_join(id, 0);
             ghz = (ghz + clock_ghz(2)) / 2;
