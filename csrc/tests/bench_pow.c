@@ -5,9 +5,10 @@
  *                                                         interleave), MWM 243
  *
  * For every SIMD width the CPU runs: a search at MWM 243 (never succeeds; a lower MWM stops at a find)
- * cancelled by a watcher thread after the given time; the figure is trials per CPU-second of the searching thread (CLOCK_THREAD_CPUTIME_ID) and
- * cycles per trial at the clock measured by a chain of dependent adds (one per cycle) just before and after
- * the run (no hardware counters in this VM). Best of the rounds. */
+ * cancelled by a watcher thread after the given time; the figure is trials per CPU-second of the searching
+ * thread (CLOCK_THREAD_CPUTIME_ID) and cycles per trial at the clock measured by a chain of dependent adds
+ * (one per cycle) just before and after the run (no hardware counters in this VM). Best of the rounds: other
+ * jobs and hypervisor steal only ever make a run slower. */
 #include "iota_kernel.h"
 
 #include <pthread.h>
