@@ -109,7 +109,9 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
     plan->tail_rounds = 0;
 #ifdef IKP_FORCE_TAIL /* tests (make test-host): a fixed tail, so every kind of body pass and the check in the
                        * body's layout run with an mwm a test can reach; the estimate picks 8 rounds for mwm 1..84 */
-    for (t = 0; mwm > 0 && t + 1 <= (unsigned)IKP_FORCE_TAIL && count[t] < IK_CURL_STATE_TRITS; t++) {
+    for (t = 0; mwm > 0 && t + 1 <= (unsigned)IKP_FORCE_TAIL && count[t] < IK_CURL_STATE_TRITS &&
+                total + count[t] <= IKP_TAIL_POOL;
+         t++) {
         total += count[t];
         plan->tail_rounds = t + 1;
     }
