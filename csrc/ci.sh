@@ -2,7 +2,8 @@
 # C kernel CI: install the cross toolchains and emulators (apt, idempotent), then run every C test.
 #   bash csrc/ci.sh                 install what is missing, then test-host, test-qemu, test-aarch64, size
 #   bash csrc/ci.sh --install-only  only the apt packages (tests/setup.sh calls this)
-# Each step prints "N passed, N failed"; the last line sums them. Exit status 1 on any failure.
+# Each step prints "N passed, N failed" (summed over its test binaries); the last line sums them. Exit status 1
+# on any failure.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -33,11 +34,14 @@ for target in test-host test-qemu test-aarch64 size; do
     out=$(make --no-print-directory -s "$target" 2>&1)
     rc=$?
     echo "$out" | tail -n 40
-    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-    if [ -n "$line" ]; then
-        p=${line%% passed*}
-        f=${line#*, }
-        f=${f%% failed}
+    lines=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$')
+    if [ -n "$lines" ]; then # test-host runs several binaries: sum their lines
+        p=0
+        f=0
+        while read -r np _ nf _; do
+            p=$((p + np))
+            f=$((f + nf))
+        done <<< "$lines"
     else
         p=$([ $rc -eq 0 ] && echo 1 || echo 0)
         f=$([ $rc -eq 0 ] && echo 0 || echo 1)

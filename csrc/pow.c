@@ -21,10 +21,12 @@
 #define IKP_SUFFIX portable
 #define IKP_WORDS 1
 #define IKP_ATTR
+/* S-box [§3.2] on (lo, hi) = (1, 0) for -1, (1, 1) for 0, (0, 1) for +1: the result is +1 exactly when
+ * a = -1 and b != +1 or a = 0 and b = +1, that is al & (ah ^ bl) (al = 0 means a = +1; (0, 0) never occurs),
+ * so lo does not depend on bh: five operations. */
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
-        IKP_V t_ = (bl) ^ (ah);                                                                              \
-        IKP_V d_ = ((al) | ~(bh)) & t_;                                                                      \
+        IKP_V d_ = (al) & ((ah) ^ (bl));                                                                     \
         (lo) = ~d_;                                                                                          \
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
@@ -36,9 +38,19 @@ static unsigned walk(unsigned i)
     return (364u * i) % 729u; /* p_i [§3.2] */
 }
 
+/* Cost estimates per step (tenths of a round step of the triple pass; AVX-512 here, tests/bench_pow.c and
+ * a per-pass rdtsc loop): triple pass (3 rounds) 30, double 28, single round 21, partial round 46. */
+#define IKP_COST_PARTIAL 46ul
+static unsigned long body_cost(unsigned rounds)
+{
+    static const unsigned long rest[3] = {0, 21, 28};
+    return ((unsigned long)(rounds / 3) * 30ul + rest[rounds % 3]) * IK_CURL_STATE_TRITS;
+}
+
 void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
 {
     uint8_t needs[IKP_TAIL_MAX + 1][IK_CURL_STATE_TRITS]; /* needs[t]: outputs of round 81 - t that matter */
+    unsigned count[IKP_TAIL_MAX + 1];
     uint8_t cur[IK_CURL_STATE_TRITS];
     uint8_t nxt[IK_CURL_STATE_TRITS];
     unsigned pos = 0;
@@ -48,6 +60,8 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
     unsigned i;
     unsigned t;
     unsigned m = 1;
+    unsigned mo;
+    unsigned dof;
     /* Head: the cone of the k + 1 lowest counter trits through rounds 1..IKP_HEAD_ROUNDS. */
     for (k = 0; k < IKP_HEAD_K; k++) {
         memset(cur, 0, sizeof cur);
@@ -70,23 +84,16 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
             memcpy(cur, nxt, sizeof cur);
         }
     }
-    /* Tail: walk back from the mwm checked trits while the needed set stays partial. */
+    /* Tail: needs[t] marks the outputs of round 81 - t that reach the mwm checked trits. A partial step
+     * (scattered loads, buffers that do not all stay in L1) costs about 4.6 round steps of the triple pass
+     * here, so the tail keeps the number of rounds that makes the estimate below smallest; with none, the
+     * check reads the hash from the body's layout. */
     memset(needs[0], 0, sizeof needs[0]);
     for (i = IK_HASH_TRITS - mwm; i < IK_HASH_TRITS; i++) {
         needs[0][i] = 1;
     }
-    plan->tail_rounds = 0;
-    for (t = 0; mwm > 0 && t < IKP_TAIL_MAX; t++) {
-        unsigned count = 0;
-        unsigned before = 0;
-        for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
-            count += needs[t][i];
-        }
-        if (total + count > IKP_TAIL_POOL) {
-            break;
-        }
-        total += count;
-        plan->tail_rounds = t + 1;
+    count[0] = mwm;
+    for (t = 0; t < IKP_TAIL_MAX; t++) {
         memset(needs[t + 1], 0, sizeof needs[t + 1]);
         for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
             if (needs[t][i]) {
@@ -94,26 +101,87 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
                 needs[t + 1][walk(i + 1)] = 1;
             }
         }
+        count[t + 1] = 0;
         for (i = 0; i < IK_CURL_STATE_TRITS; i++) {
-            before += needs[t + 1][i];
-        }
-        if (before == IK_CURL_STATE_TRITS) {
-            break;
+            count[t + 1] += needs[t + 1][i];
         }
     }
-    plan->body_first = IKP_HEAD_ROUNDS + 2;
-    plan->body_last = 81 - plan->tail_rounds;
-    /* Body: round r in place with multiplier c = 364^(r - head - 1), step i at slot c i. */
-    for (r = plan->body_first; r <= plan->body_last; r++) {
-        unsigned s = 0;
-        m = (m * 364u) % 729u;
-        for (i = 0; i <= IK_CURL_STATE_TRITS; i++) {
-            plan->slot[r - 1][i] = (uint16_t)(s * scale);
-            s += m;
-            s = s >= 729u ? s - 729u : s;
+    plan->tail_rounds = 0;
+#ifdef IKP_FORCE_TAIL /* tests (make test-host): a fixed tail, so every kind of body pass and the check in the
+                       * body's layout run with an mwm a test can reach; the estimate picks 8 rounds for mwm 1..84 */
+    for (t = 0; mwm > 0 && t + 1 <= (unsigned)IKP_FORCE_TAIL && count[t] < IK_CURL_STATE_TRITS &&
+                total + count[t] <= IKP_TAIL_POOL;
+         t++) {
+        total += count[t];
+        plan->tail_rounds = t + 1;
+    }
+    if (0)
+#endif
+    {
+        unsigned long best = body_cost(81 - IKP_HEAD_ROUNDS);
+        for (t = 1; mwm > 0 && t <= IKP_TAIL_MAX; t++) {
+            unsigned long cost;
+            total += count[t - 1];
+            if (count[t - 1] == IK_CURL_STATE_TRITS || total > IKP_TAIL_POOL) {
+                break;
+            }
+            cost = body_cost(81 - IKP_HEAD_ROUNDS - t) + IKP_COST_PARTIAL * total;
+            if (cost < best) {
+                best = cost;
+                plan->tail_rounds = t;
+            }
         }
     }
-    /* Tail entries, in round order; the first tail round reads the body's layout (multiplier m). */
+    /* Body: rounds IKP_HEAD_ROUNDS + 1 .. 81 - tail_rounds; the first pass reads the head's last cache (natural
+     * order), then the layout of the work state is affine: trit x sits in slot (c x + d) mod 729, with (c, d)
+     * = (1, 0) for the natural order. A single round leaves n[i] in the slot of o[p_i]: (c, d) -> (364 c, d).
+     * A double pass stores n2[i] in the slot of o[547 (i - 1)] (547 = 364^2): (c, d) -> (547 c, d - 547 c).
+     * A triple pass stores n3[i] in the slot of o[91 (i + 1)] (91 = 364^3): (c, d) -> (91 c, d + 91 c).
+     * See ikp_round_pair_ and ikp_round_triple_ in pow_kernel.inc. */
+    {
+        unsigned rounds = 81 - plan->tail_rounds - IKP_HEAD_ROUNDS; /* at least 56 */
+        unsigned d = 0;
+        unsigned q = 0;
+        plan->body_rounds[q++] = 3;
+        if (rounds % 3 != 0) {
+            plan->body_rounds[q++] = (uint8_t)(rounds % 3);
+        }
+        for (i = 1; i < rounds / 3; i++) {
+            plan->body_rounds[q++] = 3;
+        }
+        plan->body_passes = q;
+        for (q = 0; q < plan->body_passes; q++) {
+            uint16_t *slot = plan->slot[q];
+            for (i = IK_CURL_STATE_TRITS; i < IKP_WORK_TRITS; i++) {
+                slot[i] = (uint16_t)(i * scale);
+            }
+            if (plan->body_rounds[q] == 1) {
+                for (i = 0; i <= IK_CURL_STATE_TRITS; i++) { /* o[p_i], i = 0..729 */
+                    slot[i] = (uint16_t)(((m * walk(i) + d) % 729u) * scale);
+                }
+                m = (m * 364u) % 729u;
+            } else if (plan->body_rounds[q] == 2) {
+                unsigned c2 = (m * 547u) % 729u;
+                for (i = 0; i < IK_CURL_STATE_TRITS + 2; i++) { /* slot[k + 2]: o[547 (k + 1)], k = -2..728 */
+                    slot[i] = (uint16_t)(((c2 * ((i + 728u) % 729u) + d) % 729u) * scale);
+                }
+                d = (d + 729u - c2) % 729u;
+                m = c2;
+            } else {
+                unsigned c3 = (m * 91u) % 729u;
+                for (i = 0; i < IK_CURL_STATE_TRITS; i++) { /* slot[k]: o[91 (k + 1)] */
+                    slot[i] = (uint16_t)(((c3 * (i + 1u) + d) % 729u) * scale);
+                }
+                d = (d + c3) % 729u;
+                m = c3;
+            }
+        }
+        mo = m;
+        dof = d;
+    }
+    plan->hash_c = plan->tail_rounds > 0 ? 1 : mo; /* the tail ends in natural order */
+    plan->hash_d = plan->tail_rounds > 0 ? 0 : dof;
+    /* Tail entries, in round order; the first tail round reads the body's layout (mo, dof). */
     pos = 0;
     for (t = 0; t < plan->tail_rounds; t++) {
         const uint8_t *need = needs[plan->tail_rounds - 1 - t];
@@ -122,8 +190,8 @@ void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale)
             if (need[i]) {
                 unsigned a = walk(i);
                 unsigned b = walk(i + 1);
-                plan->tail[pos].a = (uint16_t)(t == 0 ? (m * a) % 729u : a);
-                plan->tail[pos].b = (uint16_t)(t == 0 ? (m * b) % 729u : b);
+                plan->tail[pos].a = (uint16_t)(t == 0 ? (mo * a + dof) % 729u : a);
+                plan->tail[pos].b = (uint16_t)(t == 0 ? (mo * b + dof) % 729u : b);
                 plan->tail[pos].out = (uint16_t)i;
                 pos++;
             }

@@ -31,31 +31,39 @@ typedef struct {
 /* Round schedule of the in-place kernels (built per searcher, on its stack):
  * - head: rounds 1..IKP_HEAD_ROUNDS are cached per batch; when only the k <= IKP_HEAD_K lowest counter trits
  *   changed, only their cone of influence is recomputed (2, 4, 8, ... outputs per round for k = 1);
- * - body: full rounds, in place, with the slot sequence of each round precomputed (slot[r][i]);
+ * - body: full rounds, three per pass over the state (measured faster than two at every width here, also
+ *   where its ~24 live vectors spill); the first pass reads the head's last cache, the others run in place,
+ *   the second has the 1 or 2 rounds left over when the number is not a multiple of 3;
  * - tail: the last rounds compute only outputs that reach the mwm checked trits (14, 15, 17, 21, ... backwards). */
-#define IKP_HEAD_ROUNDS 9
+#define IKP_HEAD_ROUNDS 7 /* measured: 6..9 within a few %, 7 best; the partial steps cost ~4.6 body steps */
 #define IKP_HEAD_K 3
 #define IKP_HEAD_POOL 6144
 #define IKP_TAIL_MAX 16
 #define IKP_TAIL_POOL 2560
-#define IKP_BODY_MAX 81
+#define IKP_BODY_MAX 25   /* passes: at most 72 body rounds (mwm 0, no tail) */
+#define IKP_WORK_TRITS 733 /* the in-place state and 4 scratch slots of the triple pass */
 
 typedef struct {
     uint16_t head_start[IKP_HEAD_K][IKP_HEAD_ROUNDS + 1]; /* entries of round r for k+1 trits: [start[r-1], start[r]) */
     ikp_edge head[IKP_HEAD_POOL];
-    unsigned body_first;                   /* first in-place body round (IKP_HEAD_ROUNDS + 2) */
-    unsigned body_last;                    /* last full round; the tail follows */
+    unsigned body_passes;
+    uint8_t body_rounds[IKP_BODY_MAX];     /* rounds of each body pass: 1, 2 or 3 */
     unsigned tail_rounds;
+    unsigned hash_c;                       /* hash trit t is in slot (hash_c t + hash_d) mod 729 */
+    unsigned hash_d;
     uint16_t tail_start[IKP_TAIL_MAX + 1];
     ikp_edge tail[IKP_TAIL_POOL];
-    uint16_t slot[IKP_BODY_MAX][IK_CURL_STATE_TRITS + 1]; /* body round r: slots (scaled) visited by step i */
+    /* Slots (scaled) of each body pass, see pow_kernel.inc. Single round: step i reads slot[i] and
+     * slot[i + 1] and writes slot[i]. Double pass: step i loads slot[i + 2] and stores slot[i]. Triple pass:
+     * step i loads slot[i + 4] and stores slot[i]; slot[729 + e] = 729 + e, scratch slots after the state. */
+    uint16_t slot[IKP_BODY_MAX][IKP_WORK_TRITS];
 } ikp_plan;
 
 /* Hosts (64-bit, x86, NEON) use the plan; 32-bit microcontrollers keep the small plain kernel. */
 #if UINTPTR_MAX > 0xffffffffu || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) ||             \
     defined(__ARM_NEON)
 #define IKP_HAVE_PLAN 1
-/* Fills plan for mwm; slot entries are slot * scale (scale = sizeof trit-pair / 8 for scaled addressing). */
+/* Fills plan for mwm; slot entries are slot * scale (byte offsets or a fraction of them, see pow_kernel.inc). */
 void ikp_plan_build(ikp_plan *plan, unsigned mwm, unsigned scale);
 #else
 #define IKP_HAVE_PLAN 0

@@ -15,9 +15,9 @@ typedef uint64_t ikp_vneon __attribute__((vector_size(16)));
 #define IKP_PLAN 1
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
-        ikp_vneon t_ = (bl) ^ (ah);                                                                          \
-        (lo) = (~(al) & (bh)) | ~t_;       /* = ~((al | ~bh) & t) */                                         \
-        (hi) = ((al) ^ (bh)) | ~(lo);                                                                        \
+        ikp_vneon d_ = (al) & ((ah) ^ (bl)); /* five operations, see pow.c */                               \
+        (lo) = ~d_;                                                                                          \
+        (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 #include "pow_kernel.inc"
 

@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 #define IKP_MAX_THREADS 64
-#define IKP_THREAD_STACK (4096u * 1024u) /* the AVX-512 kernel keeps 13 states and its plan on the stack */
+#define IKP_THREAD_STACK (4096u * 1024u) /* the AVX-512 kernel keeps 11 states and its plan on the stack */
 
 typedef struct {
     const ikp_job *job;

@@ -8,11 +8,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-/* The S-box in plain vector operations [§3.2]. */
+/* The S-box in plain vector operations [§3.2]: five (lo does not depend on bh, see pow.c). */
 #define IKP_SBOX_GENERIC(al, ah, bl, bh, lo, hi)                                                             \
     do {                                                                                                     \
-        __typeof__(al) t_ = (bl) ^ (ah);                                                                     \
-        __typeof__(al) d_ = ((al) | ~(bh)) & t_;                                                             \
+        __typeof__(al) d_ = (al) & ((ah) ^ (bl));                                                            \
         (lo) = ~d_;                                                                                          \
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
@@ -73,9 +72,20 @@ typedef uint64_t ikp_v512 __attribute__((vector_size(32)));
 #define IKP_ATTR __attribute__((target("avx2,avx512f,avx512vl")))
 #define IKP_SBOX(al, ah, bl, bh, lo, hi)                                                                     \
     do {                                                                                                     \
-        ikp_v512 t_ = (bl) ^ (ah);                                                                           \
-        (lo) = IKP_TERNLOG(t_, al, bh, 0x2f);                                                                \
+        (lo) = IKP_TERNLOG(al, ah, bl, 0x9f);                                                                \
         (hi) = IKP_TERNLOG(al, bh, lo, 0x7d);                                                                \
+    } while (0)
+/* The same with the dead input first (vpternlogq overwrites its first operand, so no register copy):
+ * a dead after the S-box (lo over ah, then hi over al), or b dead after it (lo over bl, hi over bh). */
+#define IKP_SBOX_KILL_A(al, ah, bl, bh, lo, hi)                                                              \
+    do {                                                                                                     \
+        (lo) = IKP_TERNLOG(ah, al, bl, 0xb7);                                                                \
+        (hi) = IKP_TERNLOG(al, bh, lo, 0x7d);                                                                \
+    } while (0)
+#define IKP_SBOX_KILL_B(al, ah, bl, bh, lo, hi)                                                              \
+    do {                                                                                                     \
+        (lo) = IKP_TERNLOG(bl, al, ah, 0xb7);                                                                \
+        (hi) = IKP_TERNLOG(bh, al, lo, 0x7d);                                                                \
     } while (0)
 #include "pow_kernel.inc"
 
