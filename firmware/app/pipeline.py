@@ -225,13 +225,13 @@ class Pipeline:
         if not self._dirty or len(self.outstanding) >= self.window:
             return
         self._dirty = False
-        # One new record per pass: pending() returns payloads, and each is a few KiB of a small heap.
-        limit = len(self.outstanding) + len(self.acked) + 1
-        for seq, payload in self.store.pending(limit):
-            if len(self.outstanding) >= self.window:
-                break
-            if seq in self.outstanding or seq in self.acked:
-                continue
+        # One new record per pass, read from flash without the ones awaiting or holding an ack: each payload is a
+        # few KiB of a small heap.
+        sent_or_acked = self.outstanding
+        if self.acked:
+            sent_or_acked = dict(self.outstanding)
+            sent_or_acked.update(self.acked)
+        for seq, payload in self.store.pending(1, skip=sent_or_acked):
             if not up.send_up(payload):
                 self._dirty = True     # no room in the uplink now: try again on a later step
                 break
@@ -253,7 +253,7 @@ class Pipeline:
         self.outstanding.pop(seq, None)
         self.emit("acked", seq=seq, status=status)
         last = None
-        for s, _ in store.pending(len(self.acked)):
+        for s, _ in store.pending(len(self.acked), payloads=False):
             if s not in self.acked:
                 break
             last = s

@@ -135,7 +135,8 @@ class SerialUplink:
 
         # A random first frame seq: a rebooted device is not taken for the tail of its previous session.
         self.link = Link(stream, on_data=self._data, window=up["window"], timeout_ms=up.get("frame_timeout_ms", 500),
-                         retries=8, max_payload=max_payload, first_seq=random.getrandbits(16), read_size=256)
+                         retries=8, max_payload=max_payload, first_seq=random.getrandbits(16), read_size=256,
+                         rx_max_payload=512)   # the device only receives acks
         self._timeouts = 0
 
     def _data(self, payload):
