@@ -274,14 +274,14 @@ class Store:
         self._read_seg(seg, out, 1 << 30, None, False)
         return len(out)
 
-    def _read_seg(self, seg, out, limit, skip, payloads):
+    def _read_seg(self, seg, out, limit, skip, payloads, into=None):
         """Append to ``out`` the (seq, payload) of seg's records after the cursor whose seq is not in ``skip``, up
         to ``limit`` entries in out; payload is None when ``payloads`` is False. Streams one record at a time (a
         segment never sits whole in RAM) and checks every CRC; on anything unexpected (damage in the middle) it
         falls back to scanning the whole segment image, which resynchronises like the boot recovery does."""
         start = len(out)
         path = self._seg_path(seg[0])
-        if self._stream(path, out, limit, skip, payloads, self.cursor, -1) >= 0:
+        if self._stream(path, out, limit, skip, payloads, self.cursor, -1, into) >= 0:
             return
         del out[start:]
         with open(path, "rb") as f:
@@ -294,7 +294,7 @@ class Store:
             if s > self.cursor and not (skip and s in skip):
                 out.append((s, bytes(mv[o + HEADER:e - 4]) if payloads else None))
 
-    def _stream(self, path, out, limit, skip, payloads, after, prev):
+    def _stream(self, path, out, limit, skip, payloads, after, prev, into=None):
         """The streaming read of _read_seg (records with seq <= ``after`` are passed over unread, seqs must exceed
         ``prev``): the offset where the records read end, or -1 if the file is not a clean run of valid records."""
         hdr = self._hdr
@@ -320,7 +320,14 @@ class Store:
                     continue
                 crc = _crc32(hdr)
                 payload = None
-                if payloads:
+                if into is not None:
+                    if n > len(into):
+                        return -1
+                    payload = memoryview(into)[:n]
+                    if f.readinto(payload) != n:
+                        return -1
+                    crc = _crc32(payload, crc)
+                elif payloads:
                     payload = f.read(n)        # one allocation: MicroPython turns its read buffer into the bytes
                     if len(payload) != n:
                         return -1
@@ -340,17 +347,21 @@ class Store:
         return pos
 
     # -- reading and acknowledging ----------------------------------------------------------------------------
-    def pending(self, limit=16, skip=None, payloads=True):
+    def pending(self, limit=16, skip=None, payloads=True, into=None):
         """Up to ``limit`` records after the cursor, oldest first, as (seq, payload bytes). Records whose seq is in
         ``skip`` (a set or dict) are passed over and not counted; ``payloads=False`` gives (seq, None) without
-        keeping the payloads in RAM. Records are read one at a time, so RAM holds only what is returned."""
+        keeping the payloads in RAM. Records are read one at a time, so RAM holds only what is returned.
+        ``into`` (a bytearray, with ``limit`` 1): the payload is read into it and returned as a memoryview of it,
+        valid until the buffer is used again (a damaged segment still returns bytes)."""
+        if into is not None and limit != 1:
+            raise ValueError("into needs limit 1, got %r" % (limit,))
         out = []
         for seg in self._segs:
             if len(out) >= limit:
                 break
             if seg[2] <= self.cursor:
                 continue
-            self._read_seg(seg, out, limit, skip, payloads)
+            self._read_seg(seg, out, limit, skip, payloads, into)
         return out
 
     def ack(self, seq):
