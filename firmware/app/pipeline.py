@@ -191,8 +191,11 @@ class Pipeline:
         del trytes
         bundle = None
         if cfg.pow["where"] == "device":
+            import gc
+
             from iota_edge.pow import attach_to_tangle
 
+            gc.collect()               # the signature's garbage out first: the search slices 2.6 KB strings
             bundle = attach_to_tangle(msg.bundle(TAG, samples[-1][0]), GENESIS, GENESIS, cfg.pow["mwm"],
                                       timestamp_ms=int(self._time()) * 1000)
         leaf = msg.key_index

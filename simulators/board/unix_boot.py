@@ -1,6 +1,6 @@
 """The UNIX board's boot, run by the MicroPython unix port (simulators/board starts it):
 
-    micropython -X heapsize=272k simulators/board/unix_boot.py REPO CONFIG FLASH BLOCKS BLOCK_SIZE FS_ROOT \
+    micropython -X heapsize=276k simulators/board/unix_boot.py REPO CONFIG FLASH BLOCKS BLOCK_SIZE FS_ROOT \
         MAX_READINGS EXIT_WHEN_IDLE MPY_DIR
 
 What a board's ROM and frozen _boot do, done here: littlefs v2 on a file-backed block device (every block write
