@@ -146,6 +146,34 @@ def dumps(obj):
     return bytes(out)
 
 
+class _Into:
+    """The append/extend that _encode uses, writing into a caller's buffer (no growth, no final copy)."""
+
+    def __init__(self, buf):
+        self.buf = buf
+        self.n = 0
+
+    def append(self, b):
+        self.extend((b,))
+
+    def extend(self, data):
+        n = self.n
+        k = len(data)
+        if n + k > len(self.buf):
+            raise InvalidValue("cbor: the encoding is longer than the buffer (%d bytes)" % len(self.buf), "buf")
+        self.buf[n:n + k] = bytes(data) if isinstance(data, tuple) else data
+        self.n = n + k
+
+
+def dumps_into(obj, buf):
+    """Write the canonical CBOR of ``obj`` (the bytes of ``dumps(obj)``) into the bytearray ``buf``; returns the
+    length. For a device: a buffer allocated once at boot takes a record of several KiB even when the heap is too
+    fragmented for a new block that size."""
+    out = _Into(buf)
+    _encode(obj, out, 0)
+    return out.n
+
+
 # --- decoding ------------------------------------------------------------------------------------------------------
 
 

@@ -49,14 +49,8 @@ def max_encoded_size(max_payload):
     return body + body // 254 + 1 + 2
 
 
-def cobs_encode(data):
-    """COBS-encode bytes: the result has no 0x00 (no delimiters added)."""
-    n = len(data)
-    out = bytearray(n + n // 254 + 1)
-    code_at = 0
-    o = 1
-    code = 1
-    for b in data:
+def _cobs_chunk(out, src, o, code_at, code):
+    for b in src:
         if b:
             out[o] = b
             o += 1
@@ -71,8 +65,27 @@ def cobs_encode(data):
             code_at = o
             o += 1
             code = 1
+    return o, code_at, code
+
+
+def cobs_encode_into(out, at, chunks):
+    """COBS-encode the concatenation of the byte strings ``chunks`` into ``out`` from offset ``at`` (no
+    delimiters); returns the offset after the last byte written. ``out`` needs len(data) + len(data) // 254 + 1
+    bytes from ``at``; nothing is allocated, so a device can encode every frame into one buffer."""
+    code_at = at
+    o = at + 1
+    code = 1
+    for chunk in chunks:
+        o, code_at, code = _cobs_chunk(out, chunk, o, code_at, code)
     out[code_at] = code
-    return bytes(out[:o])
+    return o
+
+
+def cobs_encode(data):
+    """COBS-encode bytes: the result has no 0x00 (no delimiters added)."""
+    n = len(data)
+    out = bytearray(n + n // 254 + 1)
+    return bytes(memoryview(out)[:cobs_encode_into(out, 0, (data,))])
 
 
 def _cobs_decode_into(src, n, dst):
@@ -112,24 +125,28 @@ def cobs_decode(data):
     return bytes(dst[:n])
 
 
-def encode_frame(kind, seq, payload=b""):
-    """Frame bytes for the line: delimiter, COBS(kind, seq, payload, CRC-32), delimiter."""
+def encode_frame_into(buf, kind, seq, payload=b""):
+    """Write the frame for the line (delimiter, COBS(kind, seq, payload, CRC-32), delimiter) into ``buf`` and
+    return its length; ``buf`` needs max_encoded_size(len(payload)) bytes. Allocates only a few small objects."""
     if kind not in KINDS:
         raise InvalidValue("kind: expected one of DATA, ACK, SYNC, NACK", "kind")
     if not 0 <= seq < _SEQ_MOD:
         raise InvalidValue("seq: expected an integer 0..65535", "seq")
-    n = len(payload)
-    body = bytearray(HEADER + n + TRAILER)
-    body[0] = kind
-    body[1] = seq >> 8
-    body[2] = seq & 0xFF
-    body[HEADER:HEADER + n] = payload
-    crc = crc32(memoryview(body)[:HEADER + n]) & 0xFFFFFFFF
-    body[HEADER + n] = crc >> 24
-    body[HEADER + n + 1] = (crc >> 16) & 0xFF
-    body[HEADER + n + 2] = (crc >> 8) & 0xFF
-    body[HEADER + n + 3] = crc & 0xFF
-    return b"\x00" + cobs_encode(body) + b"\x00"
+    if len(buf) < max_encoded_size(len(payload)):
+        raise InvalidValue("buf: expected at least max_encoded_size(len(payload)) bytes", "buf")
+    head = bytes((kind, seq >> 8, seq & 0xFF))
+    crc = crc32(payload, crc32(head)) & 0xFFFFFFFF
+    tail = bytes((crc >> 24, (crc >> 16) & 0xFF, (crc >> 8) & 0xFF, crc & 0xFF))
+    buf[0] = DELIMITER
+    end = cobs_encode_into(buf, 1, (head, payload, tail))
+    buf[end] = DELIMITER
+    return end + 1
+
+
+def encode_frame(kind, seq, payload=b""):
+    """Frame bytes for the line: delimiter, COBS(kind, seq, payload, CRC-32), delimiter."""
+    buf = bytearray(max_encoded_size(len(payload)))
+    return bytes(memoryview(buf)[:encode_frame_into(buf, kind, seq, payload)])
 
 
 def decode_frame(data):
@@ -229,13 +246,16 @@ class Link:
     ``time.monotonic`` on CPython); ``clock_diff(a, b)`` is ``a - b`` (``time.ticks_diff`` with ticks_ms).
     ``first_seq`` numbers the first frame of this session: use a boot counter or a random number so that a
     rebooted sender whose previous session delivered only its SYNC frame is not taken for a duplicate.
-    Memory: the decoder buffers, plus the payloads not yet acknowledged (check pending() before send()).
+    Memory: one transmit buffer and the decoder buffers, allocated here (frames are encoded into the transmit
+    buffer, so ``stream.write`` gets a memoryview it must consume before returning, as UART and pyserial writes
+    do), plus the payloads not yet acknowledged (check pending() before send()). ``rx_max_payload`` (default
+    ``max_payload``) bounds the frames received: a device that only receives short acks sets it small.
     ``on_data(payload)`` runs before the ACK goes out: if it raises, the exception leaves poll(), the frame is not
     acknowledged and the peer sends it again (at-least-once into a failing callback, exactly once otherwise).
     """
 
     def __init__(self, stream, *, on_data=None, window=1, timeout_ms=250, retries=10, clock=None, clock_diff=None,
-                 max_payload=DEFAULT_MAX_PAYLOAD, first_seq=0, read_size=64):
+                 max_payload=DEFAULT_MAX_PAYLOAD, first_seq=0, read_size=64, rx_max_payload=None):
         if not 1 <= window < _HALF:
             raise InvalidValue("window: expected 1..32767 frames", "window")
         if retries < 0 or timeout_ms <= 0:
@@ -253,7 +273,9 @@ class Link:
         self._clock = clock
         self._diff = clock_diff or (lambda a, b: a - b)
         self._read_size = read_size
-        self._decoder = Decoder(max_payload)
+        self._decoder = Decoder(max_payload if rx_max_payload is None else rx_max_payload)
+        self._tx = bytearray(max_encoded_size(max_payload))
+        self._txv = memoryview(self._tx)
         self._next_seq = first_seq % _SEQ_MOD
         self._queue = []  # [seq, payload, tries, sent_at or None], oldest first; the first window are in flight
         self._synced = False  # the peer acknowledged a frame of this session
@@ -278,7 +300,7 @@ class Link:
             raise InvalidValue("payload: expected at most %d bytes" % self.max_payload, "payload")
         seq = self._next_seq
         self._next_seq = (seq + 1) % _SEQ_MOD
-        self._queue.append([seq, bytes(payload), 0, None])
+        self._queue.append([seq, payload if isinstance(payload, bytes) else bytes(payload), 0, None])
         self._transmit(self._clock())
         return seq
 
@@ -310,7 +332,7 @@ class Link:
         return stream.read(size) or b""
 
     def _write(self, kind, seq, payload=b""):
-        self.stream.write(encode_frame(kind, seq, payload))
+        self.stream.write(self._txv[:encode_frame_into(self._tx, kind, seq, payload)])
 
     def _in_flight(self):
         return min(len(self._queue), self.window if self._synced else 1)

@@ -116,14 +116,17 @@ def _check_trytes(value, field, length=None):
         _bad(str(e), field)
 
 
-def encode_up(device, seq, root, payload, mode="public", bundle=None):
-    """CBOR bytes of an uplink message."""
+def encode_up(device, seq, root, payload, mode="public", bundle=None, into=None):
+    """CBOR bytes of an uplink message; with ``into`` (a bytearray) the bytes are written there and their length
+    is returned (cbor.dumps_into)."""
     if mode not in MODES:
         _bad("mode: expected one of %s, got %r" % (", ".join(MODES), mode), "mode")
     body = {0: VERSION, 1: UP, 2: _check_device(device), 3: _check_seq(seq), 4: _check_trytes(root, "root", 81),
             5: _check_trytes(payload, "payload"), 6: MODES.index(mode)}
     if bundle is not None:
         body[7] = [_check_trytes(t, "bundle", 2673) for t in bundle]
+    if into is not None:
+        return cbor.dumps_into(body, into)
     return cbor.dumps(body)
 
 

@@ -110,6 +110,12 @@ class Pipeline:
             time_s = time.time
         self._time = time_s
         self.max_readings = max_readings
+        # Two record-sized buffers, allocated first while the heap is still in one piece: a signed record (3-4 KB,
+        # 8-11 KB with an attached bundle) is encoded into one and read back from flash into the other, so neither
+        # needs a new block that size later, when signing has left the heap in small pieces.
+        size = max_record_bytes(cfg)
+        self._enc = bytearray(size)
+        self._rx = bytearray(size)
         fs = cfg.board_profile.get("fs_root", "")
         path = fs + cfg.store["path"]
         makedirs(path)
@@ -185,14 +191,18 @@ class Pipeline:
         del trytes
         bundle = None
         if cfg.pow["where"] == "device":
+            import gc
+
             from iota_edge.pow import attach_to_tangle
 
+            gc.collect()               # the signature's garbage out first: the search slices 2.6 KB strings
             bundle = attach_to_tangle(msg.bundle(TAG, samples[-1][0]), GENESIS, GENESIS, cfg.pow["mwm"],
                                       timestamp_ms=int(self._time()) * 1000)
-        up = wire.encode_up(cfg.device, seq, msg.root, msg.payload, msg.mode, bundle)
         leaf = msg.key_index
         root = msg.root
+        n = wire.encode_up(cfg.device, seq, root, msg.payload, msg.mode, bundle, into=self._enc)
         del msg, bundle
+        up = memoryview(self._enc)[:n]
         try:
             ok = self.store.append(seq, up)
         except OSError as e:
@@ -204,7 +214,7 @@ class Pipeline:
             self.emit("refused", seq=seq, samples=len(samples))
             return None
         self._dirty = True
-        self.emit("stored", seq=seq, samples=len(samples), bytes=len(up), leaf=leaf, root=root)
+        self.emit("stored", seq=seq, samples=len(samples), bytes=n, leaf=leaf, root=root)
         return seq
 
     # ---- uplink ------------------------------------------------------------------------------------------------
@@ -224,14 +234,16 @@ class Pipeline:
                 self._dirty = True
         if not self._dirty or len(self.outstanding) >= self.window:
             return
+        if up.holding():               # the read buffer still holds an Up the uplink may publish again
+            return
         self._dirty = False
-        # One new record per pass: pending() returns payloads, and each is a few KiB of a small heap.
-        limit = len(self.outstanding) + len(self.acked) + 1
-        for seq, payload in self.store.pending(limit):
-            if len(self.outstanding) >= self.window:
-                break
-            if seq in self.outstanding or seq in self.acked:
-                continue
+        # One new record per pass, read from flash without the ones awaiting or holding an ack: each payload is a
+        # few KiB of a small heap.
+        sent_or_acked = self.outstanding
+        if self.acked:
+            sent_or_acked = dict(self.outstanding)
+            sent_or_acked.update(self.acked)
+        for seq, payload in self.store.pending(1, skip=sent_or_acked, into=self._rx):
             if not up.send_up(payload):
                 self._dirty = True     # no room in the uplink now: try again on a later step
                 break
@@ -253,7 +265,7 @@ class Pipeline:
         self.outstanding.pop(seq, None)
         self.emit("acked", seq=seq, status=status)
         last = None
-        for s, _ in store.pending(len(self.acked)):
+        for s, _ in store.pending(len(self.acked), payloads=False):
             if s not in self.acked:
                 break
             last = s

@@ -133,6 +133,7 @@ class Store:
         self.corrupt_skipped = 0
         self._hdr = bytearray(HEADER)
         self._tail = bytearray(4)
+        self._scratch = bytearray(64)
         # Per segment, oldest first: [index, first_seq, last_seq, records, bytes]
         self._segs = []
         self._recover()
@@ -166,6 +167,14 @@ class Store:
         prev = -1
         for i, index in enumerate(indexes):
             path = self._seg_path(index)
+            heads = []
+            end = self._stream(path, heads, 1 << 30, None, False, -1, prev)
+            if end >= 0 and heads and end == os.stat(path)[6]:
+                # The usual case, a clean segment, read a record at a time: no segment-sized buffer at boot.
+                self._segs.append([index, heads[0][0], heads[-1][0], len(heads), end])
+                prev = heads[-1][0]
+                continue
+            del heads
             with open(path, "rb") as f:
                 buf = f.read()
             recs, skipped, valid_end = scan(buf, prev)
@@ -256,31 +265,103 @@ class Store:
         return True
 
     def _unacked(self, seg):
-        """Records of seg after the cursor (reads the one segment that straddles it)."""
+        """Records of seg after the cursor (reads the headers of the one segment that straddles it)."""
         if seg[2] <= self.cursor:
             return 0
         if seg[1] > self.cursor:
             return seg[3]
-        return len(self._records(seg))
+        out = []
+        self._read_seg(seg, out, 1 << 30, None, False)
+        return len(out)
 
-    def _records(self, seg):
-        """(seq, payload) of seg after the cursor, CRC-checked."""
-        with open(self._seg_path(seg[0]), "rb") as f:
+    def _read_seg(self, seg, out, limit, skip, payloads, into=None):
+        """Append to ``out`` the (seq, payload) of seg's records after the cursor whose seq is not in ``skip``, up
+        to ``limit`` entries in out; payload is None when ``payloads`` is False. Streams one record at a time (a
+        segment never sits whole in RAM) and checks every CRC; on anything unexpected (damage in the middle) it
+        falls back to scanning the whole segment image, which resynchronises like the boot recovery does."""
+        start = len(out)
+        path = self._seg_path(seg[0])
+        if self._stream(path, out, limit, skip, payloads, self.cursor, -1, into) >= 0:
+            return
+        del out[start:]
+        with open(path, "rb") as f:
             buf = f.read()
         recs, _, _ = scan(buf)
         mv = memoryview(buf)
-        return [(s, bytes(mv[o + HEADER:e - 4])) for o, s, e in recs if s > self.cursor]
+        for o, s, e in recs:
+            if len(out) >= limit:
+                break
+            if s > self.cursor and not (skip and s in skip):
+                out.append((s, bytes(mv[o + HEADER:e - 4]) if payloads else None))
+
+    def _stream(self, path, out, limit, skip, payloads, after, prev, into=None):
+        """The streaming read of _read_seg (records with seq <= ``after`` are passed over unread, seqs must exceed
+        ``prev``): the offset where the records read end, or -1 if the file is not a clean run of valid records."""
+        hdr = self._hdr
+        tail = self._tail
+        smv = memoryview(self._scratch)
+        chunk = len(smv)
+        pos = 0
+        with open(path, "rb") as f:
+            while len(out) < limit:
+                got = f.readinto(hdr)
+                if not got:
+                    break
+                if got != HEADER or hdr[0] != MAGIC:
+                    return -1
+                n = hdr[1] | (hdr[2] << 8)
+                seq = struct.unpack_from("<I", hdr, 3)[0]
+                if seq <= prev:
+                    return -1
+                prev = seq
+                pos += n + OVERHEAD
+                if seq <= after or (skip and seq in skip):
+                    f.seek(pos)            # not wanted: its CRC is checked when it is read
+                    continue
+                crc = _crc32(hdr)
+                payload = None
+                if into is not None:
+                    if n > len(into):
+                        return -1
+                    payload = memoryview(into)[:n]
+                    if f.readinto(payload) != n:
+                        return -1
+                    crc = _crc32(payload, crc)
+                elif payloads:
+                    payload = f.read(n)        # one allocation: MicroPython turns its read buffer into the bytes
+                    if len(payload) != n:
+                        return -1
+                    crc = _crc32(payload, crc)
+                else:
+                    left = n
+                    while left:
+                        k = f.readinto(smv[:left if left < chunk else chunk])
+                        if not k:
+                            return -1
+                        crc = _crc32(smv[:k], crc)
+                        left -= k
+                if f.readinto(tail) != 4 or struct.unpack_from("<I", tail, 0)[0] != crc & 0xFFFFFFFF:
+                    return -1
+                out.append((seq, payload))
+                payload = None
+        return pos
 
     # -- reading and acknowledging ----------------------------------------------------------------------------
-    def pending(self, limit=16):
-        """Up to ``limit`` records after the cursor, oldest first, as (seq, payload bytes)."""
+    def pending(self, limit=16, skip=None, payloads=True, into=None):
+        """Up to ``limit`` records after the cursor, oldest first, as (seq, payload bytes). Records whose seq is in
+        ``skip`` (a set or dict) are passed over and not counted; ``payloads=False`` gives (seq, None) without
+        keeping the payloads in RAM. Records are read one at a time, so RAM holds only what is returned.
+        ``into`` (a bytearray, with ``limit`` 1): the payload is read into it and returned as a memoryview of it,
+        valid until the buffer is used again (a damaged segment still returns bytes)."""
+        if into is not None and limit != 1:
+            raise ValueError("into needs limit 1, got %r" % (limit,))
         out = []
         for seg in self._segs:
             if len(out) >= limit:
                 break
             if seg[2] <= self.cursor:
                 continue
-            out.extend(self._records(seg)[:limit - len(out)])
+            self._read_seg(seg, out, limit, skip, payloads, into)
         return out
 
     def ack(self, seq):

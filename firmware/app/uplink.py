@@ -4,6 +4,7 @@ Both carry the same CBOR messages (iota_edge.wire): Up and Heartbeat out, Ack in
     from app.uplink import open_uplink
     up = open_uplink(cfg, on_ack=pipeline.on_ack)   # MqttUplink or SerialUplink
     up.send_up(data) -> bool    # False: no room now (MQTT in-flight table or serial window full), try later
+    up.holding() -> bool        # the uplink still needs the buffer given to the last send_up
     up.send_hb(data)            # best effort
     up.poll(timeout_ms)         # I/O, reconnects with backoff, retransmissions; calls on_ack(seq, status, reason)
 
@@ -42,6 +43,7 @@ class MqttUplink:
         self.device = cfg.device
         self.on_ack = on_ack
         self.hb_topic = wire.topics(cfg.device)[1]
+        self._up_pid = None
         self.client = MqttClient(up["url"], cfg.device, cfg.password() or "", on_message=self._message,
                                  keepalive=up["keepalive_s"], max_inflight=up["window"] + 2,
                                  backoff_base_ms=up.get("backoff_base_ms", 500), backoff_max_ms=60000,
@@ -59,8 +61,13 @@ class MqttUplink:
     def send_up(self, data):
         if not self.client.can_publish():
             return False
-        self.client.publish(data)
+        self._up_pid = self.client.publish(data)
         return True
+
+    def holding(self):
+        """True while the last Up awaits the broker's PUBACK: the client keeps ``data`` to publish it again after a
+        reconnect, so a buffer passed to send_up must not change until then."""
+        return self._up_pid is not None and self._up_pid in self.client.inflight()
 
     def send_hb(self, data):
         if self.client.connected and self.client.can_publish():
@@ -135,7 +142,8 @@ class SerialUplink:
 
         # A random first frame seq: a rebooted device is not taken for the tail of its previous session.
         self.link = Link(stream, on_data=self._data, window=up["window"], timeout_ms=up.get("frame_timeout_ms", 500),
-                         retries=8, max_payload=max_payload, first_seq=random.getrandbits(16), read_size=256)
+                         retries=8, max_payload=max_payload, first_seq=random.getrandbits(16), read_size=256,
+                         rx_max_payload=512)   # the device only receives acks
         self._timeouts = 0
 
     def _data(self, payload):
@@ -152,6 +160,10 @@ class SerialUplink:
             return False
         self.link.send(data)
         return True
+
+    def holding(self):
+        """False: Link.send keeps its own copy of anything that is not bytes."""
+        return False
 
     def send_hb(self, data):
         if self.link.pending() < self.window:

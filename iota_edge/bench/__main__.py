@@ -1,10 +1,11 @@
 """``python -m iota_edge.bench NAME [options]``: core (hashing, addresses, signing vs PyOTA and on MicroPython),
 pow (Proof-of-Work search vs PyOTA's extensions), streams (MAM message cost on MicroPython) node (storeTransactions
 and tip selection throughput over loopback) or gateway (readings/s through outbox and forwarder vs the PoW-bound rate;
-RSS over a long run)."""
+RSS over a long run) or device (the firmware's heap per reading and send, time per reading with PoW on the gateway
+and on the device, frozen code size, on the MicroPython unix port)."""
 import sys
 
-BENCHES = ("core", "pow", "streams", "node", "gateway")
+BENCHES = ("core", "pow", "streams", "node", "gateway", "device")
 
 
 def main(argv=None):
@@ -21,6 +22,8 @@ def main(argv=None):
         from iota_edge.bench.streams import main as run
     elif name == "gateway":
         from iota_edge.bench.gateway import main as run
+    elif name == "device":
+        from iota_edge.bench.device import main as run
     else:
         from iota_edge.bench.node import main as run
     return run(argv)

@@ -108,6 +108,9 @@ class Uplink:
     def send_hb(self, data):
         pass
 
+    def holding(self):
+        return False
+
     def reconnects(self):
         return 0
 

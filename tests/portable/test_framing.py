@@ -5,7 +5,7 @@ from _support import raises
 
 from iota_edge.errors import InvalidValue
 from iota_edge.framing import ACK, DATA, NACK, SYNC, Decoder, Link, LinkTimeout, cobs_decode, cobs_encode
-from iota_edge.framing import decode_frame, encode_frame, max_encoded_size
+from iota_edge.framing import decode_frame, encode_frame, encode_frame_into, max_encoded_size
 
 
 class Rng:
@@ -53,6 +53,19 @@ def test_frame_round_trip_every_byte_value():
             assert len(frame) <= max_encoded_size(256)
             assert decode_frame(frame) == (kind, seq, payload)
             assert Decoder().feed(frame) == [(kind, seq, payload)]
+
+
+def test_frame_into_one_buffer_is_the_same_frame():
+    """Frames encoded into one reused buffer (the device's transmit buffer), from bytes or a memoryview, are the
+    bytes encode_frame gives, at every length around COBS's 254-byte blocks."""
+    buf = bytearray(max_encoded_size(600) + 5)
+    for n in (0, 1, 250, 251, 252, 253, 254, 255, 507, 508, 600):
+        payload = bytes((i * 7 + n) & 0xFF for i in range(n))
+        for data in (payload, memoryview(bytearray(payload))):
+            m = encode_frame_into(buf, DATA, n, data)
+            assert bytes(buf[:m]) == encode_frame(DATA, n, payload), n
+            assert decode_frame(buf[:m]) == (DATA, n, payload)
+    raises(InvalidValue, encode_frame_into, bytearray(max_encoded_size(10) - 1), DATA, 0, b"x" * 10)
 
 
 def test_frame_rejects_bad_arguments():

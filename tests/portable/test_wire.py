@@ -16,6 +16,22 @@ def test_up_round_trip():
     assert wire.decode(wire.encode_up("d", 0, ROOT, PAYLOAD, bundle=attached)).bundle == attached
 
 
+def test_up_into_a_buffer_is_the_same_bytes():
+    """encode_up(into=buf) (cbor.dumps_into: a device's record buffer allocated at boot) writes what encode_up
+    returns, and refuses a buffer that is too short."""
+    from iota_edge import cbor
+
+    attached = ["9" * 2673, "A" * 2673]
+    want = wire.encode_up("meter-7", 2**40, ROOT, PAYLOAD, "public", attached)
+    buf = bytearray(len(want) + 7)
+    n = wire.encode_up("meter-7", 2**40, ROOT, PAYLOAD, "public", attached, into=buf)
+    assert n == len(want) and bytes(buf[:n]) == want
+    obj = {0: [1.5, -3, None, True, b"\x00\x01", "text"], "k": {2: 2**63 - 1}}
+    buf = bytearray(64)
+    assert bytes(buf[:cbor.dumps_into(obj, buf)]) == cbor.dumps(obj)
+    raises(InvalidValue, wire.encode_up, "d", 0, ROOT, PAYLOAD, into=bytearray(len(PAYLOAD)))
+
+
 def test_ack_round_trip():
     for status in wire.ACK_STATUSES:
         ack = wire.decode(wire.encode_ack("meter-7", 7, status, "because" if status == "rejected" else None))
