@@ -168,13 +168,15 @@ class Curl:
             self.transform()
             pos += HASH_LENGTH
 
-    def absorb_trytes(self, trytes):
-        """Absorb a tryte string (81 trytes per chunk; a shorter last chunk overwrites only its prefix)."""
+    def absorb_trytes(self, trytes, start=0, end=None):
+        """Absorb a tryte string, or its part ``start:end`` without copying it (81 trytes per chunk; a shorter last
+        chunk overwrites only its prefix)."""
         trytes = check_trytes(trytes)
+        end = len(trytes) if end is None else end
         state = self.state
         table = _OFFSET_TRITS
-        for pos in range(0, len(trytes), 81):
-            chunk = trytes[pos : pos + 81]
+        for pos in range(start, end, 81):
+            chunk = trytes[pos : min(pos + 81, end)]
             state[: 3 * len(chunk)] = b"".join([table[c] for c in chunk])
             self.transform()
 

@@ -65,7 +65,7 @@ def _clock():
 def _pure_search(trytes, mwm, timeout, cancel):
     """Try nonces 0, 1, 2, ... (as 27-tryte integers) from the mid-state after the first 32 chunks."""
     curl = Curl(81)
-    curl.absorb_trytes(trytes[: NONCE_OFFSET - 54])
+    curl.absorb_trytes(trytes, 0, NONCE_OFFSET - 54)  # no 2.6 KB copy: on a device the heap is small and fragmented
     mid = bytes(curl.state)
     head = trytes[NONCE_OFFSET - 54 : NONCE_OFFSET]
     deadline = None if timeout is None else _clock() + timeout
@@ -79,6 +79,16 @@ def _pure_search(trytes, mwm, timeout, cancel):
         if trailing_zeros(curl.rate_trytes(81)) >= mwm:
             return nonce
         k += 1
+
+
+def _hash_with_nonce(trytes, nonce):
+    """Curl-P-81 hash of ``trytes[:2646] + nonce``, without building that string on MicroPython."""
+    if _native.AVAILABLE:
+        return curl_hash(trytes[:NONCE_OFFSET] + nonce, 81)
+    curl = Curl(81)
+    curl.absorb_trytes(trytes, 0, NONCE_OFFSET - 54)  # 32 whole chunks, then the last one with the nonce
+    curl.absorb_trytes(trytes[NONCE_OFFSET - 54 : NONCE_OFFSET] + nonce)
+    return curl.rate_trytes(81)
 
 
 def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
@@ -99,7 +109,7 @@ def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
         nonce = _pure_search(trytes, mwm, timeout, cancel)
     if nonce is None:
         raise PowCancelled("nonce search cancelled or timed out (mwm %d)" % mwm, "cancel")
-    if trailing_zeros(curl_hash(trytes[:NONCE_OFFSET] + nonce, 81)) < mwm:
+    if trailing_zeros(_hash_with_nonce(trytes, nonce)) < mwm:
         raise PowError("nonce search returned a nonce below mwm %d (kernel %s)" % (mwm, _native.BACKEND))
     return nonce
 

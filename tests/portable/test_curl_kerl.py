@@ -95,3 +95,14 @@ def test_wide_keccak_equals_single():
     assert keccak384_48_many(messages) == [keccak384_48(m) for m in messages]
     assert keccak384_48_many(messages[:2]) == [keccak384_48(m) for m in messages[:2]]
     assert keccak384_48_many([]) == []
+
+
+def test_absorb_a_part_without_copying_equals_absorbing_the_slice():
+    from iota_edge.curl import Curl
+
+    trytes = "".join("9ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(i * 7 + 3) % 27] for i in range(2673))
+    for start, end in ((0, 2592), (81, 2673), (0, 2646), (162, 200)):
+        a, b = Curl(81), Curl(81)
+        a.absorb_trytes(trytes, start, end)
+        b.absorb_trytes(trytes[start:end])
+        assert a.rate_trytes(81) == b.rate_trytes(81), (start, end)
