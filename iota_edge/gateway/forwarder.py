@@ -20,9 +20,9 @@ only by a transaction that itself never confirms is never reattached.) An item
 put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
 confirm.
 
-Order: items are attached, written and stored in receive order (per device that is seq order, which the verifier
-enforces); PoW runs in parallel but results are taken in submission order, and attachment timestamps increase in
-that order. A failed PoW of a device's item drops that device's later in-flight results, so they are redone after it.
+Order: items are attached in receive order across devices and in seq order per device (within a window of the
+oldest waiting items: a redelivery after a crash may bring seq n after n + 1); PoW runs in parallel but results are
+taken in submission order, and attachment timestamps increase in that order. A failed PoW of a device's item drops that device's later in-flight results, so they are redone after it.
 
 The node down (refused, reset, timed out, HTTP 5xx): calls stop, a :class:`Breaker` backs off exponentially with
 jitter, opens after 3 consecutive failures and probes with getNodeInfo when half open. Nothing is lost: items stay in
@@ -49,6 +49,7 @@ ACK_ON = ("confirmed", "stored")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -258,9 +259,7 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        for item in self.outbox.next_batch("received", room + len(busy)):
-            if item.bundle_hash in busy:
-                continue
+        for item in self._in_device_order(self.outbox.next_batch("received", room + len(busy) + SEQ_WINDOW), busy):
             tips = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
@@ -271,6 +270,19 @@ class Forwarder:
             if started >= room:
                 break
         return started
+
+    @staticmethod
+    def _in_device_order(items, busy):
+        """Receive order across devices, but each device's items in seq order: a redelivery after a crash can put
+        a device's seq n into the outbox after its seq n + 1. Each slot a device has in receive order takes that
+        device's lowest waiting seq. Items in flight are left out."""
+        items = [i for i in items if i.bundle_hash not in busy]
+        by_device = {}
+        for item in sorted(items, key=lambda i: i.seq):
+            by_device.setdefault(item.device, []).append(item)
+        for queue in by_device.values():
+            queue.reverse()
+        return [by_device[item.device].pop() for item in items]
 
     def _attach(self, trytes, trunk, branch, ts):
         started = time.perf_counter()
