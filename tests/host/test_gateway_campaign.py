@@ -41,6 +41,20 @@ RATE = WAITING / (0.8 * NODE_DOWN_S)  # readings per second of the fleet, so the
 DRAIN_S = 420
 
 
+def wait_subscribed(metrics_port, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            up = [v for (name, labels), v in scrape(metrics_port).items() if name.endswith("transport_connected")]
+        except OSError:  # not listening yet
+            up = []
+        if up and all(up):
+            time.sleep(0.5)  # the SUBACK follows the CONNACK
+            return
+        time.sleep(0.1)
+    raise AssertionError("the gateway did not connect its transports in %d s" % timeout)
+
+
 def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
     rng = random.Random(int(os.environ.get("IOTA_EDGE_CAMPAIGN_SEED", "7")))
     users = {"dev-%d" % i: "pw%d" % i for i in range(DEVICES)}
@@ -66,6 +80,7 @@ def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
                                        node.url, metrics_port, sims + [serial_sim, forger_sim], str(pw))
         db = str(tmp_path / "data" / "outbox.db")
         gw = GatewayProcess(config, str(tmp_path / "gateway.log")).start()
+        wait_subscribed(metrics_port)  # a first publish before the gateway's session exists would go nowhere
         for sim in sims:
             d = FleetDevice(broker.port, sim.device, users[sim.device], channel=False)
             d.sim = sim
@@ -152,7 +167,22 @@ def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
         drain = time.monotonic() - up_at
 
         stop.set()
-        metrics = scrape(metrics_port)
+        for t in threads:
+            t.join(10)
+        # garbage counters live in the gateway process (the last one started after the serial device finished):
+        # one more burst of garbage on the line must be counted by it
+        wait_subscribed(metrics_port)
+        junk = bytes(rng.getrandbits(8) for _ in range(512))
+        os.write(master, junk)
+        deadline = time.monotonic() + 20
+        while True:
+            metrics = scrape(metrics_port)
+            garbage = sum(v for (name, labels), v in metrics.items() if name.endswith("transport_events_total")
+                          and dict(labels).get("event") in ('"garbage_bytes"', '"bad_crc"', '"too_long"'))
+            if garbage > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert garbage > 0 and serial_stats.get("bad_acks", 0) == 0
         status = read_status(db)
         expected = {d.sim.device: sorted(d.sim.sent) for d in fleet}
         expected[serial_sim.device] = list(range(SERIAL_READINGS))
@@ -164,9 +194,6 @@ def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
         assert set(rejects) == {"unknown_device", "signature", "malformed"}, rejects
         for reason in ("unknown_device", "signature", "malformed"):
             assert rejects[reason] >= invalid[reason], (reason, rejects, invalid)
-        garbage = sum(v for (name, labels), v in metrics.items() if name.endswith("transport_events_total") and
-                      dict(labels).get("event") in ('"garbage_bytes"', '"bad_crc"', '"too_long"'))
-        assert garbage > 0 and serial_stats.get("bad_acks", 0) == 0
         print("campaign: %d readings confirmed once (%d attachments, %d reattached); node down %.0f s with %d "
               "waiting; %d broker restarts, %d gateway kills; drained in %.0f s; rejects %r; total %.0f s" % (
                   summary["readings"], summary["attachments"], summary["reattached"], downtime, waiting,
