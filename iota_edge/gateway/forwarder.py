@@ -14,7 +14,7 @@ broadcastTransactions -> ``stored`` -> getInclusionStates after each new milesto
 ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached again on new tips; every tail it
 ever had still counts for confirmation. "Passed by" counts the milestones issued while the bundle's tail was still a
 tip (nothing approves it: no newer transaction will carry it to a milestone) and nothing of ours confirmed, or an
-item received after it confirmed. Milestones spent working through an older backlog do not count: this project's
+item stored after it confirmed. Milestones spent working through an older backlog do not count: this project's
 coordinator approves two tips per milestone, so a burst of stored bundles takes many. (Not handled: a bundle approved
 only by a transaction that itself never confirms is never reattached.) An item
 put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
@@ -368,7 +368,8 @@ class Forwarder:
     def _mark_stored(self, item):
         tails = item.info.get("tails") or [_tail_hash(item.trytes)]
         try:
-            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone)
+            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone,
+                             stored_at=self._clock())
         except UnknownItem:
             return
         self.counters["stored"] += 1
@@ -415,11 +416,14 @@ class Forwarder:
         tails = [t for item in items for t in item.info.get("tails", [])]
         states = dict(zip(tails, self.node.get_inclusion_states(tails)))  # asked after reading the milestone
         confirmed = [any(states.get(t) for t in item.info.get("tails", [])) for item in items]
-        newest = max((i for i, c in enumerate(confirmed) if c), default=-1)
+        # the newest store among the items confirmed now (store order, not receive order: a device's item can be
+        # stored after later-received ones, when its PoW was redone)
+        newest = max((item.info.get("stored_at", 0.0) for i, item in enumerate(items) if confirmed[i]), default=None)
+        passed = [not confirmed[i] and (newest is None or item.info.get("stored_at", 0.0) < newest)
+                  for i, item in enumerate(items)]
         carried = set()
         if advanced:
-            carried = self._carried([item for i, item in enumerate(items)
-                                     if not confirmed[i] and (newest < 0 or i < newest)])
+            carried = self._carried([item for i, item in enumerate(items) if passed[i]])
         n = 0
         wall = self._clock()
         for i, item in enumerate(items):
@@ -438,7 +442,7 @@ class Forwarder:
             # Passed by: milestones came and went while nothing of ours confirmed, or while an item received after
             # this one confirmed. A node working through a backlog oldest first (this project's coordinator takes
             # two tips per milestone) does not count against the items it has not reached yet.
-            if advanced and (newest < 0 or i < newest) and item.bundle_hash not in carried:
+            if advanced and passed[i] and item.bundle_hash not in carried:
                 self._passed[item.bundle_hash] = self._passed.get(item.bundle_hash, 0) + advanced
             if self._passed.get(item.bundle_hash, 0) >= self.reattach_milestones:
                 self._passed.pop(item.bundle_hash, None)

@@ -119,13 +119,16 @@ def serial_device(fd, sim, n, stop, stats, rng):
 
 
 def invalid_inputs(ghost, forger, forger_sim, rng, counts):
-    """One round of invalid input: an unregistered device, a tampered MAM payload, bytes that are no message."""
+    """One round of invalid input: an unregistered device, a tampered MAM payload, bytes that are no message.
+    ``counts`` gets the number sent per reason the gateway must count them under."""
     ghost_sim = SimDevice(ghost.name, seed="GHOST" + "9" * 76)
     seq = counts.get("round", 0)
     counts["round"] = seq + 1
     ghost.publish(ghost_sim.up(seq))
     counts["unknown_device"] = counts.get("unknown_device", 0) + 1
-    up = wire.decode(forger_sim.up(seq))
+    if "forger_base" not in counts:  # one signed message, tampered anew each round: its leaf stays the current one
+        counts["forger_base"] = forger_sim.up(0)
+    up = wire.decode(counts["forger_base"])
     payload = list(up.payload)
     i = rng.randrange(len(payload) // 2)
     payload[i] = "A" if payload[i] != "A" else "B"

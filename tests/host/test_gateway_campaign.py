@@ -194,6 +194,7 @@ def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
         assert set(rejects) == {"unknown_device", "signature", "malformed"}, rejects
         for reason in ("unknown_device", "signature", "malformed"):
             assert rejects[reason] >= invalid[reason], (reason, rejects, invalid)
+        assert status["counters"]["put"] == sum(len(v) for v in expected.values())  # each valid reading once
         print("campaign: %d readings confirmed once (%d attachments, %d reattached); node down %.0f s with %d "
               "waiting; %d broker restarts, %d gateway kills; drained in %.0f s; rejects %r; total %.0f s" % (
                   summary["readings"], summary["attachments"], summary["reattached"], downtime, waiting,
