@@ -106,6 +106,13 @@ def _tail_hash(trytes_list):
     raise InvalidValue("trytes: the bundle has no tail (current index 0)", "trytes")
 
 
+def _store_order(item):
+    """When the node got the item, as far as order goes: our attachments are stored in the order they were
+    attached (``attached_at``, kept when a crash makes us store one again); a device's own attachment when we
+    stored it."""
+    return item.info.get("attached_at") or item.info.get("stored_at") or item.received_at
+
+
 def _is_refusal(e):
     return isinstance(e, NodeError) and e.status is not None and 400 <= e.status < 500
 
@@ -227,13 +234,13 @@ class Forwarder:
         the next poll instead of spinning. Cancels PoW in flight when stopping."""
         try:
             while not stop.is_set():
+                self._wake.clear()  # before the pass: a PoW result finishing during it wakes the wait below
                 if self.step():
                     continue
                 delay = POLL_S
                 if self.breaker.state != "closed" or self.breaker.wait():
                     delay = max(0.05, min(self.breaker.wait(), 1.0))
                 self._wake.wait(delay)
-                self._wake.clear()
         finally:
             self.close()
 
@@ -321,7 +328,8 @@ class Forwarder:
             self.pow_latency.observe(seconds)
             tails = list(job.item.info.get("tails", [])) + [_tail_hash(attached)]
             try:
-                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails)
+                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails,
+                                 attached_at=self._clock())
             except UnknownItem:  # evicted by drop_oldest or rejected meanwhile
                 continue
             self.counters["attached"] += 1
@@ -331,7 +339,7 @@ class Forwarder:
     # -- storing -------------------------------------------------------------------------------------------------
 
     def _store(self):
-        items = self.outbox.next_batch("attached", STORE_BATCH)
+        items = sorted(self.outbox.next_batch("attached", STORE_BATCH), key=_store_order)
         if not items:
             return 0
         try:
@@ -416,10 +424,11 @@ class Forwarder:
         tails = [t for item in items for t in item.info.get("tails", [])]
         states = dict(zip(tails, self.node.get_inclusion_states(tails)))  # asked after reading the milestone
         confirmed = [any(states.get(t) for t in item.info.get("tails", [])) for item in items]
-        # the newest store among the items confirmed now (store order, not receive order: a device's item can be
-        # stored after later-received ones, when its PoW was redone)
-        newest = max((item.info.get("stored_at", 0.0) for i, item in enumerate(items) if confirmed[i]), default=None)
-        passed = [not confirmed[i] and (newest is None or item.info.get("stored_at", 0.0) < newest)
+        # the newest among the items confirmed now, in the order the node got them (not receive order: a device's
+        # item can be stored after later-received ones when its PoW was redone; nor the time of our last store call,
+        # which may repeat one the node had before a crash)
+        newest = max((_store_order(item) for i, item in enumerate(items) if confirmed[i]), default=None)
+        passed = [not confirmed[i] and (newest is None or _store_order(item) < newest)
                   for i, item in enumerate(items)]
         carried = set()
         if advanced:
