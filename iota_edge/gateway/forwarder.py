@@ -10,19 +10,20 @@
 Per item: ``received`` -> tips (getTransactionsToApprove) -> Proof-of-Work (the C kernel in a thread pool, the kernel
 releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to
 the outbox *before* the node sees them, so a crash never attaches a bundle twice) -> storeTransactions and
-broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. A stored bundle that
-``reattach_milestones`` milestones passed by goes back to ``received`` and is attached again on new tips; every tail it
-ever had still counts for confirmation. "Passed by" counts the milestones issued while the bundle's tail was still a
-tip (nothing approves it: no newer transaction will carry it to a milestone) and nothing of ours confirmed, or an
-item stored after it confirmed. Milestones spent working through an older backlog do not count: this project's
-coordinator approves two tips per milestone, so a burst of stored bundles takes many. (Not handled: a bundle approved
-only by a transaction that itself never confirms is never reattached.) An item
-put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
-confirm.
+broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. An item put as
+``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not confirm.
+
+Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
+again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued
+while its tail was still a tip (nothing approves it, so no newer transaction will carry it to a milestone) and either
+nothing of ours confirmed or something the node got after it confirmed. Milestones spent working through an older
+backlog do not count (this project's coordinator approves the two oldest tips per milestone, so a burst of stored
+bundles takes many). Not handled: a bundle approved only by a transaction that itself never confirms.
 
 Order: items are attached in receive order across devices and in seq order per device (within a window of the
 oldest waiting items: a redelivery after a crash may bring seq n after n + 1); PoW runs in parallel but results are
-taken in submission order, and attachment timestamps increase in that order. A failed PoW of a device's item drops that device's later in-flight results, so they are redone after it.
+taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed PoW of a
+device's item drops that device's later in-flight results, so they are redone after it.
 
 The node down (refused, reset, timed out, HTTP 5xx): calls stop, a :class:`Breaker` backs off exponentially with
 jitter, opens after 3 consecutive failures and probes with getNodeInfo when half open. Nothing is lost: items stay in

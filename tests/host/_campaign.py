@@ -41,11 +41,23 @@ class FleetDevice:
         self.client.reconnect_delay_set(0.1, 1.0)
         self.client.max_queued_messages_set(0)  # unlimited: publishes made while the broker is down wait here
         self.connected = threading.Event()
+        self.unacked = {}  # mid -> (seq or None, data): published, no PUBACK from the broker yet
+        self.early = set()
 
         def on_connect(client, userdata, flags, rc, props):
             if not rc.is_failure:
                 client.subscribe(wire.topics(name)[2], qos=1)
+                with self.lock:  # as the firmware's store does: what the broker never took is sent again, in order
+                    again = sorted(self.unacked.values(), key=lambda v: -1 if v[0] is None else v[0])
+                    self.unacked.clear()
+                for seq, data in again:
+                    self._publish(data, seq)
                 self.connected.set()
+
+        def on_publish(client, userdata, mid, rc, props):
+            with self.lock:
+                if self.unacked.pop(mid, None) is None:
+                    self.early.add(mid)  # the PUBACK came before _publish recorded the mid
 
         def on_disconnect(client, userdata, flags, rc, props):
             self.connected.clear()
@@ -61,14 +73,26 @@ class FleetDevice:
         self.client.on_connect = on_connect
         self.client.on_disconnect = on_disconnect
         self.client.on_message = on_message
+        self.client.on_publish = on_publish
         self.client.connect_async("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
 
-    def publish(self, data, kind=0):
-        self.client.publish(wire.topics(self.name)[kind], data, qos=1)
+    def _publish(self, data, seq=None):
+        info = self.client.publish(wire.topics(self.name)[0], data, qos=1)  # not under self.lock: paho calls
+        with self.lock:                                                      # on_publish under its own lock
+            if info.mid in self.early:
+                self.early.discard(info.mid)
+            else:
+                self.unacked[info.mid] = (seq, data)
+
+    def publish(self, data):
+        self.connected.wait(30)  # while the broker is away the device keeps its readings
+        self._publish(data)
 
     def send(self, seq):
-        self.publish(self.sim.up(seq))
+        data = self.sim.up(seq)
+        self.connected.wait(30)
+        self._publish(data, seq)
 
     def unconfirmed(self):
         with self.lock:
@@ -76,7 +100,7 @@ class FleetDevice:
 
     def resend_unconfirmed(self):
         for seq in self.unconfirmed():
-            self.publish(self.sim.sent[seq])
+            self._publish(self.sim.sent[seq], seq)
 
     def close(self):
         self.client.disconnect()

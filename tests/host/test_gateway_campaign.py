@@ -152,14 +152,18 @@ def test_fault_campaign(make_broker, tmp_path):  # noqa: F811
 
         deadline = time.monotonic() + DRAIN_S
         last_resend = time.monotonic()
+        threads[0].join(60)  # the fleet's producer has sent all its readings by now
+        total = sent["n"] + SERIAL_READINGS
         while True:
             missing = sum(len(d.unconfirmed()) for d in fleet)
             serial_done = {s for s, st in serial_stats.get("acks", {}).items() if "confirmed" in st}
-            if missing == 0 and len(serial_done) == SERIAL_READINGS and sent["n"] >= WAITING + 200:
+            depth = read_status(db)
+            if (missing == 0 and len(serial_done) == SERIAL_READINGS and depth["counters"]["put"] == total
+                    and depth["depth"]["received"] + depth["depth"]["attached"] + depth["depth"]["stored"] == 0):
                 break
             assert time.monotonic() < deadline, "after %d s: %d fleet readings unconfirmed, serial %d/%d, %r" % (
                 DRAIN_S, missing, len(serial_done), SERIAL_READINGS, read_status(db)["depth"])
-            if time.monotonic() - last_resend > 60:  # as the firmware does: resend what was never acknowledged
+            if time.monotonic() - last_resend > 90:  # as the firmware does: resend what was never acknowledged
                 for d in fleet:
                     d.resend_unconfirmed()
                 last_resend = time.monotonic()
