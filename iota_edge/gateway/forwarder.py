@@ -10,19 +10,20 @@
 Per item: ``received`` -> tips (getTransactionsToApprove) -> Proof-of-Work (the C kernel in a thread pool, the kernel
 releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to
 the outbox *before* the node sees them, so a crash never attaches a bundle twice) -> storeTransactions and
-broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. A stored bundle that
-``reattach_milestones`` milestones passed by goes back to ``received`` and is attached again on new tips; every tail it
-ever had still counts for confirmation. "Passed by" counts the milestones issued while the bundle's tail was still a
-tip (nothing approves it: no newer transaction will carry it to a milestone) and nothing of ours confirmed, or an
-item received after it confirmed. Milestones spent working through an older backlog do not count: this project's
-coordinator approves two tips per milestone, so a burst of stored bundles takes many. (Not handled: a bundle approved
-only by a transaction that itself never confirms is never reattached.) An item
-put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not
-confirm.
+broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. An item put as
+``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not confirm.
 
-Order: items are attached, written and stored in receive order (per device that is seq order, which the verifier
-enforces); PoW runs in parallel but results are taken in submission order, and attachment timestamps increase in
-that order. A failed PoW of a device's item drops that device's later in-flight results, so they are redone after it.
+Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
+again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued
+while its tail was still a tip (nothing approves it, so no newer transaction will carry it to a milestone) and either
+nothing of ours confirmed or something the node got after it confirmed. Milestones spent working through an older
+backlog do not count (this project's coordinator approves the two oldest tips per milestone, so a burst of stored
+bundles takes many). Not handled: a bundle approved only by a transaction that itself never confirms.
+
+Order: items are attached in receive order across devices and in seq order per device (within a window of the
+oldest waiting items: a redelivery after a crash may bring seq n after n + 1); PoW runs in parallel but results are
+taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed PoW of a
+device's item drops that device's later in-flight results, so they are redone after it.
 
 The node down (refused, reset, timed out, HTTP 5xx): calls stop, a :class:`Breaker` backs off exponentially with
 jitter, opens after 3 consecutive failures and probes with getNodeInfo when half open. Nothing is lost: items stay in
@@ -49,6 +50,7 @@ ACK_ON = ("confirmed", "stored")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -103,6 +105,13 @@ def _tail_hash(trytes_list):
         if tx.current_index == 0:
             return tx.hash
     raise InvalidValue("trytes: the bundle has no tail (current index 0)", "trytes")
+
+
+def _store_order(item):
+    """When the node got the item, as far as order goes: our attachments are stored in the order they were
+    attached (``attached_at``, kept when a crash makes us store one again); a device's own attachment when we
+    stored it."""
+    return item.info.get("attached_at") or item.info.get("stored_at") or item.received_at
 
 
 def _is_refusal(e):
@@ -226,13 +235,13 @@ class Forwarder:
         the next poll instead of spinning. Cancels PoW in flight when stopping."""
         try:
             while not stop.is_set():
+                self._wake.clear()  # before the pass: a PoW result finishing during it wakes the wait below
                 if self.step():
                     continue
                 delay = POLL_S
                 if self.breaker.state != "closed" or self.breaker.wait():
                     delay = max(0.05, min(self.breaker.wait(), 1.0))
                 self._wake.wait(delay)
-                self._wake.clear()
         finally:
             self.close()
 
@@ -258,9 +267,7 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        for item in self.outbox.next_batch("received", room + len(busy)):
-            if item.bundle_hash in busy:
-                continue
+        for item in self._in_device_order(self.outbox.next_batch("received", room + len(busy) + SEQ_WINDOW), busy):
             tips = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
@@ -271,6 +278,19 @@ class Forwarder:
             if started >= room:
                 break
         return started
+
+    @staticmethod
+    def _in_device_order(items, busy):
+        """Receive order across devices, but each device's items in seq order: a redelivery after a crash can put
+        a device's seq n into the outbox after its seq n + 1. Each slot a device has in receive order takes that
+        device's lowest waiting seq. Items in flight are left out."""
+        items = [i for i in items if i.bundle_hash not in busy]
+        by_device = {}
+        for item in sorted(items, key=lambda i: i.seq):
+            by_device.setdefault(item.device, []).append(item)
+        for queue in by_device.values():
+            queue.reverse()
+        return [by_device[item.device].pop() for item in items]
 
     def _attach(self, trytes, trunk, branch, ts):
         started = time.perf_counter()
@@ -309,7 +329,8 @@ class Forwarder:
             self.pow_latency.observe(seconds)
             tails = list(job.item.info.get("tails", [])) + [_tail_hash(attached)]
             try:
-                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails)
+                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails,
+                                 attached_at=self._clock())
             except UnknownItem:  # evicted by drop_oldest or rejected meanwhile
                 continue
             self.counters["attached"] += 1
@@ -319,7 +340,7 @@ class Forwarder:
     # -- storing -------------------------------------------------------------------------------------------------
 
     def _store(self):
-        items = self.outbox.next_batch("attached", STORE_BATCH)
+        items = sorted(self.outbox.next_batch("attached", STORE_BATCH), key=_store_order)
         if not items:
             return 0
         try:
@@ -356,7 +377,8 @@ class Forwarder:
     def _mark_stored(self, item):
         tails = item.info.get("tails") or [_tail_hash(item.trytes)]
         try:
-            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone)
+            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone,
+                             stored_at=self._clock())
         except UnknownItem:
             return
         self.counters["stored"] += 1
@@ -403,11 +425,15 @@ class Forwarder:
         tails = [t for item in items for t in item.info.get("tails", [])]
         states = dict(zip(tails, self.node.get_inclusion_states(tails)))  # asked after reading the milestone
         confirmed = [any(states.get(t) for t in item.info.get("tails", [])) for item in items]
-        newest = max((i for i, c in enumerate(confirmed) if c), default=-1)
+        # the newest among the items confirmed now, in the order the node got them (not receive order: a device's
+        # item can be stored after later-received ones when its PoW was redone; nor the time of our last store call,
+        # which may repeat one the node had before a crash)
+        newest = max((_store_order(item) for i, item in enumerate(items) if confirmed[i]), default=None)
+        passed = [not confirmed[i] and (newest is None or _store_order(item) < newest)
+                  for i, item in enumerate(items)]
         carried = set()
         if advanced:
-            carried = self._carried([item for i, item in enumerate(items)
-                                     if not confirmed[i] and (newest < 0 or i < newest)])
+            carried = self._carried([item for i, item in enumerate(items) if passed[i]])
         n = 0
         wall = self._clock()
         for i, item in enumerate(items):
@@ -426,7 +452,7 @@ class Forwarder:
             # Passed by: milestones came and went while nothing of ours confirmed, or while an item received after
             # this one confirmed. A node working through a backlog oldest first (this project's coordinator takes
             # two tips per milestone) does not count against the items it has not reached yet.
-            if advanced and (newest < 0 or i < newest) and item.bundle_hash not in carried:
+            if advanced and passed[i] and item.bundle_hash not in carried:
                 self._passed[item.bundle_hash] = self._passed.get(item.bundle_hash, 0) + advanced
             if self._passed.get(item.bundle_hash, 0) >= self.reattach_milestones:
                 self._passed.pop(item.bundle_hash, None)

@@ -255,3 +255,17 @@ def test_backlog_worked_through_oldest_first_is_not_reattached(tmp_path):
             assert ft.forwarder.stats()["reattaches"] == 0
         check_confirmed_once_in_order(node.url, expected)
     assert issued >= 2  # more milestones than reattach_milestones went by while items waited
+
+
+def test_a_device_seq_received_late_is_still_attached_first(tmp_path):
+    """seq 1 reaches the outbox before seq 0 (a redelivery after a gateway crash): seq 0 is attached first."""
+    path = str(tmp_path / "outbox.db")
+    bundles = {seq: reading_bundle(5, seq) for seq in (0, 1, 2)}
+    with Outbox(path) as box:
+        for seq in (1, 2, 0):
+            box.put("dev-5", seq, bundle_hash(bundles[seq]), bundles[seq])
+    expected = {"dev-5": [(seq, bundle_hash(bundles[seq])) for seq in (0, 1, 2)]}
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=2):
+            wait_for(lambda: confirmed_count(path) == 3, 60, "3 confirmed items")
+        check_confirmed_once_in_order(node.url, expected)
