@@ -107,6 +107,9 @@ class FleetDevice:
         self.client.loop_stop()
 
 
+RESEND_S = 30  # the serial device's ack timeout (the firmware's uplink.ack_timeout_s)
+
+
 def serial_device(fd, sim, n, stop, stats, rng):
     """Send n readings over a framed link on the pty master ``fd``, spraying garbage between them; keep going
     across gateway restarts (the link retransmits); record acks in stats."""
@@ -125,11 +128,20 @@ def serial_device(fd, sim, n, stop, stats, rng):
 
     link = Link(FdStream(fd), on_data=on_data, window=1, timeout_ms=300, retries=10 ** 6, max_payload=16384,
                 first_seq=rng.randrange(65536))
-    pending = [sim.up(seq) for seq in range(n)]
+    signed = [sim.up(seq) for seq in range(n)]
+    pending = list(range(n))
+    sent_at = {}
     stats["garbage_bytes_sent"] = 0
     while not stop.is_set():
+        if not pending and link.pending() == 0:  # as the firmware does: what was never acknowledged as on the
+            now = time.monotonic()                # Tangle is sent again (the same signed bytes) after a timeout
+            pending = [s for s in range(n) if not acks.get(s, set()) & {"confirmed", "duplicate"}
+                       and now - sent_at.get(s, 0) > RESEND_S]
+            stats["resent"] = stats.get("resent", 0) + len(pending)
         if pending and link.pending() == 0:
-            link.send(pending.pop(0))
+            seq = pending.pop(0)
+            sent_at[seq] = time.monotonic()
+            link.send(signed[seq])
             junk = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 200)))
             os.write(fd, junk)
             stats["garbage_bytes_sent"] += len(junk)
