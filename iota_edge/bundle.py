@@ -26,8 +26,7 @@ from iota_edge.signing import (
     sign,
     verify_signature,
 )
-from iota_edge.trinary import add_trits, bytes_to_trytes, check_trytes, decode_message, trits_to_trytes
-from iota_edge.trinary import trytes_to_trits
+from iota_edge.trinary import bytes_to_trytes, check_trytes, decode_message
 from iota_edge.transaction import SUPPLY, Transaction
 
 NULL_HASH = "9" * 81
@@ -40,9 +39,16 @@ def bundle_hash(transactions):
     return kerl_hash("".join([tx.essence for tx in transactions]), 81)
 
 
+_TRYTES = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"  # tryte values -13..13
+
+
 def _increment_tag(tag):
-    """obsolete_tag + 1 as balanced trits over 81 trits (the M-bug escape, spec 6.3)."""
-    return trits_to_trytes(add_trits(trytes_to_trits(tag), [1]))
+    """obsolete_tag + 1 as a balanced ternary number, least significant tryte first, wrapping at 3**81 (the M-bug
+    escape, spec 6.3): the first tryte below M goes up by one, the M's before it wrap to N."""
+    for i in range(len(tag)):
+        if tag[i] != "M":
+            return "N" * i + _TRYTES[_TRYTES.index(tag[i]) + 1] + tag[i + 1:]
+    return "N" * len(tag)
 
 
 def finalize(transactions):
@@ -57,11 +63,17 @@ def finalize(transactions):
     for i, tx in enumerate(transactions):
         tx.current_index = i
         tx.last_index = last
+    # Only the tail's obsolete_tag changes from one try to the next: the other essences are encoded once.
+    head = transactions[0].essence  # address 81, value 27, obsolete_tag 27, timestamp, current and last index
+    prefix, suffix = head[:108], head[135:]
+    rest = "".join([tx.essence for tx in transactions[1:]])
+    tag = transactions[0].obsolete_tag
     while True:
-        h = bundle_hash(transactions)
+        h = kerl_hash(prefix + tag + suffix + rest, 81)
         if 13 not in normalize(h):
             break
-        transactions[0].obsolete_tag = _increment_tag(transactions[0].obsolete_tag)
+        tag = _increment_tag(tag)
+    transactions[0].obsolete_tag = tag
     for tx in transactions:
         tx.bundle = h
     return h

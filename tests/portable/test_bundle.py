@@ -117,3 +117,14 @@ def test_signature_trit_242_is_not_malleable():
     bad[1] = tx.copy(signature_message_fragment=fragment[:80] + top + fragment[81:]).to_trytes()  # +9: trit 242 set
     e = raises(InvalidBundle, validate_bundle, bad)
     assert e.rule == "signature" and e.index == 1 and "trit 242" in str(e)
+
+
+def test_the_tag_increment_is_balanced_ternary_plus_one():
+    from iota_edge.bundle import _increment_tag
+    from iota_edge.trinary import add_trits, trits_to_trytes, trytes_to_trits
+
+    alphabet = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    tags = ["9" * 27, "M" * 27, "M" * 26 + "A", "MMMN" + "9" * 23, "Z" * 27]
+    tags += ["M" * k + "".join(alphabet[(k * 5 + i * 11) % 27] for i in range(27 - k)) for k in range(27)]
+    for tag in tags:
+        assert _increment_tag(tag) == trits_to_trytes(add_trits(trytes_to_trits(tag), [1])), tag
