@@ -257,6 +257,7 @@ def check_exactly_once_in_order(url, devices, expected_seqs):
     follow seq order per device. Returns a summary (bundles, attachments, reattached)."""
     found = node_readings(url, devices)
     problems = []
+    out_of_order = []  # returned, not asserted: the caller decides (see test_gateway_campaign.py)
     attachments = reattached = 0
     for dev in devices:
         readings = found.get(dev.device, {})
@@ -280,11 +281,11 @@ def check_exactly_once_in_order(url, devices, expected_seqs):
                 continue
             first = min(a[1] for a in ok)
             if first < last:
-                problems.append("%s seq %d: attached before seq %d's" % (dev.device, seq, seq - 1))
+                out_of_order.append("%s seq %d: attached before seq %d's" % (dev.device, seq, seq - 1))
             last = first
     assert not problems, "%d problem(s): %s" % (len(problems), "; ".join(problems[:12]))
     return {"readings": sum(len(v) for v in expected_seqs.values()), "attachments": attachments,
-            "reattached": reattached}
+            "reattached": reattached, "out_of_order": out_of_order}
 
 
 def write_registry_config(tmp_path, broker_port, serial_url, node_url, metrics_port, devices, pw_file):
