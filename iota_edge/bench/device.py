@@ -60,32 +60,8 @@ sys.path.insert(0, mpy)
 #IMPORTS
 
 
-class FileFlash:
-    # littlefs on a host file, as simulators/board/unix_boot.py mounts it (no block-sized buffer in the heap).
-    def __init__(self, path, blocks, bs):
-        self.f = open(path, "w+b")
-        self.blocks = blocks
-        self.bs = bs
-        self.ff = b"\xff" * 256
-        for _ in range(blocks * bs // 256):
-            self.f.write(self.ff)
-    def readblocks(self, block, buf, off=0):
-        self.f.seek(block * self.bs + off)
-        self.f.readinto(buf)
-    def writeblocks(self, block, buf, off=None):
-        self.f.seek(block * self.bs + (off or 0))
-        self.f.write(buf)
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.bs
-        if op == 6:
-            self.f.seek(arg * self.bs)
-            for _ in range(self.bs // 256):
-                self.f.write(self.ff)
-        return 0
-
+sys.path.append(repo + "/simulators/board")
+from fileflash import FileFlash  # the unix board's block device
 
 dev = FileFlash(tmp + "/flash.img", 256, 4096)
 vfs.VfsLfs2.mkfs(dev)

@@ -16,43 +16,7 @@ blocks = int(blocks)
 block_size = int(block_size)
 
 
-class FileFlash:
-    """A block device over a host file (littlefs extended interface: offsets inside a block)."""
-
-    def __init__(self, path, blocks, block_size):
-        self.blocks = blocks
-        self.bs = block_size
-        self.ff = b"\xff" * 256      # an erase writes this 256-byte run: no block-sized buffer in the capped heap
-        try:
-            self.f = open(path, "r+b")
-            self.fresh = False
-        except OSError:
-            self.f = open(path, "w+b")
-            ff = b"\xff" * block_size
-            for _ in range(blocks):
-                self.f.write(ff)
-            self.fresh = True
-
-    def readblocks(self, block, buf, off=0):
-        self.f.seek(block * self.bs + off)
-        self.f.readinto(buf)
-
-    def writeblocks(self, block, buf, off=None):
-        self.f.seek(block * self.bs + (off or 0))
-        self.f.write(buf)
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.blocks
-        if op == 5:
-            return self.bs
-        if op == 6:
-            self.f.seek(arg * self.bs)
-            for _ in range(self.bs // len(self.ff)):
-                self.f.write(self.ff)
-            return 0
-        return 0
-
+from fileflash import FileFlash  # noqa: E402  (beside this script, which MicroPython puts on sys.path)
 
 dev = FileFlash(flash_path, blocks, block_size)
 if dev.fresh:
