@@ -34,7 +34,8 @@ def _tool(name):
     return path
 
 
-def _free_port():
+def free_port():
+    """A loopback TCP port nothing listens on now (the OS picks it)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -49,8 +50,8 @@ class Mosquitto:
     def __init__(self, directory, persistence=False, tls=False, verbose=False, users=None, acl=None):
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
-        self.port = _free_port()
-        self.tls_port = _free_port() if tls else None
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
         self.proc = None
         passwd = os.path.join(self.dir, "passwd")
         first = True

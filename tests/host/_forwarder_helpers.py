@@ -2,7 +2,6 @@
 fault control, and the end-to-end check "every reading confirmed on the node exactly once, in order per device"."""
 import os
 import signal
-import socket
 import threading
 import time
 
@@ -10,6 +9,7 @@ from _node_helpers import address_of, data_bundle, start_node_process
 
 from iota_edge.client import NodeClient
 from iota_edge.transaction import Transaction
+from simulators.broker.mosquitto import free_port  # noqa: F401  (the campaign and forwarder tests use it from here)
 
 NINES = "9" * 2673
 
@@ -78,14 +78,6 @@ def wait_for(predicate, timeout, what, interval=0.1):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
         time.sleep(interval)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class NodeProcess:

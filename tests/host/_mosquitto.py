@@ -32,7 +32,7 @@ def _tool(name):
     return path
 
 
-_free_port = mosquitto._free_port
+_free_port = mosquitto.free_port
 
 
 class Broker(mosquitto.Mosquitto):

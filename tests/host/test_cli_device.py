@@ -2,12 +2,13 @@
 flash file is a reboot that finds what the first stored."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+
+from simulators.broker.mosquitto import free_port
 
 pytestmark = pytest.mark.micropython
 
@@ -17,14 +18,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def cli(*args, **kw):
     return subprocess.Popen([sys.executable, "-m", "iota_edge.cli"] + list(args), cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-
-
-def _closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _events_until(proc, pred, timeout=60):
@@ -41,7 +34,7 @@ def _events_until(proc, pred, timeout=60):
 
 def test_device_runs_stores_while_offline_and_reboots_with_its_flash(micropython, tmp_path):
     out = subprocess.run([sys.executable, "-m", "iota_edge.cli", "provision", "meter-9", "--board", "UNIX",
-                          "--uplink", "mqtt://127.0.0.1:%d" % _closed_port(), "--interval", "1", "--batch-max", "1",
+                          "--uplink", "mqtt://127.0.0.1:%d" % free_port(), "--interval", "1", "--batch-max", "1",
                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     cfg = str(tmp_path / "meter-9.config.json")

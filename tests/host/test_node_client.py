@@ -1,5 +1,4 @@
 """NodeClient against the node: typed results, batching, retries only on connection errors, send/wait_confirmed."""
-import socket
 
 import pytest
 
@@ -10,6 +9,7 @@ from iota_edge.errors import IotaEdgeError, NodeError, NodeUnreachable
 from iota_edge.pow import attach_to_tangle
 from iota_edge.signing import add_checksum
 from iota_edge.transaction import Transaction
+from simulators.broker.mosquitto import free_port
 from simulators.node import Node
 
 MWM = 3
@@ -32,14 +32,6 @@ def recording(client):
 
     client.call = call
     return calls
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_unreachable_node_is_retried_with_backoff_then_raises():
