@@ -42,6 +42,9 @@ class Wires:
     def write(self, data):
         return self.tx.write(data)
 
+    def close(self):
+        pass
+
 
 class FdStream:
     """The pty master as a stream: non-blocking reads through select, whole writes."""

@@ -14,7 +14,7 @@ from iota_edge import wire
 from iota_edge.framing import Link, LinkTimeout
 from iota_edge.gateway.config import load_config
 from iota_edge.gateway.service import Gateway
-from test_framing_serial import FdStream
+from test_framing_serial import FdStream, Wires
 from simulators.node import Node
 
 
@@ -22,26 +22,6 @@ from simulators.node import Node
 def node(tmp_path):
     with Node(db=str(tmp_path / "node.db"), mwm=9, milestone_interval=0.3, port=0) as n:
         yield n
-
-
-class Wires:
-    """One end of a full-duplex line made of two one-way pyserial loop:// ports."""
-
-    def __init__(self, rx, tx):
-        self.rx, self.tx = rx, tx
-
-    @property
-    def in_waiting(self):
-        return self.rx.in_waiting
-
-    def read(self, n):
-        return self.rx.read(n)
-
-    def write(self, data):
-        return self.tx.write(data)
-
-    def close(self):
-        pass
 
 
 def run_device(stream, dev, n, garbage, gw, timeout=90):
