@@ -49,6 +49,32 @@ def make_readings(n, devices=8, offset=0):
     return out
 
 
+def ingest_costs(n=16):
+    """Median CPU milliseconds per reading of the gateway's ingestion steps that run before the outbox: verifying a
+    signed MAM reading (iota_edge.gateway.verify) and building its bundle (gateway.service.build_bundle)."""
+    from iota_edge import wire
+    from iota_edge.gateway.service import build_bundle
+    from iota_edge.gateway.verify import Registry, Verifier
+    from iota_edge.streams import Channel
+    from iota_edge.streams.reading import reading_to_trytes
+
+    ch = Channel("GATEWAY9BENCH" + "9" * 68, mode="public", count=n, next_count=n)
+    ups = []
+    for seq in range(n):
+        m = ch.create_message(reading_to_trytes("bench", seq, 1700000000 + seq, [("p", 1.5 * seq, "W")]))
+        ups.append(wire.decode(wire.encode_up("bench", seq, m.root, m.payload, "public")))
+    verifier = Verifier(Registry({"bench": {"root": ups[0].root, "mode": "public"}}))
+    verify, build = [], []
+    for up in ups:
+        t = time.process_time()
+        verifier.verify(up)
+        verify.append(time.process_time() - t)
+        t = time.process_time()
+        build_bundle(up.root, up.mode, up.payload, 1700000000 + up.seq)
+        build.append(time.process_time() - t)
+    return {"verify_ms": 1000 * sorted(verify)[n // 2], "build_bundle_ms": 1000 * sorted(build)[n // 2]}
+
+
 def _bundle_of(trytes):
     from iota_edge.transaction import Transaction
 
@@ -259,6 +285,9 @@ def run(args):
     t0 = time.perf_counter()
     readings = make_readings(args.readings)
     say("  prepared %d bundles in %.1f s" % (len(readings), time.perf_counter() - t0))
+    result["ingest"] = ingest_costs()
+    say("  ingestion CPU per reading, median of 16: verify %.1f ms, build the bundle %.1f ms (not in the end to end "
+        "figures below, which start at the outbox)" % (result["ingest"]["verify_ms"], result["ingest"]["build_bundle_ms"]))
     result["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
     if workers != 1 or threads != cpus:
         result["pow_one_bundle_all_threads_per_s"] = pow_rate(readings[: max(1, len(readings) // 2)], args.mwm,
