@@ -33,7 +33,7 @@ from iota_edge.gateway.log import EventLog
 from iota_edge.gateway.outbox import ItemTooLarge, Outbox, OutboxFull, OutboxStorageError
 from iota_edge.gateway.state import DeviceState
 from iota_edge.gateway.transport import open_transport
-from iota_edge.gateway.verify import Accepted, Duplicate, Registry, Rejected, Verifier
+from iota_edge.gateway.verify import Duplicate, Registry, Rejected, Unplaced, Verifier
 from iota_edge.streams.channel import channel_address
 from iota_edge.transaction import Transaction
 
@@ -264,6 +264,8 @@ class Gateway:
             result = self._verifier.verify(up)
         except Rejected as e:
             return self._reject(inbound, up.device, up.seq, e.reason, str(e))
+        except Unplaced as e:
+            return self._defer(inbound, up.device, up.seq, str(e))
         route = (inbound.transport.name, inbound.route)
         if isinstance(result, Duplicate):
             self._counters["duplicates"] += 1
@@ -358,9 +360,6 @@ class Gateway:
         inbound.settle(True)
 
     def _reject(self, inbound, device, seq, reason, detail):
-        if reason == "stream_position" and self._verifier.resolve_root is not None \
-                and device in self._provisioned:
-            return self._defer(inbound, device, seq, detail)
         # seq=None: Outbox.reject(device, seq) also takes (device, seq) out of the queue, which is right for the
         # forwarder's rejects and wrong here (a forged or replayed message must not evict the genuine one).
         # The raw bytes keep the seq.

@@ -37,6 +37,16 @@ class Rejected(IotaEdgeError):
         self.seq = seq
 
 
+class Unplaced(IotaEdgeError):
+    """A message under a root that neither the registry nor ``resolve_root`` can place yet (gateways sharing a fleet:
+    the message announcing that tree may not be on the node yet). Not a verdict: the device sends it again."""
+
+    def __init__(self, message, device, seq):
+        super().__init__(message, "root")
+        self.device = device
+        self.seq = seq
+
+
 class Accepted:
     """A verified new message: the MAM ``message`` trytes, its ``reading``, ``root``, ``next_root``, leaf ``index``."""
 
@@ -120,9 +130,11 @@ class Verifier:
                            up.device, up.seq)
         seen = d["seen"]
         if up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values()):
-            if self.resolve_root is None or up.root not in (self.resolve_root(up.device, d) or ()):
-                raise Rejected("root %s... is neither the device's current nor its announced next tree" %
-                               up.root[:9], "stream_position", up.device, up.seq)
+            message = "root %s... is neither the device's current nor its announced next tree" % up.root[:9]
+            if self.resolve_root is None:
+                raise Rejected(message, "stream_position", up.device, up.seq)
+            if up.root not in (self.resolve_root(up.device, d) or ()):
+                raise Unplaced(message, up.device, up.seq)
             d["next_root"] = up.root  # proven by the channel on the node: accepted below as the announced tree
         try:
             parsed = parse_payload(up.payload, up.root, d["side_key"])

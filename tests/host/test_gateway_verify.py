@@ -2,7 +2,7 @@
 import pytest
 
 from iota_edge import wire
-from iota_edge.gateway.verify import Accepted, Duplicate, Registry, Rejected, Verifier
+from iota_edge.gateway.verify import Accepted, Duplicate, Registry, Rejected, Unplaced, Verifier
 from iota_edge.streams import Channel
 from iota_edge.streams.reading import reading_to_trytes
 
@@ -154,6 +154,9 @@ def test_a_gateway_that_missed_a_tree_switch_learns_it_from_the_channel():
     assert b.registry.get("meter-7")["root"] == ups[4].root
     assert isinstance(b.verify(ups[5]), Accepted)
     stranger = up_for(Channel(OTHER, mode="restricted", side_key="SIDEKEY", count=2), "meter-7", 7)[0]
-    with pytest.raises(Rejected) as e:   # a tree the channel never announced stays refused
+    with pytest.raises(Unplaced):   # a tree the channel does not announce is not accepted (nor judged: sent again)
         b.verify(stranger)
+    with pytest.raises(Rejected) as e:   # without a resolver the same message is refused outright
+        Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}})).verify(
+            stranger)
     assert e.value.reason == "stream_position"
