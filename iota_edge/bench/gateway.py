@@ -167,7 +167,6 @@ class Pipeline:
                     if ready:
                         self.acked += box.mark_acked(device, [i.seq for i in ready])
                 box.prune()
-                self.forwarder.take_acks()
                 if on_tick is not None:
                     on_tick()
                 time.sleep(0.2)

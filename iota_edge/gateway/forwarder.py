@@ -46,7 +46,6 @@ from iota_edge.gateway.breaker import Breaker
 from iota_edge.gateway.outbox import Outbox, UnknownItem
 
 POW_MODES = ("local", "node")
-ACK_ON = ("confirmed", "stored")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
@@ -55,7 +54,6 @@ POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SAMPLES = 256  # recent samples kept per histogram
-ACKS_KEPT = 65536  # take_acks backlog kept when nobody takes them (the outbox keeps confirmed items anyway)
 
 
 class Histogram:
@@ -121,17 +119,14 @@ def _is_refusal(e):
 class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
     ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per CPU, one kernel thread each) bundles
-    attached at once; ``reattach_milestones`` (3); ``ack_on`` (``"confirmed"`` or ``"stored"``: which moves
-    ``take_acks`` reports); ``logger`` (the gateway's EventLog, or a logging.Logger; default
+    attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
     ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
     HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`)."""
 
     def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
-                 ack_on="confirmed", logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time):
+                 logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time):
         if pow not in POW_MODES:
             raise InvalidValue("pow: expected 'local' or 'node', got %r" % (pow,), "pow")
-        if ack_on not in ACK_ON:
-            raise InvalidValue("ack_on: expected 'confirmed' or 'stored', got %r" % (ack_on,), "ack_on")
         if not isinstance(mwm, int) or isinstance(mwm, bool) or not 1 <= mwm <= 243:
             raise InvalidValue("mwm: expected an int in 1..243, got %r" % (mwm,), "mwm")
         if workers is None:
@@ -149,7 +144,6 @@ class Forwarder:
         self.workers = workers
         self.pow_threads = max(1, (os.cpu_count() or 1) // workers)
         self.reattach_milestones = reattach_milestones
-        self.ack_on = ack_on
         self.log = logger or logging.getLogger("iota_edge.gateway.forwarder")
         self.depth = depth
         self.node = NodeClient(node_url, timeout=timeout, retries=0)
@@ -166,7 +160,6 @@ class Forwarder:
         self._passed = {}  # bundle hash -> milestones that passed this stored item by
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
-        self._acks = collections.deque(maxlen=ACKS_KEPT)
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
         self.node_up = None
         self.counters = dict.fromkeys(("attached", "stored", "confirmed", "reattached", "refused", "dead_lettered",
@@ -383,8 +376,6 @@ class Forwarder:
             return
         self.counters["stored"] += 1
         self._unchecked = True
-        if self.ack_on == "stored":
-            self._acks.append((item.device, item.seq, "stored"))
 
     def _refused(self, item, reason):
         """The node refused this bundle: attach it again on new tips, or give up after MAX_REFUSALS."""
@@ -445,7 +436,6 @@ class Forwarder:
                     continue
                 self.counters["confirmed"] += 1
                 self.confirmation_lag.observe(max(0.0, wall - item.received_at))
-                self._acks.append((item.device, item.seq, "confirmed"))
                 self._pending -= 1
                 n += 1
                 continue
@@ -488,14 +478,6 @@ class Forwarder:
         return carried
 
     # -- observability -------------------------------------------------------------------------------------------
-
-    def take_acks(self):
-        """(device, seq, status) moves since the last call: ``confirmed`` ones, and ``stored`` ones too when
-        ``ack_on="stored"`` (the newest ACKS_KEPT). Confirmed items are also in ``outbox.ack_ready`` (then
-        ``mark_acked`` them): that is the durable list; this one is for prompt acknowledgements."""
-        acks = list(self._acks)
-        self._acks.clear()
-        return acks
 
     def stats(self):
         """A snapshot, flat where a metrics exporter reads numbers: ``attached``, ``stored``, ``confirmed``,

@@ -210,7 +210,7 @@ def test_breaker_backoff_grows_with_jitter_and_caps():
 
 
 def test_options_are_checked():
-    for kw, field in (({"pow": "gpu"}, "pow"), ({"ack_on": "sent"}, "ack_on"), ({"workers": 0}, "workers"),
+    for kw, field in (({"pow": "gpu"}, "pow"), ({"workers": 0}, "workers"),
                       ({"mwm": 0}, "mwm"), ({"reattach_milestones": 0}, "reattach_milestones")):
         with pytest.raises(Exception) as e:
             Forwarder("x.db", "http://127.0.0.1:1", **kw)
