@@ -1,4 +1,4 @@
-"""Client of a legacy node's IRI HTTP API (CPython only: stdlib urllib), spec section 8.
+"""Client of a legacy node's IRI HTTP API (CPython only: stdlib http.client), spec section 8.
 
     from iota_edge.client import NodeClient
     node = NodeClient("http://127.0.0.1:14265")
@@ -12,17 +12,21 @@ getNodeInfo, or the small named tuples below. A node's error answer raises :clas
 timed out, dropped before an answer) is retried ``retries`` times with exponential backoff and jitter, then raises
 :class:`iota_edge.errors.NodeUnreachable`. List parameters go in batches of 1000 as iota.js does (transaction
 trytes in batches of 250, to stay under IRI's 1 MB body limit), and the answers are joined.
+
+Connections are kept alive (HTTP/1.1), one per thread that calls: a gateway asks many small questions, and a new
+TCP connection per call costs both ends more than the answer. A kept connection the node closed while idle is
+reopened at once, without counting as a failed attempt.
 """
 
 import collections
 import http.client
 import json
 import random
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
-from iota_edge.errors import NodeError, NodeUnreachable
+from iota_edge.errors import InvalidValue, NodeError, NodeUnreachable
 from iota_edge.signing import strip_checksum
 
 BATCH = 1000  # IRI --max-requests-list default; iota.js http-client batch size
@@ -58,6 +62,14 @@ class NodeClient:
         self.api_version = api_version
         self._rng = random.Random()
         self._sleep = time.sleep
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidValue("url: expected http://host[:port][/path] or https://..., got %r" % (url,), "url")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        self._local = threading.local()  # this thread's kept-alive connection
 
     # --- transport ----------------------------------------------------------------------------------------------
 
@@ -69,21 +81,52 @@ class NodeClient:
         headers = {"Content-Type": "application/json", "X-IOTA-API-Version": self.api_version}
         attempt = 0
         while True:
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as r:
-                    status, body = r.status, r.read()
-            except urllib.error.HTTPError as e:
-                status, body = e.code, e.read()
-            except (OSError, http.client.HTTPException) as e:  # URLError, refused, reset, timeout, bad status line
+                status, body = self._post(data, headers)
+            except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout, bad status line
                 if attempt >= self.retries:
-                    reason = getattr(e, "reason", None) or e
                     raise NodeUnreachable("%s: no answer from %s after %d attempt(s): %s"
-                                          % (command, self.url, attempt + 1, reason), None, command)
+                                          % (command, self.url, attempt + 1, e), None, command)
                 self._sleep(self.backoff * (2 ** attempt) * (0.5 + self._rng.random()))
                 attempt += 1
                 continue
             return self._decode(command, status, body)
+
+    def _post(self, data, headers):
+        """(status, body) of one POST on this thread's kept connection; a kept connection that turns out closed
+        by the node (it closes idle ones) is replaced once, at once."""
+        conn = getattr(self._local, "conn", None)
+        reused = conn is not None
+        if conn is None:
+            conn = self._connect()
+        try:
+            conn.request("POST", self._path, body=data, headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close()
+            if not reused:
+                raise
+            return self._post(data, headers)  # fresh connection now, so no second retry from here
+        except BaseException:
+            self.close()
+            raise
+        if r.will_close:
+            self.close()
+        return r.status, body
+
+    def _connect(self):
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=self.timeout)
+        self._local.conn = conn
+        return conn
+
+    def close(self):
+        """Close this thread's kept connection (the next call opens a new one)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
 
     def _decode(self, command, status, body):
         try:
