@@ -49,6 +49,7 @@ POW_MODES = ("local", "node")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+IN_FLIGHT = 4  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -96,12 +97,12 @@ class _Job:
 
 def _tail_hash(trytes_list):
     """Hash of the transaction with current index 0."""
+    from iota_edge.curl import curl_hash
     from iota_edge.transaction import Transaction
 
     for t in trytes_list:
-        tx = Transaction.from_trytes(t)
-        if tx.current_index == 0:
-            return tx.hash
+        if Transaction.from_trytes(t).current_index == 0:
+            return curl_hash(t)  # of the trytes as they are: tx.hash would encode them again first
     raise InvalidValue("trytes: the bundle has no tail (current index 0)", "trytes")
 
 
@@ -253,7 +254,7 @@ class Forwarder:
     # -- attaching -----------------------------------------------------------------------------------------------
 
     def _submit(self):
-        room = 2 * self.workers - len(self._jobs)
+        room = IN_FLIGHT * self.workers - len(self._jobs)
         if room <= 0:
             return 0
         busy = {j.item.bundle_hash for j in self._jobs}
@@ -296,18 +297,18 @@ class Forwarder:
 
             attached = attach_to_tangle(list(trytes), trunk, branch, self.mwm, self.pow_threads, ts,
                                         cancel=self._cancel)
-        return attached, time.perf_counter() - started
+        return attached, time.perf_counter() - started, _tail_hash(attached)  # hashed here, off the loop thread
 
     def _harvest(self):
-        """Finished PoW, in submission order: write the attached trytes to the outbox."""
-        n = 0
+        """Finished PoW, in submission order: write the attached trytes to the outbox (one transaction)."""
+        done = []
         while self._jobs and self._jobs[0].future.done():
             job = self._jobs.popleft()
             if job.discard:
                 self.counters["discarded"] += 1
                 continue
             try:
-                attached, seconds = job.future.result()
+                attached, seconds, tail = job.future.result()
             except (NodeError, PowCancelled) as e:  # the item stays received; its device's later results wait
                 for later in self._jobs:
                     if later.item.device == job.item.device:
@@ -320,14 +321,14 @@ class Forwarder:
                     self.counters["pow_failures"] += 1
                 continue
             self.pow_latency.observe(seconds)
-            tails = list(job.item.info.get("tails", [])) + [_tail_hash(attached)]
-            try:
-                self.outbox.mark(job.item.bundle_hash, "attached", trytes=attached, tails=tails,
-                                 attached_at=self._clock())
-            except UnknownItem:  # evicted by drop_oldest or rejected meanwhile
-                continue
-            self.counters["attached"] += 1
-            n += 1
+            tails = list(job.item.info.get("tails", [])) + [tail]
+            done.append((job.item.bundle_hash, "attached", {"trytes": attached, "tails": tails,
+                                                           "attached_at": self._clock()}))
+        if not done:
+            return 0
+        missing = self.outbox.mark_many(done)  # missing: evicted by drop_oldest or rejected meanwhile
+        n = len(done) - len(missing)
+        self.counters["attached"] += n
         return n
 
     # -- storing -------------------------------------------------------------------------------------------------
@@ -344,9 +345,7 @@ class Forwarder:
             return self._store_one_by_one(items)  # find the refused one(s); the others go through
         self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
         self._ok()
-        for item in items:
-            self._mark_stored(item)
-        return len(items)
+        return self._mark_stored(items)
 
     def _store_trytes(self, trytes):
         self.node.store_transactions(trytes)
@@ -363,19 +362,18 @@ class Forwarder:
                 self._refused(item, str(e))
                 continue
             self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
-            self._mark_stored(item)
-            n += 1
+            n += self._mark_stored([item])
         return n
 
-    def _mark_stored(self, item):
-        tails = item.info.get("tails") or [_tail_hash(item.trytes)]
-        try:
-            self.outbox.mark(item.bundle_hash, "stored", tails=tails, stored_milestone=self._milestone,
-                             stored_at=self._clock())
-        except UnknownItem:
-            return
-        self.counters["stored"] += 1
-        self._unchecked = True
+    def _mark_stored(self, items):
+        now = self._clock()
+        missing = self.outbox.mark_many([(item.bundle_hash, "stored", {
+            "tails": item.info.get("tails") or [_tail_hash(item.trytes)], "stored_milestone": self._milestone,
+            "stored_at": now}) for item in items])
+        n = len(items) - len(missing)
+        self.counters["stored"] += n
+        self._unchecked = self._unchecked or n > 0
+        return n
 
     def _refused(self, item, reason):
         """The node refused this bundle: attach it again on new tips, or give up after MAX_REFUSALS."""
@@ -405,7 +403,7 @@ class Forwarder:
         milestone = self._milestone
         if milestone == self._checked_at and not self._unchecked:
             return 0  # only a milestone confirms: nothing can have changed
-        items = self.outbox.next_batch("stored", CONFIRM_BATCH)
+        items = self.outbox.next_batch("stored", CONFIRM_BATCH, trytes=False)
         advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
         self._checked_at = milestone
         self._unchecked = False
@@ -425,19 +423,21 @@ class Forwarder:
         carried = set()
         if advanced:
             carried = self._carried([item for i, item in enumerate(items) if passed[i]])
-        n = 0
         wall = self._clock()
-        for i, item in enumerate(items):
-            if confirmed[i]:
-                self._passed.pop(item.bundle_hash, None)
-                try:
-                    self.outbox.mark(item.bundle_hash, "confirmed", milestone=milestone)
-                except UnknownItem:
-                    continue
+        done = [item for i, item in enumerate(items) if confirmed[i]]
+        for item in done:
+            self._passed.pop(item.bundle_hash, None)
+        gone = set(self.outbox.mark_many([(item.bundle_hash, "confirmed", {"milestone": milestone})
+                                          for item in done]))
+        n = 0
+        for item in done:
+            if item.bundle_hash not in gone:
                 self.counters["confirmed"] += 1
                 self.confirmation_lag.observe(max(0.0, wall - item.received_at))
                 self._pending -= 1
                 n += 1
+        for i, item in enumerate(items):
+            if confirmed[i]:
                 continue
             # Passed by: milestones came and went while nothing of ours confirmed, or while an item received after
             # this one confirmed. A node working through a backlog oldest first (this project's coordinator takes
