@@ -196,8 +196,7 @@ def _address_top_trit(address):
     return (v + 13) // 9 - 1
 
 
-def decode_bundle(trytes_list):
-    """Transactions of a bundle sorted by current_index; InvalidBundle(rule='transaction') names a bad entry."""
+def _decode(trytes_list):
     if isinstance(trytes_list, str) or not trytes_list:
         _fail("bundle: expected a non-empty list of transaction trytes", "shape")
     txs = []
@@ -206,11 +205,17 @@ def decode_bundle(trytes_list):
             txs.append(Transaction.from_trytes(trytes))
         except IotaEdgeError as e:
             _fail("transaction %d: %s" % (i, e), "transaction", i)
+    return txs
+
+
+def decode_bundle(trytes_list):
+    """Transactions of a bundle sorted by current_index; InvalidBundle(rule='transaction') names a bad entry."""
+    txs = _decode(trytes_list)
     txs.sort(key=lambda tx: tx.current_index)
     return txs
 
 
-def validate_bundle(trytes_list):
+def validate_bundle(trytes_list, hashes=None):
     """Check a bundle with the node's rules; raise InvalidBundle naming the rule and the transaction index.
 
     Rules (IRI BundleValidator): every entry is a transaction; indices are 0..last_index with one last_index;
@@ -219,8 +224,12 @@ def validate_bundle(trytes_list):
     and each of its 243-trit segments has trit 242 zero (Kerl ignores that trit, so IRI accepts a signature with it
     flipped; every signer leaves it zero, and requiring that makes the signature non-malleable);
     once attached, each transaction's trunk is the hash of the next one and the rest have branch = head's trunk.
+    ``hashes``: the transactions' Curl hashes in the order of ``trytes_list`` when the caller has them (a node that
+    checked their weight), so the trunk rule does not hash them again.
     """
-    txs = decode_bundle(trytes_list)
+    raw = _decode(trytes_list)
+    order = sorted(range(len(raw)), key=lambda k: raw[k].current_index)
+    txs = [raw[k] for k in order]
     last = txs[0].last_index
     if len(txs) != last + 1:
         _fail("bundle: last_index says %d transactions, got %d" % (last + 1, len(txs)), "indices", 0)
@@ -263,8 +272,9 @@ def validate_bundle(trytes_list):
         i = j
     if any(tx.trunk != NULL_HASH or tx.branch != NULL_HASH for tx in txs):
         head = txs[-1]
+        tx_hashes = [tx.hash for tx in txs] if hashes is None else [hashes[k] for k in order]
         for i in range(len(txs) - 1):
-            if txs[i].trunk != txs[i + 1].hash:
+            if txs[i].trunk != tx_hashes[i + 1]:
                 _fail("transaction %d: trunk is not the hash of transaction %d" % (i, i + 1), "trunk", i)
             if txs[i].branch != head.trunk:
                 _fail("transaction %d: branch differs from the head's trunk" % i, "branch", i)

@@ -11,6 +11,7 @@ visible tangle in the same SQLite transaction as the storeTransactions call that
 node's lock; the costly per-transaction work (decode, Curl hash, a bundle's signatures) runs before the lock.
 """
 
+import collections
 import threading
 
 from iota_edge.curl import curl_hash
@@ -23,6 +24,7 @@ from simulators.node.validation import NULL_HASH, Parsed, check_bundle, parse_tr
 NULL_TRYTES = "9" * 2673
 MAX_DEPTH = 15  # IRI --max-depth default
 MAX_FIND = 100000  # IRI --max-find-transactions default
+RECENT = 1024  # transactions stored last whose parse is kept: broadcastTransactions after storeTransactions
 
 
 def _unique(items):
@@ -40,12 +42,13 @@ def _walk(tail, lookup):
     return chain
 
 
-def _prevalidate(parsed):
-    """Check, outside the node's lock, every bundle that this call carries whole; returns their hash tuples."""
+def _prevalidate(parsed, recent=()):
+    """Check, outside the node's lock, every bundle that this call carries whole; returns their hash tuples.
+    Tails in ``recent`` (stored before) are not checked again."""
     by_hash = {p.hash: p for p in parsed}
     checked = set()
     for p in parsed:
-        if p.current_index == 0:
+        if p.current_index == 0 and p.trytes not in recent:
             chain = _walk(p, by_hash.get)
             if chain is not None:
                 check_bundle(chain)
@@ -61,13 +64,16 @@ class Tangle:
         self.mwm = mwm
         self.snapshot_time = snapshot_time
         self.lock = threading.RLock()
+        self._recent = collections.OrderedDict()  # trytes -> Parsed of the last RECENT transactions stored
 
     # --- storing ------------------------------------------------------------------------------------------------
 
     def store_transactions(self, trytes_list, now_ms):
         """Validate and store; returns how many transactions were new. Refused leaves the database untouched."""
-        parsed = [parse_transaction(t, self.mwm, now_ms, self.snapshot_time, i) for i, t in enumerate(trytes_list)]
-        checked = _prevalidate(parsed)
+        recent = self._recent
+        parsed = [recent.get(t) or parse_transaction(t, self.mwm, now_ms, self.snapshot_time, i)
+                  for i, t in enumerate(trytes_list)]
+        checked = _prevalidate(parsed, recent)
         with self.lock, self.store.transaction():
             known = self.store.known([p.hash for p in parsed])
             fresh = {}
@@ -77,6 +83,12 @@ class Tangle:
             for p in fresh.values():
                 self.store.add_pending(p)
             self._complete(_unique(p.bundle for p in fresh.values()), fresh, checked)
+        with self.lock:  # stored (pending or visible): a second store of the same trytes needs no Curl hash
+            for p in parsed:
+                recent[p.trytes] = p
+                recent.move_to_end(p.trytes)
+            while len(recent) > RECENT:
+                recent.popitem(last=False)
         return len(fresh)
 
     def _complete(self, bundles, fresh, checked):

@@ -70,7 +70,7 @@ def check_bundle(chain):
     """The bundle rules (iota_edge.bundle.validate_bundle: indices, value sum, bundle hash, signatures, trunk and
     branch links) on a complete chain walked from its tail; Refused names the rule."""
     try:
-        validate_bundle([tx.trytes for tx in chain])
+        validate_bundle([tx.trytes for tx in chain], [tx.hash for tx in chain])
     except IotaEdgeError as e:
         raise Refused("Invalid trytes input: bundle %s: %s (rule %s)" % (chain[0].bundle, e, getattr(e, "rule", "?")))
 
