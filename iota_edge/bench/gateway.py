@@ -1,19 +1,28 @@
-"""Gateway benchmark: readings per second through the outbox and the forwarder to the node, against the raw
-Proof-of-Work rate of the same machine in the same run; then the RSS of the pipeline over a long run.
+"""Gateway benchmark: readings per second end to end, against the raw Proof-of-Work rate of the same machine in the
+same run; then the RSS of the pipeline over a long run.
 
     python -m iota_edge.bench gateway                              # MWM 9, 600 readings; memory: 100 000 at MWM 1
-    python -m iota_edge.bench gateway --readings 2000 --workers 2 --memory-readings 0 --json
+    python -m iota_edge.bench gateway --readings 2000 --layout split --memory-readings 0 --json
 
-Throughput: each reading is a 3-transaction zero-value bundle (the size of a MAM reading message, security 2).
-First the PoW-bound rate: attach_to_tangle of the same bundles with the same worker count and kernel threads, in a
-thread pool, nothing else running (both layouts are measured: one bundle per worker with one kernel thread each, and
-one bundle at a time with every thread). Then the pipeline: a producer thread puts the readings into a fresh SQLite
-outbox, the Forwarder (PoW on the gateway) attaches, stores and broadcasts them to the project's node in its own
-process on loopback, and waits for the coordinator's milestones (every 0.5 s); an acknowledger acks and prunes. The
-ratio end-to-end / PoW-bound is printed (target >= 0.9). The node shares this machine's CPUs, so on a small machine
-its validation competes with the PoW; its CPU seconds are printed too.
+The readings are signed as the firmware signs them (MAM public, security 1, 16 leaves per tree, an energy meter's
+three values; 8 devices), so each is a 2-transaction bundle. Per CPU layout:
 
-Memory: the same pipeline at ``--memory-mwm`` (default 1: at MWM 9 a 100 000-reading run takes hours on 2 cores),
+- ``split`` (default with 2+ CPUs): the node runs on ``--node-cpus`` CPUs of its own and the gateway on the rest, as
+  in a deployment where the node is another machine; ``shared``: everything on every CPU, the node's validation
+  competing with the PoW. ``--layout both`` (default) measures both.
+- PoW-bound: attach_to_tangle of exactly the bundles the gateway builds for these readings, one bundle per gateway
+  CPU at a time (one kernel thread each), nothing else running.
+- End to end from the outbox: a producer thread puts the bundles into a fresh SQLite outbox; the Forwarder (PoW on
+  the gateway) attaches, stores and broadcasts them to the project's node (its own process, loopback HTTP), waits
+  for the coordinator's milestones (every 0.5 s); an acknowledger acks and prunes.
+- End to end through the gateway service (iota_edge.gateway.Gateway): every signed wire message is handed to it at
+  once through an in-process transport; it verifies, builds, stores in the outbox, forwards, and sends the
+  ``confirmed`` acknowledgements back, which the benchmark waits for. Only the radio/MQTT link is left out.
+
+Each prints readings/s to "stored on the node" and to "confirmed and acknowledged", the ratio to the PoW-bound rate
+(the bar: >= 0.9), and the CPU per reading of the gateway process (PoW included) and of the node.
+
+Memory: the outbox pipeline at ``--memory-mwm`` (default 1: at MWM 9 a 100 000-reading run takes hours on 2 cores),
 fed from a pool of ``--pool`` finalized bundles that are put again once the previous put of the same bundle has
 been confirmed, acknowledged and pruned (the outbox keeps pool/4 tombstones): finalizing 100 000 distinct bundles in
 Python would dominate the run. The resident set size of this process (outbox, forwarder, producer) is sampled every
@@ -75,17 +84,136 @@ def ingest_costs(n=16):
     return {"verify_ms": 1000 * sorted(verify)[n // 2], "build_bundle_ms": 1000 * sorted(build)[n // 2]}
 
 
+def signed_readings(n, devices=8, security=1, depth=4):
+    """n signed readings as devices send them (the firmware's defaults: MAM public, security 1, 2**depth leaves per
+    tree, an energy meter's three values), interleaved over ``devices``. Returns (messages, registry, bundles):
+    messages [(device, wire bytes)], registry {device: entry} for devices.json, and the unattached bundle of each
+    reading exactly as the gateway builds it (the PoW-bound rate is measured on these)."""
+    from iota_edge import wire
+    from iota_edge.gateway.service import build_bundle
+    from iota_edge.streams import Channel
+    from iota_edge.streams.reading import encode_batch
+    from iota_edge.trinary import bytes_to_trytes, int_to_trytes
+
+    channels = {}
+    for d in range(devices):
+        seed = ("BENCH9METER" + int_to_trytes(d + 1, 9)).ljust(81, "9")
+        channels["meter-%d" % d] = Channel(seed, security=security, count=2 ** depth, next_count=2 ** depth)
+    registry = {name: {"root": ch.root, "mode": "public"} for name, ch in channels.items()}
+    messages, bundles = [], []
+    for i in range(n):
+        name = "meter-%d" % (i % devices)
+        seq, ts = i // devices, 1700000000 + i
+        data = encode_batch(name, seq, [(ts, [("e", 1000 + i, "Wh"), ("p", 1.5 * i, "W"), ("v", 230.1, "V")])])
+        m = channels[name].create_message(bytes_to_trytes(data))
+        messages.append((name, wire.encode_up(name, seq, m.root, m.payload, "public")))
+        bundles.append(build_bundle(m.root, "public", m.payload, ts))
+    return messages, registry, bundles
+
+
+class _Feed:
+    """The benchmark's in-process transport (the gateway.transport.Transport interface): hands the gateway signed
+    wire messages as a link would and collects the acknowledgements it sends back."""
+
+    name = "bench://feed"
+    holds = False
+    connected = True
+
+    def __init__(self, want):
+        self.want = want
+        self.confirmed = set()
+        self.other = []
+        self.done = threading.Event()
+        self.on_message = None
+
+    def start(self, on_message):
+        self.on_message = on_message
+
+    def stop(self):
+        pass
+
+    def send(self, route, data):
+        from iota_edge import wire
+
+        ack = wire.decode(data)
+        if ack.status == "confirmed":
+            self.confirmed.add((ack.device, ack.seq))
+            if len(self.confirmed) >= self.want:
+                self.done.set()
+        else:
+            self.other.append((ack.device, ack.seq, ack.status, ack.reason))
+        return True
+
+    def stats(self):
+        return {"connected": 1}
+
+    def feed(self, device, data):
+        from iota_edge.gateway.transport import Inbound
+
+        self.on_message(Inbound(self, data, device))
+
+
+def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
+    """The gateway service itself (iota_edge.gateway.Gateway: ingestion thread with verification, bundle building
+    and the outbox; the forwarder; acknowledgements) fed every message at once through an in-process transport;
+    seconds until every reading was stored on the node and until its ``confirmed`` ack came back."""
+    import io
+
+    from iota_edge.gateway.config import load_config
+    from iota_edge.gateway.service import Gateway
+
+    with open(os.path.join(tmp, "devices.json"), "w") as f:
+        json.dump(registry, f)
+    cfg = os.path.join(tmp, "gateway.toml")
+    with open(cfg, "w") as f:
+        f.write('[gateway]\nid = "bench"\ndata_dir = "gw"\n\n[node]\nurl = "%s"\nmwm = %d\nworkers = %d\n\n'
+                '[devices]\nregistry = "devices.json"\n\n[[transports]]\nurl = "loop://"\n\n[log]\n'
+                'level = "warning"\n' % (url, mwm, workers))
+    feed = _Feed(len(messages))
+    log = io.StringIO()
+    gw = Gateway(load_config(cfg), transports=[feed], log_stream=log).start()
+    try:
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        for device, data in messages:
+            feed.feed(device, data)
+        stored_at = None
+        while not feed.done.wait(0.05):
+            if gw.failed.is_set() or time.perf_counter() - started > timeout:
+                raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
+                    len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
+            if stored_at is None and gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
+                stored_at = time.perf_counter()
+        done = time.perf_counter()
+        stats = gw.stats()
+    finally:
+        gw.stop()
+    if feed.other:
+        raise RuntimeError("unexpected acknowledgements, e.g. %r" % (feed.other[0],))
+    return {"seconds_to_stored": (stored_at or done) - started, "seconds_to_confirmed": done - started,
+            "gateway_cpu_seconds": time.process_time() - cpu0, "counters": stats["counters"],
+            "rejects": stats["rejects"]}
+
+
+def _seq_of(data):
+    from iota_edge import wire
+
+    return wire.decode(data).seq
+
+
 def _bundle_of(trytes):
     from iota_edge.transaction import Transaction
 
     return Transaction.from_trytes(trytes[0]).bundle
 
 
-def start_node(db, mwm, milestone_interval):
+def start_node(db, mwm, milestone_interval, cpus=None):
+    """The project's node in its own process (on ``cpus`` only, when given); returns (process, url)."""
     cmd = [sys.executable, "-m", "simulators.node", "--port", "0", "--db", db, "--mwm", str(mwm),
            "--milestone-interval", str(milestone_interval)]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env, preexec_fn=pin)
     line = proc.stdout.readline()
     if "listening on http://" not in line:
         proc.kill()
@@ -196,13 +324,14 @@ def end_to_end(readings, url, mwm, workers, tmp):
         if stored >= len(readings) and "stored" not in marks:
             marks["stored"] = time.perf_counter()
 
+    cpu0 = time.process_time()
     started = time.perf_counter()
     p.start(produce)
     p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
     done = time.perf_counter()
     stats = p.forwarder.stats()
     p.finish()
-    return {"seconds_to_confirmed": done - started,
+    return {"seconds_to_confirmed": done - started, "gateway_cpu_seconds": time.process_time() - cpu0,
             "seconds_to_stored": marks.get("stored", done) - started,
             "pow_latency_mean_s": stats["pow_latency"]["sum"] / max(1, stats["pow_latency"]["count"]),
             "reattaches": stats["reattaches"]}
@@ -267,6 +396,28 @@ def slope_kib_per_1000(samples):
     return 1000.0 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
 
 
+def layouts(cpus, node_cpus, which):
+    """[(name, gateway CPU set or None, node CPU set or None)]: ``split`` gives the node ``node_cpus`` CPUs of its
+    own and the gateway the rest (a gateway whose node runs elsewhere, as in a deployment); ``shared`` lets both use
+    every CPU (the node's validation then competes with the PoW)."""
+    out = []
+    avail = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(cpus))
+    if which in ("split", "both") and len(avail) > node_cpus >= 1:
+        out.append(("split", set(avail[: len(avail) - node_cpus]), set(avail[len(avail) - node_cpus:])))
+    if which in ("shared", "both") or not out:
+        out.append(("shared", None, None))
+    return out
+
+
+def _pin(cpus):
+    """Restrict this thread (and the threads it starts from now on) to ``cpus``; returns the previous set."""
+    if cpus is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    return before
+
+
 def run(args):
     from iota_edge import _native
 
@@ -274,56 +425,34 @@ def run(args):
         print("gateway bench: the C kernel is not built; nothing to measure", file=sys.stderr)
         return 2
     cpus = os.cpu_count() or 1
-    workers = args.workers or cpus
-    threads = max(1, cpus // workers)
-    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "workers": workers,
-              "threads_per_bundle": threads, "cpus": cpus}
+    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "cpus": cpus, "layouts": {}}
     say = (lambda *a: None) if args.json else print
-    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d readings of 3 transactions" % (
+    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d signed readings from 8 devices" % (
         _native.BACKEND, cpus, args.mwm, args.readings))
     t0 = time.perf_counter()
-    readings = make_readings(args.readings)
-    say("  prepared %d bundles in %.1f s" % (len(readings), time.perf_counter() - t0))
+    messages, registry, bundles = signed_readings(args.readings)
+    readings = [(device, _seq_of(data), _bundle_of(trytes), trytes) for (device, data), trytes in zip(messages, bundles)]
+    result["transactions_per_reading"] = sum(len(b) for b in bundles) / len(bundles)
+    say("  signed %d readings (%.1f transactions each, MAM security 1 as the firmware) in %.1f s" % (
+        len(messages), result["transactions_per_reading"], time.perf_counter() - t0))
     result["ingest"] = ingest_costs()
-    say("  ingestion CPU per reading, median of 16: verify %.1f ms, build the bundle %.1f ms (not in the end to end "
-        "figures below, which start at the outbox)" % (result["ingest"]["verify_ms"], result["ingest"]["build_bundle_ms"]))
-    result["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
-    if workers != 1 or threads != cpus:
-        result["pow_one_bundle_all_threads_per_s"] = pow_rate(readings[: max(1, len(readings) // 2)], args.mwm,
-                                                              1, min(cpus, 64))
-    if workers != cpus:
-        result["pow_one_bundle_per_cpu_per_s"] = pow_rate(readings[: max(1, len(readings) // 2)], args.mwm, cpus, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_node(os.path.join(tmp, "node.db"), args.mwm, 0.5)
+    say("  ingestion CPU per reading, median of 16 (security 2): verify %.1f ms, build the bundle %.1f ms" % (
+        result["ingest"]["verify_ms"], result["ingest"]["build_bundle_ms"]))
+    for name, gw_cpus, node_cpus in layouts(cpus, args.node_cpus, args.layout):
+        before = _pin(gw_cpus)
         try:
-            e2e = end_to_end(readings, url, args.mwm, workers, tmp)
-            result["node_cpu_seconds"] = cpu_seconds(proc.pid)
+            result["layouts"][name] = _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say)
         finally:
-            proc.terminate()
-            proc.wait(30)
-    result.update(e2e)
-    result["end_to_end_stored_per_s"] = args.readings / e2e["seconds_to_stored"]
-    result["end_to_end_confirmed_per_s"] = args.readings / e2e["seconds_to_confirmed"]
-    result["ratio_stored"] = result["end_to_end_stored_per_s"] / result["pow_bound_per_s"]
-    result["ratio_confirmed"] = result["end_to_end_confirmed_per_s"] / result["pow_bound_per_s"]
-    say("  PoW-bound (attach_to_tangle, %d worker(s) x %d thread(s)) : %8.1f readings/s" % (
-        workers, threads, result["pow_bound_per_s"]))
-    for key, label in (("pow_one_bundle_all_threads_per_s", "one bundle at a time, all threads"),
-                       ("pow_one_bundle_per_cpu_per_s", "one bundle per CPU, 1 thread each")):
-        if key in result:
-            say("  PoW, %-45s: %8.1f readings/s" % (label, result[key]))
-    say("  end to end, put -> stored on the node                   : %8.1f readings/s  (ratio %.2f)" % (
-        result["end_to_end_stored_per_s"], result["ratio_stored"]))
-    say("  end to end, put -> confirmed and acknowledged           : %8.1f readings/s  (ratio %.2f)" % (
-        result["end_to_end_confirmed_per_s"], result["ratio_confirmed"]))
-    say("  node CPU seconds during the run: %s; mean PoW latency %.3f s; reattaches %d" % (
-        result["node_cpu_seconds"], result["pow_latency_mean_s"], result["reattaches"]))
+            _pin(before)
     if args.memory_readings:
-        say("memory: %d readings at MWM %d from a pool of %d bundles (RSS of this process every second)" % (
-            args.memory_readings, args.memory_mwm, args.pool))
+        name, gw_cpus, node_cpus = layouts(cpus, args.node_cpus, args.layout)[0]
+        workers = args.workers or (len(gw_cpus) if gw_cpus else cpus)
+        say("memory: %d readings at MWM %d from a pool of %d bundles, layout %s (RSS of this process every second)"
+            % (args.memory_readings, args.memory_mwm, args.pool, name))
         pool = make_readings(args.pool, offset=10_000_000)
+        before = _pin(gw_cpus)
         with tempfile.TemporaryDirectory() as tmp:
-            proc, url = start_node(os.path.join(tmp, "node.db"), args.memory_mwm, 0.5)
+            proc, url = start_node(os.path.join(tmp, "node.db"), args.memory_mwm, 0.5, node_cpus)
             try:
                 samples = memory_run(pool, args.memory_readings, url, args.memory_mwm, workers, tmp,
                                      report=None if args.json else _every(10, lambda s: print(
@@ -331,6 +460,7 @@ def run(args):
             finally:
                 proc.terminate()
                 proc.wait(30)
+                _pin(before)
         half = [s[2] for s in samples[len(samples) // 2:]]
         result["memory"] = {"readings": samples[-1][1], "seconds": samples[-1][0], "mwm": args.memory_mwm,
                             "rss_first_mib": samples[0][2] / 1048576.0, "rss_last_mib": samples[-1][2] / 1048576.0,
@@ -343,6 +473,46 @@ def run(args):
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
+    n_cpus = len(gw_cpus) if gw_cpus else (os.cpu_count() or 1)
+    workers = args.workers or n_cpus
+    threads = max(1, n_cpus // workers)
+    r = {"gateway_cpus": sorted(gw_cpus) if gw_cpus else "all", "node_cpus": sorted(node_cpus) if node_cpus else "all",
+         "workers": workers, "threads_per_bundle": threads}
+    say("  layout %s: gateway on CPU %s, node on CPU %s" % (
+        "split" if gw_cpus else "shared", ",".join(map(str, sorted(gw_cpus))) if gw_cpus else "all",
+        ",".join(map(str, sorted(node_cpus))) if node_cpus else "all (shared)"))
+    r["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
+    say("    PoW-bound (attach_to_tangle, %d worker(s) x %d thread(s)) : %8.1f readings/s" % (
+        workers, threads, r["pow_bound_per_s"]))
+    runs = (("outbox", "from the outbox (a producer puts the bundles)", lambda url, tmp: end_to_end(
+                readings, url, args.mwm, workers, tmp)),
+            ("gateway", "the gateway service from its inbox (verify, build, outbox, PoW, node, ack)",
+             lambda url, tmp: full_pipeline(messages, registry, url, args.mwm, workers, tmp)))
+    for name, label, fn in runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, url = start_node(os.path.join(tmp, "node.db"), args.mwm, 0.5, node_cpus)
+            try:
+                e = fn(url, tmp)
+                e["node_cpu_seconds"] = cpu_seconds(proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        e["stored_per_s"] = args.readings / e["seconds_to_stored"]
+        e["confirmed_per_s"] = args.readings / e["seconds_to_confirmed"]
+        e["ratio_stored"] = e["stored_per_s"] / r["pow_bound_per_s"]
+        e["ratio_confirmed"] = e["confirmed_per_s"] / r["pow_bound_per_s"]
+        r[name] = e
+        say("    end to end, %s:" % label)
+        say("      -> stored on the node                : %8.1f readings/s  (ratio %.2f)" % (
+            e["stored_per_s"], e["ratio_stored"]))
+        say("      -> confirmed and acknowledged        : %8.1f readings/s  (ratio %.2f)" % (
+            e["confirmed_per_s"], e["ratio_confirmed"]))
+        say("      CPU per reading: gateway process %.2f ms (PoW included), node %.2f ms" % (
+            1000 * e["gateway_cpu_seconds"] / args.readings, 1000 * (e["node_cpu_seconds"] or 0) / args.readings))
+    return r
 
 
 def _every(n, fn):
@@ -360,6 +530,10 @@ def main(argv=None):
     p.add_argument("--mwm", type=int, default=9, help="MWM of the throughput run (default 9)")
     p.add_argument("--readings", type=int, default=600, help="readings of the throughput run (default 600)")
     p.add_argument("--workers", type=int, default=None, help="bundles attached at once (default: one per CPU)")
+    p.add_argument("--layout", choices=("split", "shared", "both"), default="both",
+                   help="split: the node on CPUs of its own (--node-cpus), the gateway on the rest; shared: both on "
+                        "every CPU; both (default)")
+    p.add_argument("--node-cpus", type=int, default=1, help="CPUs the node gets in the split layout (default 1)")
     p.add_argument("--memory-readings", type=int, default=100_000, help="readings of the memory run (0: skip)")
     p.add_argument("--memory-mwm", type=int, default=1, help="MWM of the memory run (default 1)")
     p.add_argument("--pool", type=int, default=2000, help="distinct bundles cycled in the memory run (default 2000)")

@@ -81,9 +81,12 @@ RESOLVE_INTERVAL = 2.0  # seconds between two node reads of one device's channel
 class Gateway:
     """The service. ``forwarder``: ``"auto"`` (iota_edge.gateway.forwarder.Forwarder, configured from [node]),
     a factory ``f(outbox, config, logger) -> object with run(stop) and stats()``, or None (ingest only).
-    ``serial_opener`` replaces pyserial's serial_for_url (tests); ``log_stream`` where log lines go."""
+    ``serial_opener`` replaces pyserial's serial_for_url (tests); ``log_stream`` where log lines go;
+    ``transports``: more transport objects (the iota_edge.gateway.transport.Transport interface, each with its own
+    ``name``) run beside the configured ones, e.g. a radio link of your own or the benchmark's in-process feed."""
 
-    def __init__(self, config, *, forwarder="auto", serial_opener=None, log_stream=None, clock=time.time):
+    def __init__(self, config, *, forwarder="auto", serial_opener=None, log_stream=None, clock=time.time,
+                 transports=()):
         self.config = config
         self.log = EventLog(config.log.level, config.log.format, stream=log_stream)
         self._forwarder_spec = forwarder
@@ -95,7 +98,7 @@ class Gateway:
         self._ready = threading.Event()
         self._threads = []
         self._failure = None
-        self.transports = [open_transport(t, self.log, serial_opener) for t in config.transports]
+        self.transports = [open_transport(t, self.log, serial_opener) for t in config.transports] + list(transports)
         self._by_name = {t.name: t for t in self.transports}
         self.forwarder = None
         self.metrics_server = None

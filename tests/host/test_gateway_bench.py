@@ -1,0 +1,27 @@
+"""``python -m iota_edge.bench gateway`` end to end on a few readings: the benchmark's pipelines must carry every
+signed reading to a confirmed acknowledgement before any figure it prints means anything (its figures themselves are
+not asserted: speed is the benchmark's business, not a test's)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_gateway_bench_carries_every_reading_through_both_pipelines():
+    out = subprocess.run([sys.executable, "-m", "iota_edge.bench", "gateway", "--readings", "16",
+                          "--memory-readings", "0", "--layout", "both", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert result["transactions_per_reading"] == 2.0  # MAM security 1 reading: signature + message, 2 fragments
+    assert set(result["layouts"]) <= {"split", "shared"} and result["layouts"]
+    for layout in result["layouts"].values():
+        assert layout["pow_bound_per_s"] > 0
+        gw = layout["gateway"]
+        assert gw["counters"]["accepted"] == 16 and gw["counters"]["duplicates"] == 0, gw["counters"]
+        assert gw["rejects"] == {}
+        for run in (layout["outbox"], gw):
+            assert 0 < run["seconds_to_stored"] <= run["seconds_to_confirmed"]
+            assert run["node_cpu_seconds"] is not None
