@@ -99,27 +99,32 @@ def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
     cancelled or timed out.
     """
     trytes = _check_tx(trytes)
-    mwm = _check_mwm(mwm)
-    threads = _check_threads(threads)
-    timeout = _check_timeout(timeout)
-    cancel = _check_cancel(cancel)
+    return _search(trytes, _check_mwm(mwm), _check_threads(threads), _check_timeout(timeout),
+                   _check_cancel(cancel))[0]
+
+
+def _search(trytes, mwm, threads, timeout, cancel):
+    """(nonce, hash of the finished transaction) for checked arguments."""
     if _native.AVAILABLE:
         nonce = _native.search_nonce(trytes, mwm, threads, timeout, cancel)
     else:
         nonce = _pure_search(trytes, mwm, timeout, cancel)
     if nonce is None:
         raise PowCancelled("nonce search cancelled or timed out (mwm %d)" % mwm, "cancel")
-    if trailing_zeros(_hash_with_nonce(trytes, nonce)) < mwm:
+    h = _hash_with_nonce(trytes, nonce)
+    if trailing_zeros(h) < mwm:
         raise PowError("nonce search returned a nonce below mwm %d (kernel %s)" % (mwm, _native.BACKEND))
-    return nonce
+    return nonce, h
 
 
-def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms=None, *, cancel=None):
+def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms=None, *, cancel=None,
+                     hashes=False):
     """Local attachToTangle with IRI 1.8.6 semantics (spec 3.5); returns the finished trytes, tail first.
 
     Transactions are processed from the highest ``current_index`` down: the head gets (trunk, branch), every other
     one trunk = hash of the previously finished transaction and branch = ``trunk``. An all-9 ``tag`` takes the
     ``obsolete_tag``; attachment timestamp = ``timestamp_ms`` (default: now), bounds 0 and 3812798742493.
+    ``hashes=True`` returns (trytes, their transaction hashes), both tail first: the search computed them already.
     """
     from iota_edge.transaction import Transaction
 
@@ -138,21 +143,24 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not 0 <= timestamp_ms <= MAX_TIMESTAMP:
         raise InvalidValue("timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, timestamp_ms),
                            "timestamp_ms")
-    txs = [Transaction.from_trytes(t) for t in trytes_list]
-    txs.sort(key=lambda tx: tx.current_index, reverse=True)  # IRI >= 1.8.6 sorts; stable for equal indices
+    txs = [(Transaction.from_trytes(t), t) for t in trytes_list]  # decoding checks each one (value trits, ...)
+    txs.sort(key=lambda p: p[0].current_index, reverse=True)  # IRI >= 1.8.6 sorts; stable for equal indices
+    # the fields attachToTangle writes are spliced into the trytes: re-encoding every field costs more than the hash
+    stamps = int_to_trytes(timestamp_ms, 9) + "9" * 9 + int_to_trytes(MAX_TIMESTAMP, 9)
     done = []
+    done_hashes = []
     previous = None
-    for tx in txs:
-        tx.trunk = trunk if previous is None else previous
-        tx.branch = branch if previous is None else trunk
-        if tx.tag == "9" * 27:
-            tx.tag = tx.obsolete_tag
-        tx.attachment_timestamp = timestamp_ms
-        tx.attachment_timestamp_lower_bound = 0
-        tx.attachment_timestamp_upper_bound = MAX_TIMESTAMP
-        tx.nonce = search_nonce(tx.to_trytes(), mwm, threads=threads, cancel=cancel)
-        finished = tx.to_trytes()
-        previous = curl_hash(finished, 81)
-        done.append(finished)
+    for tx, t in txs:
+        tag = tx.obsolete_tag if tx.tag == "9" * 27 else tx.tag
+        head = t[:_TRUNK_OFFSET] + (trunk + branch if previous is None else previous + trunk) + tag + stamps
+        nonce, previous = _search(head + "9" * NONCE_TRYTES, mwm, threads, None, cancel)
+        done.append(head + nonce)
+        done_hashes.append(previous)
     done.reverse()
+    if hashes:
+        done_hashes.reverse()
+        return done, done_hashes
     return done
+
+
+_TRUNK_OFFSET = 2430  # signature .. bundle stay as they are; trunk, branch, tag, timestamps and nonce are written

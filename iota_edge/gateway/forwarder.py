@@ -295,8 +295,9 @@ class Forwarder:
         else:
             from iota_edge.pow import attach_to_tangle
 
-            attached = attach_to_tangle(list(trytes), trunk, branch, self.mwm, self.pow_threads, ts,
-                                        cancel=self._cancel)
+            attached, hashes = attach_to_tangle(list(trytes), trunk, branch, self.mwm, self.pow_threads, ts,
+                                                cancel=self._cancel, hashes=True)
+            return attached, time.perf_counter() - started, hashes[0]  # tail first
         return attached, time.perf_counter() - started, _tail_hash(attached)  # hashed here, off the loop thread
 
     def _harvest(self):
