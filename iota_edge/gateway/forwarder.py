@@ -397,13 +397,16 @@ class Forwarder:
         if self._pending == 0 and not self._unchecked:
             return 0  # nothing stored waits: no need to ask the node
         now = time.monotonic()
-        if now - self._polled >= POLL_S or self._milestone is None:
+        polled = now - self._polled >= POLL_S or self._milestone is None
+        if polled:
             self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
             self._polled = now
             self._ok()
         milestone = self._milestone
-        if milestone == self._checked_at and not self._unchecked:
-            return 0  # only a milestone confirms: nothing can have changed
+        if milestone == self._checked_at and not (self._unchecked and polled):
+            # Only a milestone confirms, so nothing can have changed; items stored since the last check (the node
+            # may have had one confirmed before a crash) are looked at on the next poll, not after every store.
+            return 0
         items = self.outbox.next_batch("stored", CONFIRM_BATCH, trytes=False)
         advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
         self._checked_at = milestone
