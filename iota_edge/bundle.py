@@ -27,7 +27,7 @@ from iota_edge.signing import (
     verify_signature,
 )
 from iota_edge.trinary import bytes_to_trytes, check_trytes, decode_message
-from iota_edge.transaction import SUPPLY, Transaction
+from iota_edge.transaction import ESSENCE_END, ESSENCE_START, SUPPLY, Transaction
 
 NULL_HASH = "9" * 81
 _TOP_TRIT_ZERO = "9ABCDWXYZ"  # trytes -4..4: the ones whose third trit is 0
@@ -249,7 +249,8 @@ def validate_bundle(trytes_list, hashes=None):
             _fail("transaction %d: running value sum leaves the supply range" % i, "value_sum", i)
     if running:
         _fail("bundle: values sum to %d, expected 0" % running, "value_sum")
-    if bundle_hash(txs) != h:
+    # the essences are read from the trytes as received (what bundle_hash would encode again from the fields)
+    if kerl_hash("".join([trytes_list[k][ESSENCE_START:ESSENCE_END] for k in order]), 81) != h:
         _fail("bundle: bundle hash does not match the essences", "bundle_hash", 0)
     i = 0
     while i < len(txs):
