@@ -398,7 +398,7 @@ class Gateway:
     def _pump_acks(self):
         """Confirmed items -> ``confirmed`` acks on each device's transport, then mark_acked and prune."""
         if self.config.node.ack_on == "stored":
-            stored = self._outbox.next_batch("stored", ACK_BATCH)
+            stored = self._outbox.next_batch("stored", ACK_BATCH, trytes=False)
             live = set()
             for item in stored:
                 live.add(item.bundle_hash)
@@ -406,7 +406,7 @@ class Gateway:
                     self._stored_acked.add(item.bundle_hash)
             self._stored_acked &= live
         done = {}
-        for item in self._outbox.next_batch("confirmed", ACK_BATCH):
+        for item in self._outbox.next_batch("confirmed", ACK_BATCH, trytes=False):
             if self._ack(item.device, item.seq, "confirmed"):
                 done.setdefault(item.device, []).append(item.seq)
         for device, seqs in done.items():
