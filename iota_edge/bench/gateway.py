@@ -285,7 +285,7 @@ def run(args):
     readings = make_readings(args.readings)
     say("  prepared %d bundles in %.1f s" % (len(readings), time.perf_counter() - t0))
     result["ingest"] = ingest_costs()
-    say("  ingestion CPU per reading, median of 16: verify %.1f ms, build the bundle %.1f ms (not in the end to end "
+    say("  ingestion CPU per reading, median of 16: verify %.2f ms, build the bundle %.2f ms (not in the end to end "
         "figures below, which start at the outbox)" % (result["ingest"]["verify_ms"], result["ingest"]["build_bundle_ms"]))
     result["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
     if workers != 1 or threads != cpus:
