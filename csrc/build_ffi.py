@@ -13,7 +13,8 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "pow.c", "pow_x86.c", "pow_neon.c", "pow_threads.c"]
+SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "pow.c", "pow_x86.c",
+           "pow_neon.c", "pow_threads.c"]
 
 CDEF = """
 typedef enum {
@@ -24,6 +25,10 @@ typedef enum {
     IK_SIMD_AUTO = 0, IK_SIMD_PORTABLE = 1, IK_SIMD_SSE2 = 2, IK_SIMD_AVX2 = 3, IK_SIMD_AVX512 = 4, IK_SIMD_NEON = 5
 } ik_simd;
 typedef struct {
+    int8_t state[729];
+    uint8_t rounds;
+} ik_curl;
+typedef struct {
     volatile int32_t cancel;
     volatile int32_t found;
     volatile uint64_t trials;
@@ -33,6 +38,7 @@ ik_status ik_trytes_to_trits(const char *trytes, size_t n, int8_t *trits);
 ik_status ik_trits_to_trytes(const int8_t *trits, size_t n_trits, char *trytes);
 ik_status ik_curl_hash_trytes(const char *trytes, size_t n, unsigned rounds, char out[81]);
 void ik_curl_transform(int8_t state[729], unsigned rounds);
+ik_status ik_curl_chain(int8_t state[729], unsigned times, unsigned rounds);
 ik_status ik_kerl_hash_trytes(const char *trytes, size_t n, char *out, size_t out_n);
 ik_status ik_address(const int8_t seed[243], uint64_t index, unsigned security, int8_t address[243]);
 void ik_normalize(const int8_t hash[243], int8_t normalized[81]);
@@ -40,6 +46,11 @@ ik_status ik_sign(const int8_t seed[243], uint64_t index, unsigned security, con
                   int8_t *signature);
 ik_status ik_verify(const int8_t address[243], const int8_t *signature, size_t n_fragments,
                     const int8_t normalized[81]);
+ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[243]);
+void ik_mam_mask(ik_curl *ctx, int8_t *buf, size_t len);
+void ik_mam_unmask(ik_curl *ctx, int8_t *buf, size_t len);
+ik_status ik_mam_leaf(const int8_t hmac[243], const int8_t *signature, unsigned security, int8_t leaf[243]);
+void ik_mam_fold(int8_t node[243], const int8_t *siblings, unsigned depth, uint64_t index);
 int ik_pow_simd_supported(ik_simd simd);
 ik_simd ik_pow_simd_best(void);
 unsigned ik_pow_simd_lanes(ik_simd simd);

@@ -3,7 +3,7 @@
  *
  * Legacy IOTA primitives over balanced trits (int8_t, values -1/0/+1, least significant first) and
  * tryte characters ('9', 'A'..'Z'): trinary codecs, Curl-P-27/81, Keccak-f[1600], Kerl, the Kerl-based
- * Winternitz scheme (ISS) and the bit-sliced Curl-P-81 nonce search.
+ * Winternitz scheme (ISS), the bundle hash, MAM v0 payloads and the bit-sliced Curl-P-81 nonce search.
  *
  * House rules: C99 (+ GCC vector extensions in the SIMD search), no malloc, no globals, no I/O.
  * Every function that can fail returns an ik_status; outputs go to caller buffers whose sizes are stated
@@ -69,6 +69,12 @@ void ik_curl_squeeze(ik_curl *ctx, int8_t *trits, size_t len);
 void ik_curl_transform(int8_t state[IK_CURL_STATE_TRITS], unsigned rounds);
 /* Hash of n trytes (any n) -> 81 trytes. */
 ik_status ik_curl_hash_trytes(const char *trytes, size_t n, unsigned rounds, char out[IK_HASH_TRYTES]);
+/* Hash the rate (trits 0..242 of state) times times, each a fresh sponge: the capacity is zeroed before each
+ * transform. MAM's key and signature chains [§9.2]. rounds 1..81. */
+ik_status ik_curl_chain(int8_t state[IK_CURL_STATE_TRITS], unsigned times, unsigned rounds);
+/* n independent chains: state i (729 trits at states + 729 i) hashed times[i] times, two at a time (their rounds
+ * interleaved on AVX-512, where one chain alone leaves the core idle between rounds). */
+ik_status ik_curl_chains(int8_t *states, size_t n, const unsigned *times, unsigned rounds);
 
 /* ---- Keccak-f[1600] (keccak.c) ----------------------------------------------------------------------- */
 void ik_keccak_f1600(uint64_t st[25]);
@@ -123,6 +129,27 @@ ik_status ik_sign(const int8_t seed[IK_HASH_TRITS], uint64_t index, unsigned sec
 /* IK_OK if the fragments (n_fragments * 6561 trits) lead to address, IK_ERR_MISMATCH if not. */
 ik_status ik_verify(const int8_t address[IK_HASH_TRITS], const int8_t *signature, size_t n_fragments,
                     const int8_t normalized[IK_HASH_TRYTES]);
+
+/* ---- Bundles (bundle.c) [§6.3, §7] ------------------------------------------------------------------- */
+/* essences: n_tx * 486 trits (162 trytes each: address .. last_index), tail first, indices set. Writes the Kerl
+ * bundle hash to hash; while its normalized form holds a 13, first increments the tail's obsolete tag (essence
+ * trits 324..404, balanced, 'M...M' wraps to 'N...N') in place. IK_ERR_LENGTH if n_tx is 0, IK_ERR_TRIT on a
+ * trit outside -1..1. */
+ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_TRITS]);
+
+/* ---- MAM v0 (mam.c) [§9.3] --------------------------------------------------------------------------- */
+/* Duplex encryption with a caller-held Curl-P-27 sponge (JS/C absorb rule), len trits of buf in place. mask:
+ * c = p + rate, then absorb p; unmask: p = c - rate, then absorb p. Each call starts at a chunk boundary. */
+void ik_mam_mask(ik_curl *ctx, int8_t *buf, size_t len);
+void ik_mam_unmask(ik_curl *ctx, int8_t *buf, size_t len);
+/* The Merkle leaf a signature (security * 6561 trits) opens to for the message hash hmac: segment j hashed
+ * 13 + v_j times (v_j the value of tryte j of hmac), one sponge over those, then one more hash. IK_ERR_VALUE for
+ * security outside 1..3, IK_ERR_TRIT for an hmac trit outside -1..1. */
+ik_status ik_mam_leaf(const int8_t hmac[IK_HASH_TRITS], const int8_t *signature, unsigned security,
+                      int8_t leaf[IK_HASH_TRITS]);
+/* node = the root reached through depth siblings (243 trits each, bottom up): at level b the parent is
+ * Curl-P-27(sibling | node) when bit b of index is set, else Curl-P-27(node | sibling); bits above 63 count as 0. */
+void ik_mam_fold(int8_t node[IK_HASH_TRITS], const int8_t *siblings, unsigned depth, uint64_t index);
 
 /* ---- Proof of work: bit-sliced Curl-P-81 nonce search (pow.c, pow_x86.c, pow_neon.c) [§3.4] ----------- */
 typedef enum {

@@ -128,24 +128,17 @@ void ik_normalize(const int8_t hash[IK_HASH_TRITS], int8_t normalized[IK_HASH_TR
             n[i] = (int8_t)(t[0] + 3 * t[1] + 9 * t[2]);
             sum += n[i];
         }
-        /* Move the sum to 0, always adjusting the first element that still can move [§6.1]. */
-        while (sum > 0) {
-            for (i = 0; i < SEGMENTS; i++) {
-                if (n[i] > -13) {
-                    n[i]--;
-                    sum--;
-                    break;
-                }
-            }
+        /* Move the sum to 0, always adjusting the first element that still can move [§6.1]: that element
+         * moves until it reaches the bound or the sum reaches 0, so each element is visited once. */
+        for (i = 0; i < SEGMENTS && sum > 0; i++) {
+            int d = n[i] + 13 < sum ? n[i] + 13 : sum;
+            n[i] = (int8_t)(n[i] - d);
+            sum -= d;
         }
-        while (sum < 0) {
-            for (i = 0; i < SEGMENTS; i++) {
-                if (n[i] < 13) {
-                    n[i]++;
-                    sum++;
-                    break;
-                }
-            }
+        for (i = 0; i < SEGMENTS && sum < 0; i++) {
+            int d = 13 - n[i] < -sum ? 13 - n[i] : -sum;
+            n[i] = (int8_t)(n[i] + d);
+            sum += d;
         }
     }
 }

@@ -79,9 +79,11 @@ static int limbs_gt(const uint32_t *x, const uint32_t *y, int n)
 
 void ik_kerl_trits_to_bytes(const int8_t trits[IK_HASH_TRITS], uint8_t block[IK_KERL_BYTES])
 {
-    /* u = sum (t_i + 1) 3^i over i < 242 is v + half_242 with u >= 0; Horner in steps of 20 trits. */
+    /* u = sum (t_i + 1) 3^i over i < 242 is v + half_242 with u >= 0; Horner in steps of 20 trits, over the
+     * limbs u has reached so far (used). */
     uint32_t u[LIMBS];
     int i = 241;
+    int used = 0;
     memset(u, 0, sizeof u);
     while (i >= 0) {
         int k = (i + 1) % 20 == 0 ? 20 : (i + 1) % 20;
@@ -94,10 +96,13 @@ void ik_kerl_trits_to_bytes(const int8_t trits[IK_HASH_TRITS], uint8_t block[IK_
             add = add * 3u + (uint32_t)(trits[i] + 1);
         }
         carry = add;
-        for (j = 0; j < LIMBS; j++) {
+        for (j = 0; j < used; j++) {
             carry += (uint64_t)u[j] * mul;
             u[j] = (uint32_t)carry;
             carry >>= 32;
+        }
+        if (carry != 0) { /* u < 3^242 < 2^384: never past the last limb */
+            u[used++] = (uint32_t)carry;
         }
     }
     limbs_sub(u, half_242, LIMBS);
@@ -107,25 +112,40 @@ void ik_kerl_trits_to_bytes(const int8_t trits[IK_HASH_TRITS], uint8_t block[IK_
 void ik_kerl_bytes_to_trits(const uint8_t block[IK_KERL_BYTES], int8_t trits[IK_HASH_TRITS])
 {
     /* u = v + half_243 >= 0 over 13 limbs; its base-3 digits d_i give the balanced trits d_i - 1 of v over
-     * 243 places, and dropping place 242 reduces v modulo 3^242 into the balanced range. */
+     * 243 places, and dropping place 242 reduces v modulo 3^242 into the balanced range. Twelve divisions by
+     * 3^20 give digits 0..239 (each remainder split in two runs of 10, shorter dependency chains); what is left
+     * (< 27) holds digits 240..242. */
     uint32_t u[LIMBS + 1];
-    int i = 0;
+    int top = LIMBS; /* u[j] == 0 for j > top */
+    int pass;
     limbs_from_bytes(block, u);
     u[LIMBS] = (u[LIMBS - 1] & 0x80000000u) ? 0xffffffffu : 0u;
     limbs_add(u, half_243, LIMBS + 1);
-    while (i < IK_HASH_TRITS - 1) {
+    for (pass = 0; pass < 12; pass++) {
+        int8_t *out = trits + 20 * pass;
         uint32_t rem = 0;
+        uint32_t lo;
+        uint32_t hi;
         int j;
-        for (j = LIMBS; j >= 0; j--) {
+        for (j = top; j >= 0; j--) {
             uint64_t cur = ((uint64_t)rem << 32) | u[j];
             u[j] = (uint32_t)(cur / POW3_20);
             rem = (uint32_t)(cur % POW3_20);
         }
-        for (j = 0; j < 20 && i < IK_HASH_TRITS - 1; j++, i++) {
-            trits[i] = (int8_t)((int)(rem % 3u) - 1);
-            rem /= 3u;
+        while (top > 0 && u[top] == 0) {
+            top--;
+        }
+        hi = rem / 59049u; /* 3^10 */
+        lo = rem % 59049u;
+        for (j = 0; j < 10; j++) {
+            out[j] = (int8_t)((int)(lo % 3u) - 1);
+            out[10 + j] = (int8_t)((int)(hi % 3u) - 1);
+            lo /= 3u;
+            hi /= 3u;
         }
     }
+    trits[240] = (int8_t)((int)(u[0] % 3u) - 1);
+    trits[241] = (int8_t)((int)(u[0] / 3u % 3u) - 1);
     trits[IK_HASH_TRITS - 1] = 0;
 }
 
@@ -159,10 +179,17 @@ void ik_kerl_init(ik_kerl *ctx)
 
 void ik_kerl_absorb_bytes(ik_kerl *ctx, const uint8_t block[IK_KERL_BYTES])
 {
+    /* Lane by lane: pos stays a multiple of 8 (blocks of 48 bytes, a rate of 104). */
     unsigned i;
-    for (i = 0; i < IK_KERL_BYTES; i++) {
-        ctx->st[ctx->pos / 8] ^= (uint64_t)block[i] << (8 * (ctx->pos % 8));
-        if (++ctx->pos == KERL_RATE) {
+    for (i = 0; i < IK_KERL_BYTES; i += 8) {
+        uint64_t lane = 0;
+        unsigned j;
+        for (j = 0; j < 8; j++) {
+            lane |= (uint64_t)block[i + j] << (8 * j);
+        }
+        ctx->st[ctx->pos / 8] ^= lane;
+        ctx->pos += 8;
+        if (ctx->pos == KERL_RATE) {
             ik_keccak_f1600(ctx->st);
             ctx->pos = 0;
         }

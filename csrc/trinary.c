@@ -16,21 +16,23 @@ static int tryte_value(char c)
     return 127;
 }
 
+/* Trits of each tryte value -13..13, indexed by value + 13. */
+static const int8_t tryte_trits[27][3] = {
+    {-1, -1, -1}, {0, -1, -1}, {1, -1, -1}, {-1, 0, -1}, {0, 0, -1}, {1, 0, -1}, {-1, 1, -1}, {0, 1, -1}, {1, 1, -1},
+    {-1, -1, 0}, {0, -1, 0}, {1, -1, 0}, {-1, 0, 0}, {0, 0, 0}, {1, 0, 0}, {-1, 1, 0}, {0, 1, 0}, {1, 1, 0},
+    {-1, -1, 1}, {0, -1, 1}, {1, -1, 1}, {-1, 0, 1}, {0, 0, 1}, {1, 0, 1}, {-1, 1, 1}, {0, 1, 1}, {1, 1, 1}};
+
 ik_status ik_trytes_to_trits(const char *trytes, size_t n, int8_t *trits)
 {
     size_t i;
     for (i = 0; i < n; i++) {
         int v = tryte_value(trytes[i]);
-        int k;
         if (v == 127) {
             return IK_ERR_TRYTE;
         }
-        for (k = 0; k < 3; k++) {
-            int r = ((v % 3) + 3) % 3; /* 0, 1, 2 */
-            int t = r == 2 ? -1 : r;
-            trits[3 * i + (size_t)k] = (int8_t)t;
-            v = (v - t) / 3;
-        }
+        trits[3 * i] = tryte_trits[v + 13][0];
+        trits[3 * i + 1] = tryte_trits[v + 13][1];
+        trits[3 * i + 2] = tryte_trits[v + 13][2];
     }
     return IK_OK;
 }

@@ -63,6 +63,13 @@ else:
         lanes = _c.lanes
         curl_hash = _c.curl_hash
         curl_transform = _c.curl_transform
+        curl_chain = _c.curl_chain
+        otrits = _c.otrits
+        mam_mask = _c.mam_mask
+        mam_unmask = _c.mam_unmask
+        mam_leaf = _c.mam_leaf
+        mam_fold = _c.mam_fold
+        bundle_finalize = _c.bundle_finalize
         kerl_hash = _c.kerl_hash
         generate_address = _c.generate_address
         sign = _c.sign

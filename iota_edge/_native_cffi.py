@@ -73,6 +73,92 @@ def curl_transform(state, rounds):
     state[:] = buf.translate(_TO_OFFSET)
 
 
+def _int8(buf, start, n, field):
+    """int8 trits (a bytearray) of offset trits ``buf[start:start + n]``, which must all be there: the kernel reads
+    n of them."""
+    out = bytearray(bytes(memoryview(buf)[start : start + n]).translate(_TO_INT8))
+    if len(out) != n:
+        _check(_lib.IK_ERR_LENGTH, field, "%d trits" % n)
+    return out
+
+
+def _ptr(trits, start=0):
+    return _ffi.from_buffer("int8_t[]", memoryview(trits)[start:])
+
+
+def curl_chain(state, times, rounds):
+    """mam._chain: hash the rate of a 729-byte offset-trit Curl state ``times`` times, each a fresh sponge."""
+    buf = _int8(state, 0, 729, "state")
+    _check(_lib.ik_curl_chain(_ptr(buf), times, rounds), "rounds", "1..81")
+    state[:] = buf.translate(_TO_OFFSET)
+
+
+_CURL_SIZE = _ffi.sizeof("ik_curl")
+
+
+def _duplex(function, curl, buf, start, end):
+    raw = bytearray(_CURL_SIZE)  # an ik_curl holding the state and rounds of the iota_edge.curl.Curl
+    raw[0:729] = _int8(curl.state, 0, 729, "state")
+    ctx = _ffi.from_buffer("ik_curl *", raw)
+    ctx.rounds = curl.rounds
+    trits = _int8(buf, start, end - start, "buf")
+    function(ctx, _ptr(trits), len(trits))
+    buf[start:end] = trits.translate(_TO_OFFSET)
+    curl.state[:] = raw[0:729].translate(_TO_OFFSET)
+
+
+def mam_mask(curl, buf, start, end):
+    """mam.mask: encrypt offset trits ``buf[start:end]`` in place with the Curl-P-27 sponge ``curl`` (moved on)."""
+    _duplex(_lib.ik_mam_mask, curl, buf, start, end)
+
+
+def mam_unmask(curl, buf, start, end):
+    """mam.unmask: decrypt offset trits ``buf[start:end]`` in place with the Curl-P-27 sponge ``curl`` (moved on)."""
+    _duplex(_lib.ik_mam_unmask, curl, buf, start, end)
+
+
+def mam_leaf(hmac, buf, pos, security):
+    """mam.leaf_of_signature: the leaf (243 offset trits) of the signature at ``buf[pos:]`` for ``hmac``."""
+    if security not in (1, 2, 3):
+        _check(_lib.IK_ERR_VALUE, "security", "1..3")
+    sig = _int8(buf, pos, 6561 * security, "signature")
+    leaf = bytearray(243)
+    status = _lib.ik_mam_leaf(_ptr(_int8(hmac, 0, 243, "hmac")), _ptr(sig), security, _ptr(leaf))
+    _check(status, "hmac", "243 trits")
+    return leaf.translate(_TO_OFFSET)
+
+
+def mam_fold(leaf, buf, pos, count, index):
+    """mam.fold_siblings: the root (243 offset trits) from ``leaf`` through ``count`` siblings at ``buf[pos:]``."""
+    node = _int8(leaf, 0, 243, "leaf")
+    sib = _int8(buf, pos, 243 * count, "siblings")
+    done = 0
+    while done < count:  # the kernel takes 64 index bits at a time
+        step = min(64, count - done)
+        _lib.ik_mam_fold(_ptr(node), _ptr(sib, 243 * done), step, (index >> done) & (2**64 - 1))
+        done += step
+    return node.translate(_TO_OFFSET)
+
+
+def otrits(trytes):
+    """Offset trits (bytearray, 3 per tryte) of a checked tryte string (mam.trytes_to_otrits)."""
+    raw = trytes.encode("ascii")
+    out = bytearray(3 * len(raw))
+    _check(_lib.ik_trytes_to_trits(raw, len(raw), _ptr(out)), "trytes", "alphabet 9A-Z")
+    return out.translate(_TO_OFFSET)
+
+
+def bundle_finalize(essences):
+    """The tail's obsolete tag after the M-bug escape and the bundle hash, from the essence trytes (162 per
+    transaction, tail first) with the tail's original tag."""
+    if not essences or len(essences) % 162:
+        raise InvalidTrytes("essences: expected 162 trytes per transaction, got %d" % len(essences), "essences")
+    trits = _trits(essences, "essences")
+    hash_trits = _ffi.new("int8_t[243]")
+    _check(_lib.ik_bundle_finalize(trits, len(essences) // 162, hash_trits), "essences", "162 trytes each")
+    return _trytes(trits + 324, 81), _trytes(hash_trits, 243)
+
+
 def kerl_hash(trytes, length=81):
     """Kerl of a multiple of 81 trytes, squeezed to ``length`` trytes (a multiple of 81)."""
     raw = trytes.encode("ascii")

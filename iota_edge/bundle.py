@@ -13,6 +13,7 @@ the remainder; input and remainder transactions carry the last non-empty output 
 current_index (tail first); PoW and attachment happen later (iota_edge.pow.attach_to_tangle or a node).
 """
 
+from iota_edge import _native
 from iota_edge.errors import InvalidBundle, InvalidValue, IotaEdgeError
 from iota_edge.kerl import kerl_hash
 from iota_edge.signing import (
@@ -68,11 +69,14 @@ def finalize(transactions):
     prefix, suffix = head[:108], head[135:]
     rest = "".join([tx.essence for tx in transactions[1:]])
     tag = transactions[0].obsolete_tag
-    while True:
-        h = kerl_hash(prefix + tag + suffix + rest, 81)
-        if 13 not in normalize(h):
-            break
-        tag = _increment_tag(tag)
+    if _native.AVAILABLE and hasattr(_native, "bundle_finalize"):  # the same loop in the C kernel (CPython)
+        tag, h = _native.bundle_finalize(prefix + tag + suffix + rest)
+    else:
+        while True:
+            h = kerl_hash(prefix + tag + suffix + rest, 81)
+            if 13 not in normalize(h):
+                break
+            tag = _increment_tag(tag)
     transactions[0].obsolete_tag = tag
     for tx in transactions:
         tx.bundle = h

@@ -21,6 +21,33 @@ def load(name, limit):
     return data["source"], cases if limit is None else cases[:limit]
 
 
+ALPHABET = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def pascal_trits(value):
+    """Length in trits of MAM's pascal encoding of value (mam.js utils/pascal.ts): 4 trits per value tryte."""
+    if value == 0:
+        return 4
+    n, basis = 1, 1
+    while value > basis:
+        basis = 3 * basis + 1
+        n += 1
+    return 4 * ((n + 2) // 3)
+
+
+def decrement_tag(tag, times):
+    """The obsolete tag before ``times`` M-bug increments (balanced -1, first tryte least significant)."""
+    values = [ALPHABET.index(c) for c in tag]
+    values = [v if v <= 13 else v - 27 for v in values]
+    for _ in range(times):
+        for i in range(len(values)):
+            if values[i] > -13:
+                values[i] -= 1
+                break
+            values[i] = 13
+    return "".join(ALPHABET[v % 27] for v in values)
+
+
 def cstr(s):
     assert all(c in "9ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in s)
     return '"%s"' % s
@@ -74,6 +101,31 @@ def main(argv):
     lines.append("static const struct { const char *trytes; const char *hash; } transaction_cases[] = {")
     lines += ["    {%s, %s}," % (cstr(c["trytes"]), cstr(c["hash"])) for c in cases]
     lines += ["    {NULL, NULL}};", ""]
+
+    src, cases = load("mam.json", limit)
+    lines.append("/* mam.json: %s */" % src)
+    lines.append("static const struct { const char *payload; const char *key; const char *root; unsigned header; "
+                 "unsigned length; unsigned security; unsigned depth; unsigned depth_trits; unsigned index; "
+                 "const char *message; const char *next_root; } mam_cases[] = {")
+    for c in cases:
+        depth = c["count"].bit_length() - 1
+        length = 3 * len(c["message"])
+        key = (c["side_key"] or "") + "9" * (81 - len(c["side_key"] or ""))
+        lines.append("    {%s, %s, %s, %d, %d, %d, %d, %d, %d, %s, %s}," % (
+            cstr(c["payload"]), cstr(key), cstr(c["root"]), pascal_trits(c["index"]) + pascal_trits(length), length,
+            c["security"], depth, pascal_trits(depth), c["index"], cstr(c["message"]), cstr(c["next_root"])))
+    lines += ["    {NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL}};", ""]
+
+    src, cases = load("bundles.json", limit)
+    lines.append("/* bundles.json: %s; essences carry the tail's obsolete tag before the M-bug increments */" % src)
+    lines.append("static const struct { const char *essences; const char *hash; const char *tag; } bundle_cases[] = {")
+    for c in cases:
+        essences = "".join(t[2187:2349] for t in c["trytes"])
+        tag = c["trytes"][0][2295:2322]
+        start = decrement_tag(tag, c["obsolete_tag_increments"])
+        essences = essences[:108] + start + essences[135:]
+        lines.append("    {%s, %s, %s}," % (cstr(essences), cstr(c["bundle_hash"]), cstr(tag)))
+    lines += ["    {NULL, NULL, NULL}};", ""]
 
     with open(out, "w") as f:
         f.write("\n".join(lines))

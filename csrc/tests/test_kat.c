@@ -112,6 +112,57 @@ static void test_curl(tally *t)
     check(t, ik_curl_hash_trytes("A*", 2, 81, out) == IK_ERR_TRYTE, "curl alphabet", 0);
 }
 
+/* ik_curl_chain against single Curl-P-27 hashes: the 81-tryte cases are one link (whatever the capacity held);
+ * three links hash the first one's trytes twice more. */
+static void test_curl_chain(tally *t)
+{
+    int8_t state[IK_CURL_STATE_TRITS];
+    char link[IK_HASH_TRYTES];
+    char twice[IK_HASH_TRYTES];
+    int i;
+    for (i = 0; curl_cases[i].in; i++) {
+        if (curl_cases[i].rounds != 27 || strlen(curl_cases[i].in) != IK_HASH_TRYTES) {
+            continue;
+        }
+        memset(state, 1, sizeof state);
+        to_trits(curl_cases[i].in, state);
+        check(t, ik_curl_chain(state, 1, 27) == IK_OK && trits_equal_trytes(state, IK_HASH_TRITS, curl_cases[i].hash),
+              "curl chain 1", i);
+        ik_curl_hash_trytes(curl_cases[i].hash, IK_HASH_TRYTES, 27, link);
+        ik_curl_hash_trytes(link, IK_HASH_TRYTES, 27, twice);
+        check(t, ik_curl_chain(state, 2, 27) == IK_OK && trits_equal_trytes(state, IK_HASH_TRITS, twice),
+              "curl chain 3", i);
+        to_trits(curl_cases[i].in, state);
+        check(t, ik_curl_chain(state, 0, 27) == IK_OK && trits_equal_trytes(state, IK_HASH_TRITS, curl_cases[i].in),
+              "curl chain 0", i);
+    }
+    check(t, ik_curl_chain(state, 1, 0) == IK_ERR_VALUE && ik_curl_chain(state, 1, 82) == IK_ERR_VALUE,
+          "curl chain rounds", 0);
+    for (i = 0; curl_cases[i].in && curl_cases[i + 1].in && curl_cases[i + 2].in; i++) {
+        /* three chains of uneven lengths (a pair, then one alone) == three single chains */
+        static int8_t states[3][IK_CURL_STATE_TRITS];
+        unsigned times[3];
+        int k;
+        int same = 1;
+        for (k = 0; k < 3; k++) {
+            memset(states[k], 0, sizeof states[k]);
+            to_trits(curl_cases[i + k].hash, states[k]);
+            times[k] = (unsigned)((i + 3 * k) % 5);
+        }
+        check(t, ik_curl_chains(states[0], 3, times, 27) == IK_OK, "curl chains", i);
+        for (k = 0; k < 3; k++) {
+            memset(state, 0, sizeof state);
+            to_trits(curl_cases[i + k].hash, state);
+            ik_curl_chain(state, times[k], 27);
+            same = same && memcmp(state, states[k], sizeof state) == 0;
+        }
+        check(t, same, "curl chains == chain", i);
+        if (i == 12) {
+            break;
+        }
+    }
+}
+
 static void test_kerl(tally *t)
 {
     char out[3 * IK_HASH_TRYTES];
@@ -199,6 +250,84 @@ static void test_iss(tally *t)
     check(t, ik_verify(addr, sig, 0, norm) == IK_ERR_LENGTH, "verify no fragments", 0);
 }
 
+/* Whole MAM v0 verifications of payloads made by the official JS libraries: unmask the header, message and nonce
+ * (each from a chunk boundary, as mam.js does), then the rest; the signature must open to a leaf that the siblings
+ * fold to the root. Masking the rest again from the same sponge gives the payload back. */
+static void test_mam(tally *t)
+{
+    static int8_t buf[3 * 7000];
+    static int8_t again[3 * 7000];
+    int8_t key[IK_HASH_TRITS];
+    int8_t hmac[IK_HASH_TRITS];
+    int8_t node[IK_HASH_TRITS];
+    ik_curl c;
+    ik_curl before;
+    int i;
+    for (i = 0; mam_cases[i].payload; i++) {
+        size_t n = 3 * strlen(mam_cases[i].payload);
+        size_t p_next = mam_cases[i].header;
+        size_t p_msg = p_next + IK_HASH_TRITS;
+        size_t p_nonce = p_msg + mam_cases[i].length;
+        size_t p_rest = p_nonce + IK_NONCE_TRITS;
+        size_t p_sib = p_rest + mam_cases[i].security * IK_FRAGMENT_TRITS + mam_cases[i].depth_trits;
+        if (n > sizeof buf) {
+            check(t, 0, "mam payload size", i);
+            continue;
+        }
+        to_trits(mam_cases[i].payload, buf);
+        ik_curl_init(&c, 27);
+        to_trits(mam_cases[i].key, key);
+        ik_curl_absorb(&c, key, IK_HASH_TRITS);
+        to_trits(mam_cases[i].root, key);
+        ik_curl_absorb(&c, key, IK_HASH_TRITS);
+        ik_curl_absorb(&c, buf, p_next);
+        ik_mam_unmask(&c, buf + p_next, IK_HASH_TRITS);
+        ik_mam_unmask(&c, buf + p_msg, mam_cases[i].length);
+        ik_mam_unmask(&c, buf + p_nonce, IK_NONCE_TRITS);
+        memcpy(hmac, c.state, sizeof hmac);
+        before = c;
+        ik_mam_unmask(&c, buf + p_rest, n - p_rest);
+        check(t, trits_equal_trytes(buf + p_msg, mam_cases[i].length, mam_cases[i].message) &&
+                     trits_equal_trytes(buf + p_next, IK_HASH_TRITS, mam_cases[i].next_root),
+              "mam unmask", i);
+        check(t, ik_mam_leaf(hmac, buf + p_rest, mam_cases[i].security, node) == IK_OK, "mam leaf", i);
+        ik_mam_fold(node, buf + p_sib, mam_cases[i].depth, mam_cases[i].index);
+        check(t, trits_equal_trytes(node, IK_HASH_TRITS, mam_cases[i].root), "mam root", i);
+        ik_mam_mask(&before, buf + p_rest, n - p_rest);
+        to_trits(mam_cases[i].payload, again);
+        check(t, memcmp(buf + p_rest, again + p_rest, n - p_rest) == 0 && memcmp(before.state, c.state, 729) == 0,
+              "mam mask", i);
+    }
+    memset(hmac, 0, sizeof hmac);
+    check(t, ik_mam_leaf(hmac, buf, 0, node) == IK_ERR_VALUE && ik_mam_leaf(hmac, buf, 4, node) == IK_ERR_VALUE,
+          "mam leaf security", 0);
+    hmac[5] = 2;
+    check(t, ik_mam_leaf(hmac, buf, 1, node) == IK_ERR_TRIT, "mam leaf trits", 0);
+}
+
+/* Bundle hashes of PyOTA bundles from the tail's obsolete tag before its M-bug increments. */
+static void test_bundle(tally *t)
+{
+    static int8_t essences[10 * 486];
+    int8_t hash[IK_HASH_TRITS];
+    int i;
+    for (i = 0; bundle_cases[i].essences; i++) {
+        size_t n = strlen(bundle_cases[i].essences);
+        if (3 * n > sizeof essences) {
+            check(t, 0, "bundle size", i);
+            continue;
+        }
+        to_trits(bundle_cases[i].essences, essences);
+        check(t, ik_bundle_finalize(essences, n / 162, hash) == IK_OK &&
+                     trits_equal_trytes(hash, IK_HASH_TRITS, bundle_cases[i].hash) &&
+                     trits_equal_trytes(essences + 324, 81, bundle_cases[i].tag),
+              "bundle finalize", i);
+    }
+    check(t, ik_bundle_finalize(essences, 0, hash) == IK_ERR_LENGTH, "bundle empty", 0);
+    essences[400] = -2;
+    check(t, ik_bundle_finalize(essences, 1, hash) == IK_ERR_TRIT, "bundle trits", 0);
+}
+
 static void test_pow(tally *t)
 {
     static int8_t tx[IK_TX_TRITS];
@@ -259,8 +388,11 @@ int main(void)
     test_trinary(&t);
     test_keccak(&t);
     test_curl(&t);
+    test_curl_chain(&t);
     test_kerl(&t);
     test_iss(&t);
+    test_mam(&t);
+    test_bundle(&t);
     test_pow(&t);
     printf("%d passed, %d failed\n", t.passed, t.failed);
     return t.failed != 0;

@@ -10,6 +10,8 @@ target_sources(usermod_iotakernel INTERFACE
     ${IOTAKERNEL_SRC}/keccak.c
     ${IOTAKERNEL_SRC}/kerl.c
     ${IOTAKERNEL_SRC}/iss.c
+    ${IOTAKERNEL_SRC}/bundle.c
+    ${IOTAKERNEL_SRC}/mam.c
     ${IOTAKERNEL_SRC}/pow.c
     ${IOTAKERNEL_SRC}/pow_x86.c
     ${IOTAKERNEL_SRC}/pow_neon.c

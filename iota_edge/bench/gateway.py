@@ -436,7 +436,7 @@ def run(args):
     say("  signed %d readings (%.1f transactions each, MAM security 1 as the firmware) in %.1f s" % (
         len(messages), result["transactions_per_reading"], time.perf_counter() - t0))
     result["ingest"] = ingest_costs()
-    say("  ingestion CPU per reading, median of 16 (security 2): verify %.1f ms, build the bundle %.1f ms" % (
+    say("  ingestion CPU per reading, median of 16 (security 2): verify %.2f ms, build the bundle %.2f ms" % (
         result["ingest"]["verify_ms"], result["ingest"]["build_bundle_ms"]))
     for name, gw_cpus, node_cpus in layouts(cpus, args.node_cpus, args.layout):
         before = _pin(gw_cpus)

@@ -11,9 +11,11 @@ Trit vectors here are bytearrays of *offset* trits (trit + 1, so 0..2), the layo
 signature is 13 KiB instead of the ~100 KiB a list of ints costs on MicroPython, and chunks move in and out of the
 sponge by slice assignment. Sponges follow the JS/C absorb rule (a partial chunk overwrites only its prefix, spec 3.3),
 which MAM depends on. Channel bookkeeping lives in channel.py, verification in parser.py; nothing here keeps state
-between calls.
+between calls. On CPython with the C kernel built, the hot loops (tryte decoding, mask/unmask, hash chains, the leaf
+of a signature, the Merkle fold) run in csrc/mam.c instead, with the same results.
 """
 
+from iota_edge import _native
 from iota_edge.curl import Curl
 from iota_edge.errors import InvalidMessage, InvalidTrytes, InvalidValue
 from iota_edge.trinary import ALPHABET, check_trytes
@@ -24,6 +26,7 @@ SEGMENTS = 27  # key segments per security level
 FRAGMENT = SEGMENTS * HASH  # 6561 signature trits per security level
 _ZERO = b"\x01" * 729  # offset trits of zeros: a reset sponge, or padding
 _CAPACITY = memoryview(_ZERO)[243:729]  # a reset capacity, copied without allocating
+_KERNEL = _native if getattr(_native, "mam_leaf", None) else None  # CPython with the C kernel: its loops, not these
 
 # Offset trits of each tryte char, and the char (as a byte) of three offset trits indexed by t0 + 3 t1 + 9 t2.
 _OT = {}
@@ -52,6 +55,8 @@ _SUB = bytes([(a - b + 1) % 3 for a in range(3) for b in range(3)])
 def trytes_to_otrits(trytes, field="trytes"):
     """Offset trits (bytearray, 3 per tryte) of a tryte string."""
     trytes = check_trytes(trytes, field)
+    if _KERNEL:
+        return _KERNEL.otrits(trytes)
     out = bytearray(3 * len(trytes))
     table = _OT
     i = 0
@@ -274,6 +279,8 @@ def hash_pair(c, a, b):
 
 def mask(c, buf, start, end):
     """Encrypt ``buf[start:end]`` in place with sponge ``c`` (duplex: key = rate, absorb plaintext chunk, spec 9.3)."""
+    if _KERNEL:
+        return _KERNEL.mam_mask(c, buf, start, end)
     state = c.state
     table = _ADD
     pos = start
@@ -291,6 +298,8 @@ def mask(c, buf, start, end):
 
 def unmask(c, buf, start, end):
     """Decrypt ``buf[start:end]`` in place: plaintext = ciphertext - rate, then absorb the plaintext chunk."""
+    if _KERNEL:
+        return _KERNEL.mam_unmask(c, buf, start, end)
     state = c.state
     table = _SUB
     pos = start
@@ -378,6 +387,8 @@ def subseed(seed_ot, index, c=None):
 
 def _chain(c, times):
     """Hash the rate of ``c`` ``times`` times, each a fresh sponge (reset, absorb 243, read the rate)."""
+    if _KERNEL:
+        return _KERNEL.curl_chain(c.state, times, c.rounds)
     state = c.state
     capacity = _CAPACITY
     for _ in range(times):
@@ -429,6 +440,8 @@ def sign_segments(seed_ot, index, security, hmac, emit):
 def leaf_of_signature(hmac, buf, pos, security):
     """The leaf a signature at ``buf[pos:]`` opens to: segments hashed 13 + v_j times, one sponge over them, then
     the address hash."""
+    if _KERNEL:
+        return _KERNEL.mam_leaf(hmac, buf, pos, security)
     chain = Curl(27)
     digest = Curl(27)
     cs, ds = chain.state, digest.state
@@ -497,6 +510,8 @@ def tree_root(leaves):
 def fold_siblings(leaf, buf, pos, count, index):
     """Root reached from ``leaf`` through ``count`` siblings at ``buf[pos:]``: at level b the node is the right
     child when bit b of ``index`` is set."""
+    if _KERNEL:
+        return _KERNEL.mam_fold(leaf, buf, pos, count, index)
     c = Curl(27)
     node = leaf
     for b in range(count):

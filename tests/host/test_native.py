@@ -2,6 +2,7 @@
 inputs (hypothesis) give identical answers; bad input is refused, never read out of bounds."""
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -9,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iota_edge import _native, curl, kerl, signing
+from iota_edge import _native, bundle, curl, kerl, signing
+from iota_edge.curl import Curl
 from iota_edge.errors import InvalidTrytes
+from iota_edge.streams import Channel, mam, parse_payload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALPHABET = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -29,13 +32,16 @@ def vectors(name):
 
 
 class _Pure:
-    """Run the lead's modules on their pure-Python code paths inside a ``with pure:`` block."""
+    """Run the lead's modules on their pure-Python code paths inside a ``with pure:`` block (MAM's loops are bound
+    when streams.mam is imported: mam._KERNEL)."""
 
     def __enter__(self):
         _native.AVAILABLE = False
+        mam._KERNEL = None
 
     def __exit__(self, *exc):
         _native.AVAILABLE = True
+        mam._KERNEL = _native
 
 
 pure = _Pure()
@@ -147,6 +153,113 @@ def test_sign_verify_random(seed, index, security, bundle_hash):
     with pure:
         expected = signing.verify_signature(address, fragments, other)
     assert _native.verify_signature(address, fragments, other) is expected
+
+
+# ---- MAM loops and bundle finalization: native == pure -------------------------------------------------------------
+
+def otrit_lists(min_size, max_size):
+    """Offset trits (0..2, the layout of Curl.state and of mam's buffers)."""
+    return st.binary(min_size=min_size, max_size=max_size).map(lambda b: bytearray(x % 3 for x in b))
+
+
+def test_mam_uses_the_kernel():
+    assert mam._KERNEL is _native
+
+
+@settings(max_examples=40, deadline=None)
+@given(otrit_lists(729, 729), otrit_lists(1, 900), st.integers(0, 100), st.booleans())
+def test_mam_mask_unmask_random(state, buf, start, encrypt):
+    start = min(start, len(buf) - 1)
+    results = []
+    for backend in ("native", "pure"):
+        c = Curl(27)
+        c.state[:] = state
+        b = bytearray(buf)
+        if backend == "pure":
+            with pure:
+                (mam.mask if encrypt else mam.unmask)(c, b, start, len(b))
+        else:
+            (mam.mask if encrypt else mam.unmask)(c, b, start, len(b))
+        results.append((bytes(c.state), bytes(b)))
+    assert results[0] == results[1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(otrit_lists(729, 729), st.integers(0, 30))
+def test_mam_chain_random(state, times):
+    c = Curl(27)
+    c.state[:] = state
+    mam._chain(c, times)
+    with pure:
+        d = Curl(27)
+        d.state[:] = state
+        mam._chain(d, times)
+    assert c.state == d.state
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 3), st.integers(0, 70), st.integers(0, 2**70))
+def test_mam_leaf_and_fold_random(seed, security, depth, index):
+    rnd = random.Random(seed)
+    hmac = bytearray(rnd.randrange(3) for _ in range(243))
+    buf = bytearray(rnd.randrange(3) for _ in range(7 + mam.FRAGMENT * security + mam.HASH * depth))
+    pos = 7 + mam.FRAGMENT * security
+    index %= 1 << depth
+    leaf = mam.leaf_of_signature(hmac, buf, 7, security)
+    root = mam.fold_siblings(leaf, buf, pos, depth, index)
+    with pure:
+        assert mam.leaf_of_signature(hmac, buf, 7, security) == leaf
+        assert mam.fold_siblings(leaf, buf, pos, depth, index) == root
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=400))
+def test_mam_otrits_random(trytes):
+    native = mam.trytes_to_otrits(trytes)
+    with pure:
+        assert mam.trytes_to_otrits(trytes) == native
+
+
+@pytest.mark.parametrize("mode,security", [("public", 1), ("private", 2), ("restricted", 3)])
+def test_mam_messages_parse_alike(mode, security):
+    side_key = "NATIVE9KEY" if mode == "restricted" else None
+    ch = Channel("N" * 81, mode=mode, side_key=side_key, security=security, count=2, next_count=2)
+    for text in ("A" * 7, "HELLO9WORLD" * 40):
+        m = ch.create_message(text)
+        native = parse_payload(m.payload, m.root, side_key)
+        with pure:
+            parsed = parse_payload(m.payload, m.root, side_key)
+        assert (native.message, native.next_root, native.index, native.security, native.depth) == (
+            parsed.message, parsed.next_root, parsed.index, parsed.security, parsed.depth) == (
+            text, m.next_root, native.index, security, 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(alphabet=ALPHABET, min_size=81, max_size=81), st.text(alphabet=ALPHABET, max_size=27),
+       st.binary(max_size=3000), st.integers(0, 10**12))
+def test_bundle_finalize_random(address, tag, message, timestamp):
+    transfers = [{"address": address, "tag": tag, "message": message}]
+    native = bundle.prepare_transfer(None, transfers, timestamp=timestamp)
+    with pure:
+        assert bundle.prepare_transfer(None, transfers, timestamp=timestamp) == native
+
+
+def test_bundle_finalize_wraps_an_all_m_tag():
+    """'M' * 27 + 1 wraps to 'N' * 27 (the carry out of the tag is dropped), in C as in Python."""
+    for timestamp in range(1, 100):
+        transfers = [{"address": "A" * 81, "tag": "M" * 27, "message": b"wrap"}]
+        native = bundle.prepare_transfer(None, transfers, timestamp=timestamp)
+        if native[0][2295:2322] != "M" * 27:
+            break
+    assert native[0][2295:2322].endswith("N" * 20)  # wrapped, then counted up from N...N
+    with pure:
+        assert bundle.prepare_transfer(None, transfers, timestamp=timestamp) == native
+
+
+@pytest.mark.parametrize("essences", ["", "A" * 161, "A" * 163, "a" * 162])
+def test_bundle_finalize_refuses_bad_essences(essences):
+    with pytest.raises(InvalidTrytes):
+        _native.bundle_finalize(essences)
 
 
 # ---- refusals: lengths and alphabet checked in C ------------------------------------------------------------------
