@@ -20,6 +20,7 @@ Example file (relative paths are resolved against the file's folder)::
     workers = 2                               # PoW worker threads; absent: the forwarder decides
     reattach_milestones = 3
     ack_on = "confirmed"                      # or "stored"
+    order_hold_s = 45                         # a device's seq waits this long for a missing lower one; 0: never
 
     [outbox]
     max_bytes = 268435456
@@ -67,6 +68,7 @@ ACK_ON = ("confirmed", "stored")
 POLICIES = ("refuse_new", "drop_oldest")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "text")
+ORDER_HOLD_S = 45.0  # the forwarder's default: above the firmware's resend after 30 s without an ack
 
 
 class ConfigError(IotaEdgeError):
@@ -159,6 +161,16 @@ def _int(table, prefix, key, default=None, low=0, high=None):
         rng = ">= %d" % low if high is None else "in %d..%d" % (low, high)
         raise ConfigError(name, "expected an integer %s, got %r" % (rng, v))
     return v
+
+
+def _seconds(table, prefix, key, default):
+    name = "%s.%s" % (prefix, key)
+    if key not in table:
+        return default
+    v = table[key]
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < float("inf"):
+        raise ConfigError(name, "expected a number of seconds >= 0, got %r" % (v,))
+    return float(v)
 
 
 def _path(base, value):
@@ -321,7 +333,7 @@ def parse_config(doc, base=".", env=None, path="<config>"):
     data_dir = _path(base, _str(g, "gateway", "data_dir", default="."))
 
     n = _table(doc, "node", required=True)
-    _known(n, "node", {"url", "mwm", "pow", "workers", "reattach_milestones", "ack_on"})
+    _known(n, "node", {"url", "mwm", "pow", "workers", "reattach_milestones", "ack_on", "order_hold_s"})
     url = _str(n, "node", "url", required=True)
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise ConfigError("node.url", "expected http://HOST:PORT or https://..., got %r" % url)
@@ -329,7 +341,8 @@ def parse_config(doc, base=".", env=None, path="<config>"):
                     pow=_str(n, "node", "pow", default="local", choices=POW_MODES),
                     workers=_int(n, "node", "workers", default=None, low=1),
                     reattach_milestones=_int(n, "node", "reattach_milestones", default=3, low=1),
-                    ack_on=_str(n, "node", "ack_on", default="confirmed", choices=ACK_ON))
+                    ack_on=_str(n, "node", "ack_on", default="confirmed", choices=ACK_ON),
+                    order_hold_s=_seconds(n, "node", "order_hold_s", None))
 
     o = _table(doc, "outbox")
     _known(o, "outbox", {"max_bytes", "max_items", "policy"})
@@ -341,6 +354,9 @@ def parse_config(doc, base=".", env=None, path="<config>"):
     if not isinstance(ts, list) or not ts:
         raise ConfigError("transports", "expected at least one [[transports]] table with a url")
     transports = [_transport(t, i, base, env, gid) for i, t in enumerate(ts)]
+    if node.order_hold_s is None:  # a shared subscription gives this gateway only some of a device's seqs: the
+        # others are gaps that never fill here, so holding would only delay every reading
+        node.order_hold_s = 0.0 if any(getattr(t, "shared_group", None) for t in transports) else ORDER_HOLD_S
     seen = set()
     for i, t in enumerate(transports):
         if t.url in seen:

@@ -20,10 +20,16 @@ nothing of ours confirmed or something the node got after it confirmed. Mileston
 backlog do not count (this project's coordinator approves the two oldest tips per milestone, so a burst of stored
 bundles takes many). Not handled: a bundle approved only by a transaction that itself never confirms.
 
-Order: items are attached in receive order across devices and in seq order per device (within a window of the
-oldest waiting items: a redelivery after a crash may bring seq n after n + 1); PoW runs in parallel but results are
-taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed PoW of a
-device's item drops that device's later in-flight results, so they are redone after it.
+Order: items are attached in receive order across devices and in seq order per device; PoW runs in parallel but
+results are taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed
+PoW of a device's item drops that device's later in-flight results, so they are redone after it. A device's seq
+n + 1 may reach the gateway after n (a resend after a broker restart or a gateway crash lost the first delivery), so
+seq s of a device starts PoW only when s - 1 was released (the outbox's ``released()``: the device's highest seq
+attached or dead-lettered, kept in SQLite across restarts and pruning) or is in flight, when the item was attached
+before (a reattach), when the device has no history, or once it has waited ``order_hold_s`` (45 s, above the
+firmware's 30 s resend) since its ``received_at``: a restart neither resets nor extends the wait. A wait that runs
+out (a device's power cut leaves seqs it reserved unused for good) logs ``order_gap_skipped`` and counts
+``order_gaps_skipped``. Waiting devices are left out of the window of items looked at, so other devices go on.
 
 The node down (refused, reset, timed out, HTTP 5xx): calls stop, a :class:`Breaker` backs off exponentially with
 jitter, opens after 3 consecutive failures and probes with getNodeInfo when half open. Nothing is lost: items stay in
@@ -51,6 +57,7 @@ STORE_BATCH = 60  # items per storeTransactions call (the client splits calls ab
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
 IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
+ORDER_HOLD_S = 45.0  # a device's later seq waits this long for a missing one: above the firmware's 30 s resend
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -113,6 +120,11 @@ def _store_order(item):
     return item.info.get("attached_at") or item.info.get("stored_at") or item.received_at
 
 
+def _waited(item, now):
+    """Seconds ``item`` has waited since it was received (the outbox's ``received_at``: restarts do not reset it)."""
+    return max(0.0, now - item.received_at)
+
+
 def _is_refusal(e):
     return isinstance(e, NodeError) and e.status is not None and 400 <= e.status < 500
 
@@ -122,10 +134,12 @@ class Forwarder:
     ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per CPU, one kernel thread each) bundles
     attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
     ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
-    HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`)."""
+    HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
+    (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a missing lower one (see "Order");
+    ``clock`` (time.time) wall-clock seconds, the outbox's ``received_at`` scale."""
 
     def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
-                 logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time):
+                 logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time, order_hold_s=ORDER_HOLD_S):
         if pow not in POW_MODES:
             raise InvalidValue("pow: expected 'local' or 'node', got %r" % (pow,), "pow")
         if not isinstance(mwm, int) or isinstance(mwm, bool) or not 1 <= mwm <= 243:
@@ -137,6 +151,10 @@ class Forwarder:
         if not isinstance(reattach_milestones, int) or reattach_milestones < 1:
             raise InvalidValue("reattach_milestones: expected an int >= 1, got %r" % (reattach_milestones,),
                                "reattach_milestones")
+        if (not isinstance(order_hold_s, (int, float)) or isinstance(order_hold_s, bool) or not order_hold_s >= 0
+                or order_hold_s == float("inf")):
+            raise InvalidValue("order_hold_s: expected a number of seconds >= 0, got %r" % (order_hold_s,),
+                               "order_hold_s")
         self._outbox_arg = outbox
         self.outbox = outbox if isinstance(outbox, Outbox) else None
         self.node_url = node_url
@@ -145,6 +163,7 @@ class Forwarder:
         self.workers = workers
         self.pow_threads = max(1, (os.cpu_count() or 1) // workers)
         self.reattach_milestones = reattach_milestones
+        self.order_hold_s = float(order_hold_s)
         self.log = logger or logging.getLogger("iota_edge.gateway.forwarder")
         self.depth = depth
         self.node = NodeClient(node_url, timeout=timeout, retries=0)
@@ -162,9 +181,11 @@ class Forwarder:
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
+        self._held = {}  # device -> the seq that waits for a lower one (as of the last pass)
+        self._skipped = {}  # device -> the highest seq that went after its hold ran out (counted once)
         self.node_up = None
         self.counters = dict.fromkeys(("attached", "stored", "confirmed", "reattached", "refused", "dead_lettered",
-                                       "node_failures", "pow_failures", "discarded"), 0)
+                                       "node_failures", "pow_failures", "discarded", "order_gaps_skipped"), 0)
         self.pow_latency = Histogram(LATENCY_BUCKETS)
         self.confirmation_lag = Histogram(LAG_BUCKETS)
 
@@ -257,11 +278,11 @@ class Forwarder:
         room = IN_FLIGHT * self.workers - len(self._jobs)
         if room <= 0:
             return 0
-        busy = {j.item.bundle_hash for j in self._jobs}
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        for item in self._in_device_order(self.outbox.next_batch("received", room + len(busy) + SEQ_WINDOW), busy):
+        for item, gap in self._next_items(room):
+            item = self.outbox.get(item.bundle_hash)  # with its trytes: the window was read without them
             tips = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
@@ -269,22 +290,83 @@ class Forwarder:
             future.add_done_callback(lambda f: self._wake.set())
             self._jobs.append(_Job(item, future))
             started += 1
-            if started >= room:
-                break
+            if gap is not None and item.seq > self._skipped.get(item.device, -1):
+                self._skipped[item.device] = item.seq  # counted once, also when its PoW is redone
+                self.counters["order_gaps_skipped"] += 1
+                self._log("warning", "order_gap_skipped", device=item.device, seq=item.seq, expected=gap,
+                          waited=round(_waited(item, self._clock()), 1), order_hold_s=self.order_hold_s)
         return started
 
-    @staticmethod
-    def _in_device_order(items, busy):
-        """Receive order across devices, but each device's items in seq order: a redelivery after a crash can put
-        a device's seq n into the outbox after its seq n + 1. Each slot a device has in receive order takes that
-        device's lowest waiting seq. Items in flight are left out."""
-        items = [i for i in items if i.bundle_hash not in busy]
-        by_device = {}
-        for item in sorted(items, key=lambda i: i.seq):
-            by_device.setdefault(item.device, []).append(item)
-        for queue in by_device.values():
-            queue.reverse()
-        return [by_device[item.device].pop() for item in items]
+    def _next_items(self, room):
+        """Up to ``room`` (item, gap) pairs to attach now: receive order across devices, each device's lowest
+        waiting seqs in seq order (also those a late redelivery put beyond the window), and a device's item only
+        when the seq before it was released (attached or dead-lettered) or is in flight, when it was attached
+        before (a reattach), when the device has no history, or when it has waited ``order_hold_s`` since it was
+        received. ``gap`` is the first missing seq for an item that goes because its wait is over, else None.
+        Devices that wait are remembered in ``self._held`` and left out of the window, so they block no one."""
+        busy = {j.item.bundle_hash for j in self._jobs}
+        top = self.outbox.released()  # device -> highest seq attached; raised below by what is in flight
+        redo = set()  # devices with a discarded result in flight: their items come back received, lowest first
+        for j in self._jobs:
+            if j.discard:
+                redo.add(j.item.device)
+            else:
+                top[j.item.device] = max(top.get(j.item.device, -1), j.item.seq)
+        now = self._clock()
+        held = {}
+        for device in self._held:  # waiting at the last pass: look at its lowest waiting item only
+            lowest = self._lowest(device, 1, busy)
+            if lowest and self._waits(lowest[0], top, now):
+                held[device] = lowest[0].seq
+        chosen = []
+        while len(chosen) < room:
+            limit = room + len(busy) + SEQ_WINDOW
+            batch = self.outbox.next_batch("received", limit, False, skip_devices=set(held) | redo)
+            window = [i for i in batch if i.bundle_hash not in busy]
+            queues = {}
+            for item in window:
+                queues.setdefault(item.device, []).append(item)
+            for device, queue in queues.items():
+                queue.sort(key=lambda i: i.seq)
+                if self._gap(queue[0], top) is not None:  # the seq it waits for may be beyond the window
+                    queue[:] = self._lowest(device, len(queue), busy)
+            newly_held = False
+            for slot in window:  # each slot a device has in receive order takes its lowest waiting seq
+                device = slot.device
+                if device in held or not queues[device]:
+                    continue
+                item = queues[device].pop(0)
+                if self._waits(item, top, now):
+                    held[device] = item.seq
+                    newly_held = True
+                    continue
+                chosen.append((item, self._gap(item, top)))
+                top[device] = max(top.get(device, -1), item.seq)
+                busy.add(item.bundle_hash)
+                if len(chosen) >= room:
+                    break
+            if not newly_held or len(batch) < limit:
+                break  # nothing newly held, or nothing beyond the window: the next pass looks again
+        self._held = held
+        return chosen
+
+    def _lowest(self, device, n, busy):
+        """The ``n`` lowest seqs of ``device`` waiting in the outbox and not in flight (``busy``)."""
+        return [i for i in self.outbox.next_batch("received", n + len(busy), False, device=device)
+                if i.bundle_hash not in busy][:n]
+
+    def _gap(self, item, top):
+        """The first seq missing below ``item`` (its device's next after what was released or is in flight), or
+        None when nothing is: no hold, a reattach (attached before), no history for the device, or no gap."""
+        if not self.order_hold_s or item.attempts or item.info.get("tails"):
+            return None
+        last = top.get(item.device)
+        if last is None or item.seq <= last + 1:
+            return None
+        return last + 1
+
+    def _waits(self, item, top, now):
+        return self._gap(item, top) is not None and _waited(item, now) < self.order_hold_s
 
     def _attach(self, trytes, trunk, branch, ts):
         started = time.perf_counter()
@@ -485,20 +567,21 @@ class Forwarder:
 
     def stats(self):
         """A snapshot, flat where a metrics exporter reads numbers: ``attached``, ``stored``, ``confirmed``,
-        ``reattaches`` (counts), ``counters`` (also refused, dead_lettered, node_failures, pow_failures, discarded),
+        ``reattaches``, ``order_gaps_skipped`` (counts), ``counters`` (also refused, dead_lettered, node_failures,
+        pow_failures, discarded),
         ``pow_buckets`` {upper bound s: cumulative count}, ``pow_sum``, ``pow_count``, ``pow_latency`` (buckets, sum,
         count and recent samples), ``confirmation_lag`` (seconds from receipt to confirmation of the last confirmed
         item) and ``confirmation_lag_histogram``, ``breaker`` (``closed``/``open``/``half_open``), ``breaker_opens``,
         ``breaker_half_opens``, ``breaker_failures`` (consecutive), ``breaker_retry_in`` (s), ``node_up`` (None
-        before the first call), ``latest_milestone``, ``in_flight`` (PoW jobs), ``workers``, ``pow_threads``,
-        ``pow`` (mode)."""
+        before the first call), ``latest_milestone``, ``in_flight`` (PoW jobs), ``order_held`` (devices whose next
+        seq waits for a missing one), ``workers``, ``pow_threads``, ``pow`` (mode)."""
         pow_latency = self.pow_latency.snapshot()
         lag = self.confirmation_lag.snapshot()
         b = self.breaker.snapshot()
         return {
             "attached": self.counters["attached"], "stored": self.counters["stored"],
             "confirmed": self.counters["confirmed"], "reattaches": self.counters["reattached"],
-            "counters": dict(self.counters),
+            "order_gaps_skipped": self.counters["order_gaps_skipped"], "counters": dict(self.counters),
             "pow_buckets": {le: n for le, n in pow_latency["buckets"][:-1]},
             "pow_sum": pow_latency["sum"], "pow_count": pow_latency["count"], "pow_latency": pow_latency,
             "confirmation_lag": lag["samples"][-1] if lag["samples"] else None,
@@ -506,5 +589,5 @@ class Forwarder:
             "breaker": b["state"], "breaker_opens": b["opens"], "breaker_half_opens": b["half_opens"],
             "breaker_failures": b["consecutive_failures"], "breaker_retry_in": b["retry_in"],
             "node_up": self.node_up, "latest_milestone": self._milestone, "in_flight": len(self._jobs),
-            "workers": self.workers, "pow_threads": self.pow_threads, "pow": self.pow,
+            "order_held": len(self._held), "workers": self.workers, "pow_threads": self.pow_threads, "pow": self.pow,
         }

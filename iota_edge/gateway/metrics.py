@@ -10,8 +10,9 @@ counters from its last heartbeat), ``rejects_total{reason}``, ``ingested_total``
 ``duplicates_total``, ``acked_total``, ``acks_sent_total``, ``pushed_back_total``, ``heartbeats_total``, ``deferred_total``,
 ``transport_connected{transport}``, ``transport_events_total{transport,event}`` (serial garbage counters included),
 and from the forwarder's ``stats()``: ``pow_seconds`` (a histogram when the forwarder gives ``pow_buckets``,
-``pow_sum`` and ``pow_count``), ``confirmation_lag_seconds``, ``reattaches_total``, ``node_up``, ``breaker_open``,
-plus every other numeric forwarder stat as ``forwarder_<name>``.
+``pow_sum`` and ``pow_count``), ``confirmation_lag_seconds``, ``reattaches_total``, ``order_gaps_skipped_total``
+(a device's seq attached after its hold for a missing lower one ran out), ``node_up``, ``breaker_open``, plus every
+other numeric forwarder stat as ``forwarder_<name>`` (``forwarder_order_held``: devices waiting for a missing seq).
 """
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,6 +102,9 @@ def _forwarder(out, fwd):
             continue
         if key == "breaker" and isinstance(value, str):
             out.add("breaker_open", int(value != "closed"))
+        elif key == "order_gaps_skipped":
+            out.add("order_gaps_skipped_total", value, "counter",
+                    "readings attached after their hold for a missing lower seq of their device ran out")
         elif isinstance(value, (int, float)):
             out.add(_FWD.get(key, "forwarder_" + key), value)
 

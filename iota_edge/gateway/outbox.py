@@ -14,6 +14,8 @@ Life of an item: ``received -> attached -> stored -> confirmed``, and ``attached
 (a bundle that was never confirmed). Confirmed items are acknowledged to their device (``ack_ready`` /
 ``mark_acked``) and then ``prune`` removes them, leaving a tombstone so a late retransmission is still a duplicate.
 Rejects go to a dead-letter table (``reject``) with a counter per reason; they never sit in the queue.
+``released()`` is each device's highest seq attached (or dead-lettered from the queue), kept apart from the items so
+pruning does not lose it: the forwarder holds a device's later seqs back while one below them is missing.
 
 Each public method is one explicit transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) on one connection, so a crash
 leaves the database as of the last method that returned. Retry and backoff are the forwarder's job, not this module's.
@@ -36,7 +38,7 @@ TRANSITIONS = {
     "confirmed": (),
 }
 POLICIES = ("refuse_new", "drop_oldest")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the released table (migrated from 1 on open)
 
 _HASH = re.compile(r"\A[9A-Z]{81}\Z")
 _TX = re.compile(r"\A[9A-Z]{2673}\Z")
@@ -139,7 +141,25 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE TABLE IF NOT EXISTS reject_counts (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS released (             -- per device: the highest seq attached or dead-lettered (v2)
+    device TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL
+);
 """
+
+# Version 1 -> 2: what was attached before the released table existed (an item attached at least once, or pruned
+# after its confirmation), so a migrated outbox holds nothing back that it had already passed.
+_MIGRATE_1_2 = """
+INSERT OR IGNORE INTO released (device, seq, at)
+    SELECT device, MAX(seq), %r FROM (SELECT device, seq FROM items WHERE state != 'received' OR attempts > 0
+                                      UNION ALL SELECT device, seq FROM tombstones)
+    WHERE (SELECT value FROM meta WHERE key = 'schema') = '1' GROUP BY device;
+UPDATE meta SET value = '2' WHERE key = 'schema' AND value = '1';
+"""
+
+_RELEASE = ("INSERT INTO released (device, seq, at) VALUES (?, ?, ?) ON CONFLICT (device) "
+            "DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > released.seq")
 
 _COUNTERS = ("put", "duplicates", "seq_conflicts", "refused", "dropped", "pruned", "rejected")
 
@@ -200,9 +220,15 @@ class Outbox:
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: a returned put survives power loss
         db.execute("PRAGMA foreign_keys=ON")
         counters = "".join("INSERT OR IGNORE INTO counters VALUES ('%s', 0);" % c for c in _COUNTERS)
+        try:
+            found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchall()  # all: ends the read
+        except sqlite3.OperationalError:  # a new database: no tables yet
+            found = []
+        # an older database is migrated in the script's transaction (idempotent: two openers may both run it)
+        migrate = _MIGRATE_1_2 % float(self._clock()) if found == [("1",)] else ""
         try:  # executescript commits any open transaction first, so the script carries its own BEGIN/COMMIT
             db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');"
-                             % SCHEMA_VERSION + counters + "COMMIT;")
+                             % SCHEMA_VERSION + migrate + counters + "COMMIT;")
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -300,16 +326,33 @@ class Outbox:
 
     # -- the forwarder's side -------------------------------------------------------------------------------------
 
-    def next_batch(self, state: str, limit: int = 100, trytes: bool = True) -> List[Item]:
+    def next_batch(self, state: str, limit: int = 100, trytes: bool = True, *, device: Optional[str] = None,
+                   skip_devices: Iterable[str] = ()) -> List[Item]:
         """Up to ``limit`` items in ``state``, oldest (receive order) first. Reads only; nothing is leased.
         ``trytes=False`` leaves the transactions out (``Item.trytes`` is then ``[]``): watching a deep backlog for
-        confirmation then reads a few hundred bytes per item instead of kilobytes."""
+        confirmation then reads a few hundred bytes per item instead of kilobytes. ``device``: only that device's
+        items, lowest seq first. ``skip_devices``: leave those devices' items out."""
         _check_state(state)
+        limit = max(0, int(limit))
         columns = _ITEM_COLUMNS if trytes else _ITEM_COLUMNS.replace("trytes,", "'',", 1)
+        where, args, order = "state = ? AND acked = 0", [state], "id"
+        if device is not None:
+            where, order = where + " AND device = ?", "seq"
+            args.append(device)
+        skip = sorted(set(skip_devices))
+        if skip:
+            where += " AND device NOT IN (%s)" % ",".join("?" * len(skip))
+            args += skip
         with self._tx(read=True):
-            rows = self._db.execute("SELECT " + columns + " FROM items WHERE state = ? AND acked = 0 "
-                                    "ORDER BY id LIMIT ?", (state, max(0, int(limit)))).fetchall()
+            rows = self._db.execute("SELECT %s FROM items WHERE %s ORDER BY %s LIMIT ?" % (columns, where, order),
+                                    args + [limit]).fetchall()
         return [_item(r) for r in rows]
+
+    def released(self) -> Dict[str, int]:
+        """{device: the highest seq attached (``mark(..., "attached")``) or dead-lettered from the queue
+        (``reject`` with its seq)}, over the outbox's whole life: pruning does not lower it."""
+        with self._tx(read=True):
+            return dict(self._db.execute("SELECT device, seq FROM released").fetchall())
 
     def get(self, bundle_hash: str) -> Optional[Item]:
         """The item with this bundle hash, or None."""
@@ -321,7 +364,8 @@ class Outbox:
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
         transactions (the attached ones, with nonces; the bundle hash does not change); other keyword arguments
-        are merged into the item's JSON ``info`` (tail hash, node, milestone, ...)."""
+        are merged into the item's JSON ``info`` (tail hash, node, milestone, ...). Going to ``attached`` also
+        raises the device's ``released()`` seq to the item's, in the same transaction."""
         if self.mark_many([(bundle_hash, new_state, info)]):
             raise UnknownItem("bundle %s: not in the outbox" % (bundle_hash,), "bundle_hash")
 
@@ -341,7 +385,8 @@ class Outbox:
         db = self._db
         with self._tx():
             for bundle_hash, new_state, info, joined in prepared:
-                row = db.execute("SELECT state, info FROM items WHERE bundle_hash = ?", (bundle_hash,)).fetchone()
+                row = db.execute("SELECT state, info, device, seq FROM items WHERE bundle_hash = ?",
+                                 (bundle_hash,)).fetchone()
                 if row is None:
                     missing.append(bundle_hash)
                     continue
@@ -356,6 +401,7 @@ class Outbox:
                 args = [new_state, now, json.dumps(merged, sort_keys=True)]
                 if new_state == "attached":
                     sets += ", attempts = attempts + 1"
+                    db.execute(_RELEASE, (row[2], row[3], now))
                 if joined is not None:
                     sets += ", trytes = ?, nbytes = ?"
                     args += [joined, _size(joined)]
@@ -367,7 +413,8 @@ class Outbox:
     def reject(self, device: str, seq: Optional[int], reason: str, raw: Union[bytes, str, None] = None) -> None:
         """Record a reject (malformed frame, invalid bundle, node refusal) in the dead-letter table and count it by
         ``reason``. If the outbox holds an unconfirmed item for (device, seq) it is moved out of the queue too (its
-        trytes become ``raw`` when none is given), so a poisoned item never blocks the ones behind it."""
+        trytes become ``raw`` when none is given), so a poisoned item never blocks the ones behind it, and its seq
+        counts as ``released()``: the device's later seqs do not wait for it."""
         if not isinstance(reason, str) or not reason:
             raise InvalidValue("reason: expected a non-empty str", "reason")
         db = self._db
@@ -377,6 +424,7 @@ class Outbox:
                                  (str(device), seq)).fetchone()
                 if row is not None:
                     db.execute("DELETE FROM items WHERE id = ?", (row[0],))
+                    db.execute(_RELEASE, (str(device), seq, self._clock()))
                     if raw is None:
                         raw = row[1]
             self._dead(device, seq, reason, raw)

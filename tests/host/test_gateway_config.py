@@ -111,6 +111,22 @@ def test_node_errors_name_the_key(files):
     assert "not valid TOML" in error(files, "[gateway\n")
 
 
+def test_order_hold(files):
+    loop = '[[transports]]\nurl = "loop://"\n'
+    assert load(files, BASE + loop).node.order_hold_s == 45.0  # above the firmware's 30 s resend
+    for value, expected in (("0", 0.0), ("90", 90.0), ("12.5", 12.5)):
+        text = BASE.replace('[devices]', 'order_hold_s = %s\n[devices]' % value) + loop
+        assert load(files, text).node.order_hold_s == expected
+    for value in ("-1", '"45"', "true", "inf", "nan"):
+        text = BASE.replace('[devices]', 'order_hold_s = %s\n[devices]' % value) + loop
+        assert error(files, text).startswith("node.order_hold_s: expected a number of seconds >= 0, got ")
+    # a shared subscription gives a gateway only some of each device's seqs: no holding unless asked for
+    shared = '[[transports]]\nurl = "mqtt://b"\nshared_group = "fleet"\n'
+    assert load(files, BASE + shared).node.order_hold_s == 0.0
+    text = BASE.replace('[devices]', 'order_hold_s = 60\n[devices]') + shared
+    assert load(files, text).node.order_hold_s == 60.0
+
+
 def test_secrets_from_env_and_registry_side_keys(files):
     (files / "devices.json").write_text(json.dumps({
         "r1": {"root": ROOT, "mode": "restricted", "side_key_env": "R1_KEY"},

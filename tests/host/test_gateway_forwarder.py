@@ -9,6 +9,7 @@ from _forwarder_helpers import (ForwarderThread, NodeProcess, bundle_hash, check
 from _node_helpers import have_native_pow
 
 from iota_edge.client import NodeClient
+from iota_edge.errors import InvalidValue
 from iota_edge.gateway.breaker import Breaker
 from iota_edge.gateway.forwarder import MAX_REFUSALS, Forwarder
 from iota_edge.gateway.outbox import Outbox
@@ -269,3 +270,144 @@ def test_a_device_seq_received_late_is_still_attached_first(tmp_path):
         with ForwarderThread(path, node.url, mwm=MWM, workers=2):
             wait_for(lambda: confirmed_count(path) == 3, 60, "3 confirmed items")
         check_confirmed_once_in_order(node.url, expected)
+
+
+class AheadClock:
+    """The wall clock moved ``ahead`` seconds (the forwarder's clock; the node takes attachment timestamps up to two
+    hours ahead), so a test sees an order hold run out without waiting for it."""
+
+    def __init__(self):
+        self.ahead = 0.0
+
+    def __call__(self):
+        return time.time() + self.ahead
+
+
+class Events:
+    """A logger with the gateway EventLog's ``event(level, name, **fields)``."""
+
+    def __init__(self):
+        self.events = []
+
+    def event(self, level, name, **fields):
+        self.events.append((level, name, fields))
+
+    def named(self, name):
+        return [fields for _, n, fields in self.events if n == name]
+
+
+def put(path, device, seq, size=100, **kw):
+    """One single-transaction reading bundle into the outbox; returns (seq, bundle hash)."""
+    trytes = reading_bundle(int(device.split("-")[1]), seq, size)
+    with Outbox(path) as box:
+        assert box.put(device, seq, bundle_hash(trytes), trytes, **kw)
+    return seq, bundle_hash(trytes)
+
+
+def state_of(path, h):
+    with Outbox(path) as box:
+        item = box.get(h)
+    return None if item is None else item.state
+
+
+def test_a_gap_holds_later_seqs_until_the_late_seq_fills_it_and_other_devices_flow(tmp_path):
+    """dev-1's seq 2 is missing: its seqs 3..80 wait, filling the whole window of received items, while dev-2,
+    received after them, goes through; seq 2 arriving late releases 2..80, attached in seq order."""
+    path = str(tmp_path / "outbox.db")
+    expected = {"dev-1": [put(path, "dev-1", s) for s in (0, 1)]}
+    expected["dev-1"] += [put(path, "dev-1", s) for s in range(3, 81)]  # more than SEQ_WINDOW
+    expected["dev-2"] = [put(path, "dev-2", s) for s in range(4)]
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        ft = ForwarderThread(path, node.url, mwm=MWM, workers=2, order_hold_s=45)
+        passes = [0]
+        step = ft.forwarder.step
+
+        def counted():
+            passes[0] += 1
+            return step()
+
+        ft.forwarder.step = counted
+        with ft:
+            wait_for(lambda: confirmed_count(path) == 6, 120, "dev-1 seqs 0-1 and dev-2 confirmed")
+            before = passes[0]
+            time.sleep(2.0)  # held: the forwarder waits on its event between passes instead of spinning
+            assert passes[0] - before < 40, passes[0] - before
+            assert ft.forwarder.stats()["order_held"] == 1
+            assert all(state_of(path, h) == "received" for _, h in expected["dev-1"][2:])
+            expected["dev-1"].insert(2, put(path, "dev-1", 2))  # the resend that reaches the gateway late
+            wait_for(lambda: confirmed_count(path) == 85, 180, "85 confirmed items")
+            stats = ft.forwarder.stats()
+        check_confirmed_once_in_order(node.url, expected)
+    assert stats["order_gaps_skipped"] == 0 and stats["order_held"] == 0
+    with Outbox(path) as box:
+        assert box.released() == {"dev-1": 80, "dev-2": 3}
+
+
+def test_a_hold_that_runs_out_lets_the_later_seq_go_logged_and_counted(tmp_path):
+    """A power cut on a device leaves seqs it reserved unused for good: the wait ends after order_hold_s."""
+    path = str(tmp_path / "outbox.db")
+    put(path, "dev-1", 0)
+    clock, log = AheadClock(), Events()
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, order_hold_s=45, clock=clock, logger=log) as ft:
+            wait_for(lambda: confirmed_count(path) == 1, 60, "seq 0 confirmed")
+            _, h2 = put(path, "dev-1", 2)
+            time.sleep(1.0)
+            assert state_of(path, h2) == "received" and ft.forwarder.stats()["order_held"] == 1
+            clock.ahead = 40.0  # about 42 s after seq 2 was received
+            time.sleep(1.0)
+            assert state_of(path, h2) == "received"
+            clock.ahead = 46.0  # about 48 s
+            wait_for(lambda: confirmed_count(path) == 2, 60, "seq 2 confirmed")
+            _, h1 = put(path, "dev-1", 1)  # too late: below what was released, it goes at once
+            wait_for(lambda: confirmed_count(path) == 3, 60, "seq 1 confirmed")
+            stats = ft.forwarder.stats()
+    assert stats["order_gaps_skipped"] == stats["counters"]["order_gaps_skipped"] == 1
+    [event] = log.named("order_gap_skipped")
+    assert (event["device"], event["seq"], event["expected"], event["order_hold_s"]) == ("dev-1", 2, 1, 45.0)
+    assert 45 <= event["waited"] < 60
+    from iota_edge.gateway.metrics import render
+    text = render({"forwarder": stats})
+    assert "# TYPE iota_edge_gateway_order_gaps_skipped_total counter" in text
+    assert "iota_edge_gateway_order_gaps_skipped_total 1" in text and "iota_edge_gateway_forwarder_order_held 0" in text
+
+
+def test_the_hold_survives_restarts_and_counts_from_received_at(tmp_path):
+    """seq 0 attached, confirmed, acknowledged and pruned; the outbox and forwarder closed; seq 2 then waits in a
+    new forwarder (the released seq is persisted, pruning kept it), and in the next one it goes when 45 s have
+    passed since seq 2 was received, not 45 s after that forwarder started."""
+    path = str(tmp_path / "outbox.db")
+    put(path, "dev-1", 0)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1):
+            wait_for(lambda: confirmed_count(path) == 1, 60, "seq 0 confirmed")
+        with Outbox(path) as box:
+            assert box.mark_acked("dev-1", [0]) == 1 and box.prune() == 1
+        _, h2 = put(path, "dev-1", 2)
+        clock = AheadClock()
+        clock.ahead = 40.0
+        for _ in range(2):  # two runs of 40 s and more after seq 2 was received: it still waits
+            with ForwarderThread(path, node.url, mwm=MWM, workers=1, order_hold_s=45, clock=clock) as ft:
+                time.sleep(1.0)
+                assert ft.forwarder.stats()["order_held"] == 1
+            assert state_of(path, h2) == "received"
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, order_hold_s=45, clock=clock) as ft:
+            time.sleep(0.5)
+            assert state_of(path, h2) == "received"
+            clock.ahead = 46.0
+            wait_for(lambda: state_of(path, h2) in ("stored", "confirmed"), 10, "seq 2 attached and stored")
+            assert ft.forwarder.stats()["order_gaps_skipped"] == 1
+
+
+def test_order_hold_zero_holds_nothing_and_options_are_checked(tmp_path):
+    path = str(tmp_path / "outbox.db")
+    put(path, "dev-1", 0)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, order_hold_s=0):
+            wait_for(lambda: confirmed_count(path) == 1, 60, "seq 0 confirmed")
+            put(path, "dev-1", 5)
+            wait_for(lambda: confirmed_count(path) == 2, 60, "seq 5 confirmed at once")
+    for bad in (-1, "45", True, float("nan"), float("inf")):
+        with pytest.raises(InvalidValue) as e:
+            Forwarder("x.db", "http://127.0.0.1:1", order_hold_s=bad)
+        assert e.value.field == "order_hold_s" and str(e.value).startswith("order_hold_s: expected")

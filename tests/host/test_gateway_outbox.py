@@ -108,6 +108,76 @@ def test_next_batch_oldest_first_per_state(path):
             box.next_batch("lost", 1)
 
 
+def test_next_batch_of_one_device_in_seq_order_and_skipping_devices(path):
+    with Outbox(path) as box:
+        for i, (dev, seq) in enumerate([("a", 3), ("b", 0), ("a", 1), ("c", 0), ("a", 2), ("b", 1)]):
+            box.put(dev, seq, h(i), [tx(i)])
+        assert [it.seq for it in box.next_batch("received", 10, device="a")] == [1, 2, 3]  # a redelivery came late
+        assert [it.seq for it in box.next_batch("received", 2, device="a")] == [1, 2]
+        assert box.next_batch("received", 10, device="nobody") == []
+        assert [(it.device, it.seq) for it in box.next_batch("received", 10, skip_devices={"a", "c"})] == [
+            ("b", 0), ("b", 1)]
+        assert [it.device for it in box.next_batch("received", 3, skip_devices=())] == ["a", "b", "a"]
+
+
+def test_released_marks_follow_attached_and_dead_lettered_items_and_survive_pruning(path):
+    with Outbox(path) as box:
+        assert box.released() == {}
+        for seq in range(4):
+            box.put("d", seq, h(seq), [tx(seq)])
+        box.put("e", 7, h(7), [tx(7)])
+        box.mark(h(1), "attached")
+        assert box.released() == {"d": 1}
+        box.mark(h(0), "attached")  # a lower seq attached later (a late redelivery) does not lower it
+        assert box.released() == {"d": 1}
+        box.mark(h(1), "received")  # back to reattach: what was attached stays released
+        box.mark(h(1), "attached")
+        assert box.released() == {"d": 1}
+        box.reject("d", 2, "node_refused")  # dead-lettered from the queue: nothing left to wait for
+        box.reject("e", 8, "bad_frame")  # no such item: not released
+        assert box.released() == {"d": 2}
+        for bh in (h(0), h(1)):  # both attached now
+            box.mark(bh, "stored")
+            box.mark(bh, "confirmed")
+        assert box.mark_acked("d", [0, 1]) == 2 and box.prune() == 2
+        assert box.released() == {"d": 2}
+    with Outbox(path) as box:  # persisted
+        assert box.released() == {"d": 2}
+        assert [it.seq for it in box.next_batch("received", 10, device="d")] == [3]
+
+
+def test_a_version_1_outbox_is_migrated(path):
+    """Version 2 only added the released table: a version 1 file is this schema without it. Its marks come from
+    what was attached (still in the outbox, or pruned to a tombstone)."""
+    with Outbox(path) as box:
+        for seq in range(3):
+            box.put("a", seq, h(seq), [tx(seq)])
+        box.mark(h(0), "attached")
+        box.mark(h(1), "attached")
+        box.mark(h(1), "received")  # attached once, back to reattach
+        box.put("b", 5, h(5), [tx(5)])
+        advance(box, h(5), "confirmed")
+        box.mark_acked("b", [5])
+        box.prune()
+        box.put("c", 0, h(9), [tx(9)])  # only received: no history
+        box.put("b", 6, h(6), [tx(6)])
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE released; UPDATE meta SET value = '1' WHERE key = 'schema';")
+    db.close()
+    with Outbox(path) as box:
+        assert box.released() == {"a": 1, "b": 5}
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+        assert [it.seq for it in box.next_batch("received", 10)] == [1, 2, 0, 6]
+    with Outbox(path) as box:
+        assert box.released() == {"a": 1, "b": 5}
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(OutboxCorrupt, match="schema version 3, expected 2"):
+        Outbox(path)
+
+
 @pytest.mark.parametrize("old", STATES)
 @pytest.mark.parametrize("new", STATES)
 def test_state_machine(path, old, new):
