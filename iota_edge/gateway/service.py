@@ -358,7 +358,8 @@ class Gateway:
 
     def _defer(self, inbound, device, seq, detail):
         """A message under a tree this gateway cannot place yet: no acknowledgement, so the device sends it again
-        after its ack timeout, by when the gateway that saw the announcing message has stored it on the node."""
+        after its ack timeout, by when the messages announcing that tree have been resent to this gateway (lost in a
+        broker restart), or the gateway that saw them has stored them on the node (a shared fleet)."""
         self._counters["deferred"] += 1
         self.log.event("info", "deferred", device=device, seq=seq, detail=detail[:200])
         inbound.settle(True)

@@ -14,6 +14,10 @@ the next root that tree announced, or under a tree of a recently accepted messag
 tree), and its leaf must not have signed an accepted message before (a one-time key signs once). Leaves may arrive
 out of order (a broker restart, a resend), so a valid message is never refused for coming late; a message older
 than the window of remembered sequence numbers (SEEN_WINDOW) can no longer be told from a replay and is refused.
+Nor for coming early: a signed, consistent message newer than every accepted one, under a tree the gateway has not
+seen announced (the messages announcing it were lost and will be resent), raises ``Unplaced``: not kept, not
+acknowledged, judged again when the device resends it. Under a root unknown at a seq below an accepted one, the
+message cannot belong to the device's channel and is refused (``stream_position``).
 A message under the next root moves the device on to it. A message whose (device, seq) was accepted before is a
 ``Duplicate`` when it is the same signed message (a retransmission after a lost acknowledgement: acknowledge it
 again) and a ``Rejected('replay')`` otherwise. ``Registry.to_state()`` / ``from_state()`` persist the positions.
@@ -129,13 +133,12 @@ class Verifier:
             raise Rejected("device %r publishes in %s mode, got %s" % (up.device, d["mode"], up.mode), "mode",
                            up.device, up.seq)
         seen = d["seen"]
-        if up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values()):
-            message = "root %s... is neither the device's current nor its announced next tree" % up.root[:9]
-            if self.resolve_root is None:
-                raise Rejected(message, "stream_position", up.device, up.seq)
-            if up.root not in (self.resolve_root(up.device, d) or ()):
-                raise Unplaced(message, up.device, up.seq)
-            d["next_root"] = up.root  # proven by the channel on the node: accepted below as the announced tree
+        unknown = up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values())
+        if unknown and seen and up.seq <= max(int(k) for k in seen):
+            # Every tree up to the newest accepted message had a message accepted under it (the registry only moves
+            # on to an announced root), so a root unknown below that seq is not this device's channel.
+            raise Rejected("root %s... is not a tree of this device's channel at seq %d" % (up.root[:9], up.seq),
+                           "stream_position", up.device, up.seq)
         try:
             parsed = parse_payload(up.payload, up.root, d["side_key"])
         except InvalidMessage as e:
@@ -147,6 +150,14 @@ class Verifier:
         if reading.device != up.device or reading.seq != up.seq:
             raise Rejected("the signed reading says (%r, %d), the wire (%r, %d)" % (
                 reading.device, reading.seq, up.device, up.seq), "mismatch", up.device, up.seq)
+        if unknown:
+            # Newer than anything accepted, signed and consistent, under a tree this gateway has not seen announced:
+            # the messages that announced it may still be on their way (lost in a broker restart, resent after the
+            # device's ack timeout), or, when gateways share the fleet, stored by the other gateway.
+            message = "root %s... is neither the device's current nor its announced next tree" % up.root[:9]
+            if self.resolve_root is None or up.root not in (self.resolve_root(up.device, d) or ()):
+                raise Unplaced(message, up.device, up.seq)
+            d["next_root"] = up.root  # proven by the channel on the node: accepted below as the announced tree
         key = str(up.seq)
         position = [up.root, parsed.index]
         if key in seen:

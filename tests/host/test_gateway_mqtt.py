@@ -118,9 +118,10 @@ def test_a_device_cannot_publish_as_another_signature(make_broker, tmp_path):
         d1 = MqttDevice(broker, "dev1", "devpass")
         d2 = MqttDevice(broker, "dev2", "dev2pass")
         assert d1.connected.wait(10) and d2.connected.wait(10)
+        d1.publish(dev1.up(0))
+        assert wait_for(lambda: gw.stats()["counters"]["accepted"] == 1, 15)
         d2.publish(dev2.up(0, claim="dev1"), topic=wire.topics("dev1")[0])   # dev1's topic, dev2's signature
         d2.publish(dev2.up(1, claim="dev1"))                                 # its own topic, claims dev1
-        d1.publish(dev1.up(0))
         assert wait_for(lambda: gw.stats()["counters"]["accepted"] + sum(gw.stats()["rejects"].values()) == 3, 15)
         st = gw.stats()
         assert st["rejects"] == {"stream_position": 1, "topic_mismatch": 1}, st["rejects"]
