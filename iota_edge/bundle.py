@@ -27,8 +27,8 @@ from iota_edge.signing import (
     sign,
     verify_signature,
 )
-from iota_edge.trinary import bytes_to_trytes, check_trytes, decode_message
-from iota_edge.transaction import ESSENCE_END, ESSENCE_START, SUPPLY, Transaction
+from iota_edge.trinary import bytes_to_trytes, check_trytes, decode_message, int_to_trytes
+from iota_edge.transaction import ESSENCE_END, ESSENCE_START, SUPPLY, Transaction, _check_field
 
 NULL_HASH = "9" * 81
 _TOP_TRIT_ZERO = "9ABCDWXYZ"  # trytes -4..4: the ones whose third trit is 0
@@ -64,23 +64,42 @@ def finalize(transactions):
     for i, tx in enumerate(transactions):
         tx.current_index = i
         tx.last_index = last
-    # Only the tail's obsolete_tag changes from one try to the next: the other essences are encoded once.
-    head = transactions[0].essence  # address 81, value 27, obsolete_tag 27, timestamp, current and last index
-    prefix, suffix = head[:108], head[135:]
-    rest = "".join([tx.essence for tx in transactions[1:]])
-    tag = transactions[0].obsolete_tag
-    if _native.AVAILABLE and hasattr(_native, "bundle_finalize"):  # the same loop in the C kernel (CPython)
-        tag, h = _native.bundle_finalize(prefix + tag + suffix + rest)
-    else:
-        while True:
-            h = kerl_hash(prefix + tag + suffix + rest, 81)
-            if 13 not in normalize(h):
-                break
-            tag = _increment_tag(tag)
+    tag, h = _secure_hash([tx.essence for tx in transactions])
     transactions[0].obsolete_tag = tag
     for tx in transactions:
         tx.bundle = h
     return h
+
+
+def _secure_hash(essences):
+    """(tail obsolete_tag, bundle hash) of the essences (index order) once the M-bug loop is done. Only the tail's
+    obsolete_tag changes from one try to the next: the essences are encoded once."""
+    head = essences[0]  # address 81, value 27, obsolete_tag 27, timestamp, current and last index
+    prefix, suffix = head[:108], head[135:]
+    rest = "".join(essences[1:])
+    tag = head[108:135]
+    if _native.AVAILABLE and hasattr(_native, "bundle_finalize"):  # the same loop in the C kernel (CPython)
+        return _native.bundle_finalize(prefix + tag + suffix + rest)
+    while True:
+        h = kerl_hash(prefix + tag + suffix + rest, 81)
+        if 13 not in normalize(h):
+            return tag, h
+        tag = _increment_tag(tag)
+
+
+def _zero_value_trytes(pieces, timestamp):
+    """The trytes of a finalized bundle without inputs and without value, built as strings (what ``Transaction``
+    objects would encode, without encoding and checking every field twice): ``pieces`` are checked
+    (address, tag padded to 27, fragment) in index order."""
+    ts = int_to_trytes(_check_field("timestamp", 9, "i", timestamp), 9)
+    last = int_to_trytes(len(pieces) - 1, 9)
+    nines = "9" * 27
+    essences = [address + nines + tag + ts + int_to_trytes(i, 9) + last for i, (address, tag, _) in enumerate(pieces)]
+    tail_tag, h = _secure_hash(essences)
+    essences[0] = essences[0][:108] + tail_tag + essences[0][135:]
+    tail = h + "9" * 162  # bundle, then trunk and branch (not attached)
+    return [fragment + "9" * (FRAGMENT_TRYTES - len(fragment)) + essence + tail + tag + "9" * 54
+            for essence, (_, tag, fragment) in zip(essences, pieces)]  # tag, 3 timestamps of 0, nonce
 
 
 def _field(obj, name, default=None):
@@ -120,7 +139,7 @@ def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, securit
     if not isinstance(transfers, (list, tuple)) or not transfers:
         raise InvalidValue("transfers: expected a non-empty list", "transfers")
     check_security(security)
-    txs = []
+    pieces = []  # (address, value, tag, fragment); a bundle without value is built from them as strings
     tag = ""
     total_out = 0
     for i, t in enumerate(transfers):
@@ -135,18 +154,14 @@ def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, securit
             tag = t_tag
         message = _message_trytes(t, i)
         parts = max(1, (len(message) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)
+        padded = t_tag + "9" * (27 - len(t_tag))
         for p in range(parts):
-            txs.append(
-                Transaction(
-                    signature_message_fragment=message[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES],
-                    address=address,
-                    value=value if p == 0 else 0,
-                    obsolete_tag=t_tag,
-                    tag=t_tag,
-                    timestamp=timestamp,
-                )
-            )
+            pieces.append((address, value if p == 0 else 0, padded, message[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES]))
         total_out += value
+    if not inputs and not total_out:  # messages only (a gateway's or a device's reading): no Transaction objects
+        return _zero_value_trytes([(a, t, f) for a, _, t, f in pieces], timestamp)
+    txs = [Transaction(signature_message_fragment=f, address=a, value=v, obsolete_tag=t, tag=t, timestamp=timestamp)
+           for a, v, t, f in pieces]
 
     total_in = 0
     signing = []  # (position of the first input tx, key index, security)

@@ -55,6 +55,7 @@ POW_MODES = ("local", "node")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+TIPS_PER_CALL = 4  # bundles started in one pass that approve the same tips (IRI clients attach batches so too)
 IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
 ORDER_HOLD_S = 45.0  # a device's later seq waits this long for a missing one: above the firmware's 30 s resend
@@ -281,9 +282,11 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
+        tips = None
         for item, gap in self._next_items(room):
             item = self.outbox.get(item.bundle_hash)  # with its trytes: the window was read without them
-            tips = self.node.get_transactions_to_approve(self.depth)
+            if tips is None or started % TIPS_PER_CALL == 0:
+                tips = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
             future = self._pool.submit(self._attach, item.trytes, tips.trunk, tips.branch, ts)
@@ -426,8 +429,7 @@ class Forwarder:
             if not _is_refusal(e):
                 raise
             return self._store_one_by_one(items)  # find the refused one(s); the others go through
-        self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
-        self._ok()
+        self._ok()  # stored_milestone below is the milestone last polled (info only): no extra call per batch
         return self._mark_stored(items)
 
     def _store_trytes(self, trytes):
@@ -444,7 +446,6 @@ class Forwarder:
                     raise
                 self._refused(item, str(e))
                 continue
-            self._milestone = self.node.get_node_info()["latestMilestoneIndex"]
             n += self._mark_stored([item])
         return n
 
