@@ -41,6 +41,74 @@ Consistency = collections.namedtuple("Consistency", "state info")
 Consistency.__doc__ = "checkConsistency: state (bool) and info (the node's reason when False)."
 
 
+MAX_LINE = 65536  # longest status or header line accepted
+MAX_HEADERS = 100
+
+
+def _line(rfile):
+    line = rfile.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise http.client.LineTooLong("header line")
+    return line
+
+
+def _read_response(rfile):
+    """(status, keep the connection, body) of one HTTP/1.x answer read from ``rfile``."""
+    while True:
+        line = _line(rfile)
+        if not line:
+            raise http.client.RemoteDisconnected("the node closed the connection without an answer")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise http.client.BadStatusLine(line[:100].decode("latin-1"))
+        status = int(parts[1])
+        fields = {}
+        for _ in range(MAX_HEADERS + 1):
+            h = _line(rfile)
+            if h in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = h.partition(b":")
+            fields[name.strip().lower()] = value.strip().lower() if name.strip().lower() != b"content-length" \
+                else value.strip()
+        else:
+            raise http.client.HTTPException("more than %d header lines" % MAX_HEADERS)
+        if 100 <= status < 200:  # 100 Continue and the like: the real answer follows
+            continue
+        break
+    connection = fields.get(b"connection", b"")
+    keep = b"close" not in connection and (parts[0] != b"HTTP/1.0" or b"keep-alive" in connection)
+    if b"chunked" in fields.get(b"transfer-encoding", b""):
+        chunks = []
+        while True:
+            size_line = _line(rfile)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise http.client.IncompleteRead(b"".join(chunks))
+            if size == 0:
+                while _line(rfile) not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                break
+            chunk = rfile.read(size)
+            if len(chunk) < size:
+                raise http.client.IncompleteRead(chunk)
+            chunks.append(chunk)
+            rfile.readline(3)  # the CRLF after the chunk
+        return status, keep, b"".join(chunks)
+    if b"content-length" in fields:
+        try:
+            n = int(fields[b"content-length"])
+        except ValueError:
+            raise http.client.HTTPException("Content-Length: %r" % fields[b"content-length"][:40])
+        body = rfile.read(n)
+        if len(body) < n:
+            raise http.client.IncompleteRead(body, n - len(body))
+        return status, keep, body
+    if status in (204, 304):
+        return status, keep, b""
+    return status, False, rfile.read()  # delimited by the close
+
+
 def _chunks(items, n):
     items = list(items)
     return [items[i : i + n] for i in range(0, len(items), n)] or [[]]
@@ -69,7 +137,10 @@ class NodeClient:
         self._host = parts.hostname
         self._port = parts.port
         self._path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        self._local = threading.local()  # this thread's kept-alive connection
+        self._local = threading.local()  # this thread's kept-alive connection: (socket, its read file)
+        default = 443 if parts.scheme == "https" else 80
+        host = "[%s]" % parts.hostname if ":" in parts.hostname else parts.hostname
+        self._host_header = host if parts.port in (None, default) else "%s:%d" % (host, parts.port)
 
     # --- transport ----------------------------------------------------------------------------------------------
 
@@ -78,11 +149,10 @@ class NodeClient:
         payload = dict(params)
         payload["command"] = command
         data = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "X-IOTA-API-Version": self.api_version}
         attempt = 0
         while True:
             try:
-                status, body = self._post(data, headers)
+                status, body = self._post(data)
             except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout, bad status line
                 if attempt >= self.retries:
                     raise NodeUnreachable("%s: no answer from %s after %d attempt(s): %s"
@@ -92,41 +162,59 @@ class NodeClient:
                 continue
             return self._decode(command, status, body)
 
-    def _post(self, data, headers):
+    def _post(self, data):
         """(status, body) of one POST on this thread's kept connection; a kept connection that turns out closed
-        by the node (it closes idle ones) is replaced once, at once."""
+        by the node (it closes idle ones) is replaced once, at once.
+
+        HTTP/1.1 by hand (a request line, four headers, the body; a status line, headers, a body by Content-Length,
+        chunked or up to the close): http.client parses every answer's headers with the email package, which cost
+        more than the gateway's own work per call."""
         conn = getattr(self._local, "conn", None)
         reused = conn is not None
         if conn is None:
             conn = self._connect()
+        sock, rfile = conn
+        head = ("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-IOTA-API-Version: %s\r\n"
+                "Content-Length: %d\r\n\r\n" % (self._path, self._host_header, self.api_version, len(data)))
         try:
-            conn.request("POST", self._path, body=data, headers=headers)
-            r = conn.getresponse()
-            body = r.read()
+            sock.sendall(head.encode("latin-1") + data)
+            status, keep, body = _read_response(rfile)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close()
             if not reused:
                 raise
-            return self._post(data, headers)  # fresh connection now, so no second retry from here
+            return self._post(data)  # fresh connection now, so no second retry from here
         except BaseException:
             self.close()
             raise
-        if r.will_close:
+        if not keep:
             self.close()
-        return r.status, body
+        return status, body
 
     def _connect(self):
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=self.timeout)
-        self._local.conn = conn
-        return conn
+        import socket
+
+        port = self._port or (443 if self._scheme == "https" else 80)
+        sock = socket.create_connection((self._host, port), timeout=self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._scheme == "https":
+                import ssl
+
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+        except BaseException:
+            sock.close()
+            raise
+        self._local.conn = (sock, sock.makefile("rb"))
+        return self._local.conn
 
     def close(self):
         """Close this thread's kept connection (the next call opens a new one)."""
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
-            conn.close()
+            conn[1].close()
+            conn[0].close()
 
     def _decode(self, command, status, body):
         try:

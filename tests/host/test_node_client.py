@@ -153,3 +153,73 @@ def test_interrupt_attaching_to_tangle(node):
         worker.join(0.05)
         deadline -= 0.05
     assert result == [[]]  # IRI answers an interrupted attachToTangle with no trytes
+
+
+class _RawNode:
+    """A socket server answering each request with the next of ``answers`` (raw HTTP bytes), recording requests and
+    how many connections were opened: the HTTP framings other nodes use (chunked, close-delimited, HTTP/1.0)."""
+
+    def __init__(self, answers):
+        import socket
+        import threading
+
+        self.answers = list(answers)
+        self.requests = []
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d/api" % self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while self.answers:
+            conn, _ = self.sock.accept()
+            self.connections += 1
+            rfile = conn.makefile("rb")
+            while self.answers:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    byte = rfile.read(1)
+                    if not byte:
+                        break
+                    head += byte
+                if not head:
+                    break
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                self.requests.append((head, rfile.read(length)))
+                answer = self.answers.pop(0)
+                conn.sendall(answer)
+                if b"connection: close" in answer.lower() or b"HTTP/1.0" in answer.split(b"\r\n")[0] \
+                        or b"content-length" not in answer.lower() and b"chunked" not in answer.lower():
+                    break
+            rfile.close()
+            conn.close()
+
+
+def test_the_client_reads_every_http_framing_a_node_may_answer_with():
+    body = b'{"appName": "IRI", "latestMilestoneIndex": 7, "duration": 0}'
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n" + \
+        b"".join(b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + 9]), body[i:i + 9]) for i in range(0, len(body), 9)) + \
+        b"0\r\nX-Trailer: t\r\n\r\n"
+    sized = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    until_close = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body
+    refused = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 33\r\n\r\n{\"error\": \"Invalid trytes input\"}"
+    raw = _RawNode([chunked, sized, closing, until_close, refused])
+    c = NodeClient(raw.url, retries=0)
+    for _ in range(4):
+        assert c.get_node_info()["latestMilestoneIndex"] == 7
+    with pytest.raises(NodeError) as e:
+        c.get_node_info()
+    assert e.value.status == 400 and "Invalid trytes input" in str(e.value)
+    # one kept connection for the chunked and the 100-then-sized answers, a new one after each that closes
+    assert raw.connections == 3
+    head, sent = raw.requests[0]
+    assert head.startswith(b"POST /api HTTP/1.1\r\n") and b"X-IOTA-API-Version: 1\r\n" in head
+    assert b"Host: 127.0.0.1:%d\r\n" % int(raw.url.split(":")[2].split("/")[0]) in head
+    assert sent == b'{"command": "getNodeInfo"}'
+
+
+def test_a_truncated_answer_is_a_connection_failure_not_a_result():
+    raw = _RawNode([b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"appName\""])
+    with pytest.raises(NodeUnreachable):
+        NodeClient(raw.url, retries=0).get_node_info()
