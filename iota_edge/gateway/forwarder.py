@@ -7,11 +7,16 @@
     stop = threading.Event()
     fwd.run(stop)          # or fwd.step() in a loop of your own; fwd.stats() for metrics
 
-Per item: ``received`` -> tips (getTransactionsToApprove) -> Proof-of-Work (the C kernel in a thread pool, the kernel
-releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to
-the outbox *before* the node sees them, so a crash never attaches a bundle twice) -> storeTransactions and
-broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone -> ``confirmed``. An item put as
-``attached`` (the device did the PoW) is stored as it is and only reattached if it is refused or does not confirm.
+Per item: ``received`` -> tips (getTransactionsToApprove; one pair for up to TIPS_PER_CALL items started in one pass)
+-> Proof-of-Work (the C kernel in a thread pool, the kernel releases the GIL; or the node's attachToTangle with
+``pow="node"``) -> ``attached`` (the attached trytes are written to the outbox *before* the node sees them, so a crash
+never attaches a bundle twice) -> storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after
+each new milestone -> ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only
+reattached if it is refused or does not confirm.
+
+Cost per item, for throughput: up to IN_FLIGHT PoW jobs per worker are queued, so the pool keeps working while this
+thread talks to the node; each pass writes its results in one outbox transaction (``Outbox.mark_many``), stores
+everything attached in one storeTransactions call, and reads the outbox without trytes where it does not send them.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
 again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued
