@@ -13,7 +13,6 @@ reopened every ``reopen_s`` seconds.
 import collections
 import os
 import threading
-import time
 
 import serial as pyserial
 
