@@ -7,12 +7,12 @@
     stop = threading.Event()
     fwd.run(stop)          # or fwd.step() in a loop of your own; fwd.stats() for metrics
 
-Per item: ``received`` -> tips (getTransactionsToApprove; one pair for up to TIPS_PER_CALL items started in one pass)
--> Proof-of-Work (the C kernel in a thread pool, the kernel releases the GIL; or the node's attachToTangle with
-``pow="node"``) -> ``attached`` (the attached trytes are written to the outbox *before* the node sees them, so a crash
-never attaches a bundle twice) -> storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after
-each new milestone -> ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only
-reattached if it is refused or does not confirm.
+Per item: ``received`` -> tips (getTransactionsToApprove, a pair for each item) -> Proof-of-Work (the C kernel in a
+thread pool, the kernel releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the
+attached trytes are written to the outbox *before* the node sees them, so a crash never attaches a bundle twice) ->
+storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone ->
+``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
+refused or does not confirm.
 
 Cost per item, for throughput: up to IN_FLIGHT PoW jobs per worker are queued, so the pool keeps working while this
 thread talks to the node; each pass writes its results in one outbox transaction (``Outbox.mark_many``), stores
@@ -60,7 +60,6 @@ POW_MODES = ("local", "node")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
-TIPS_PER_CALL = 4  # bundles started in one pass that approve the same tips (IRI clients attach batches so too)
 IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 SEQ_WINDOW = 64  # received items looked at beyond those attached next, to attach each device's in seq order
 ORDER_HOLD_S = 45.0  # a device's later seq waits this long for a missing one: above the firmware's 30 s resend
@@ -287,11 +286,11 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        tips = None
         for item, gap in self._next_items(room):
             item = self.outbox.get(item.bundle_hash)  # with its trytes: the window was read without them
-            if tips is None or started % TIPS_PER_CALL == 0:
-                tips = self.node.get_transactions_to_approve(self.depth)
+            # Tips of its own for each bundle: bundles sharing a pair leave the others' tails as tips, which pile up
+            # faster than milestones take them (seen: 7,400 tips after 25,000 readings, and the rate falling).
+            tips = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
             future = self._pool.submit(self._attach, item.trytes, tips.trunk, tips.branch, ts)
