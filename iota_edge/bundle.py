@@ -156,7 +156,8 @@ def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, securit
         parts = max(1, (len(message) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)
         padded = t_tag + "9" * (27 - len(t_tag))
         for p in range(parts):
-            pieces.append((address, value if p == 0 else 0, padded, message[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES]))
+            fragment = message[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES]
+            pieces.append((address, value if p == 0 else 0, padded, fragment))
         total_out += value
     if not inputs and not total_out:  # messages only (a gateway's or a device's reading): no Transaction objects
         return _zero_value_trytes([(a, t, f) for a, _, t, f in pieces], timestamp)

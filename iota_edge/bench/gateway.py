@@ -431,7 +431,8 @@ def run(args):
         _native.BACKEND, cpus, args.mwm, args.readings))
     t0 = time.perf_counter()
     messages, registry, bundles = signed_readings(args.readings)
-    readings = [(device, _seq_of(data), _bundle_of(trytes), trytes) for (device, data), trytes in zip(messages, bundles)]
+    readings = [(device, _seq_of(data), _bundle_of(trytes), trytes)
+                for (device, data), trytes in zip(messages, bundles)]
     result["transactions_per_reading"] = sum(len(b) for b in bundles) / len(bundles)
     say("  signed %d readings (%.1f transactions each, MAM security 1 as the firmware) in %.1f s" % (
         len(messages), result["transactions_per_reading"], time.perf_counter() - t0))
