@@ -212,12 +212,56 @@ def verify_signature(address, fragments, bundle_hash):
     _check(status, "fragments", "signature fragments")
     return True
 
+class _Watcher:
+    """One thread for every search in flight that can be cancelled or times out: every 5 ms it sets ``cancel`` in
+    the control block of each whose event is set or whose deadline passed. Started on first use (again after a
+    fork); idle, it waits on a condition. A thread per search cost more than a short search itself."""
+
+    POLL_S = 0.005
+
+    def __init__(self):
+        self._cond = _threading.Condition()
+        self._active = {}
+        self._next = 0
+        self._thread = None
+
+    def add(self, ctl, cancel_event, deadline):
+        with self._cond:
+            self._next += 1
+            self._active[self._next] = (ctl, cancel_event, deadline)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = _threading.Thread(target=self._run, name="iota_edge-pow-watch", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._next
+
+    def remove(self, key):
+        with self._cond:
+            self._active.pop(key, None)
+
+    def _run(self):
+        with self._cond:
+            while True:
+                while not self._active:
+                    self._cond.wait()
+                now = _time.monotonic()
+                for ctl, event, deadline in self._active.values():
+                    if (event is not None and event.is_set()) or (deadline is not None and now >= deadline):
+                        ctl.cancel = 1
+                self._cond.wait(self.POLL_S)
+
+
+_WATCHER = _Watcher()
+if hasattr(_os, "register_at_fork"):  # a child must not inherit a lock the parent's watcher held at the fork
+    _os.register_at_fork(after_in_child=_WATCHER.__init__)
+
+
 def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="auto"):
     """Nonce search with statistics: ``(nonce or None, trials)``.
 
     The C search runs with the GIL released (cffi API mode). Cancellation and timeout reach it through
-    ``cancel`` in a caller-held ``ik_pow_control`` that every searcher polls between batches; a watcher
-    thread sets it when ``cancel_event`` is set or ``timeout`` seconds have passed.
+    ``cancel`` in a caller-held ``ik_pow_control`` that every searcher polls between batches; the process's one
+    watcher thread (``_Watcher``) sets it when ``cancel_event`` is set or ``timeout`` seconds have passed.
     """
     if simd not in _SIMD_IDS:
         raise InvalidValue("simd: expected one of %s, got %r" % (", ".join(_SIMD_IDS), simd), "simd")
@@ -226,35 +270,18 @@ def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="aut
         raise InvalidTrytes("trytes: expected 2673 trytes, got %d" % len(raw), "trytes")
     ctl = _ffi.new("ik_pow_control *")
     nonce = _ffi.new("char[27]")
-    done = _threading.Event()
-    watcher = None
+    key = None
     if cancel_event is not None or timeout is not None:
-        deadline = None if timeout is None else _time.monotonic() + max(0.0, timeout)
-
-        def watch():
-            while not done.is_set():
-                if cancel_event is not None and cancel_event.is_set():
-                    break
-                left = None if deadline is None else deadline - _time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                step = 0.005 if cancel_event is not None else left
-                if left is not None and step > left:
-                    step = left
-                done.wait(step)
-            ctl.cancel = 1
-
         if (cancel_event is not None and cancel_event.is_set()) or (timeout is not None and timeout <= 0):
             ctl.cancel = 1
         else:
-            watcher = _threading.Thread(target=watch, name="iota_edge-pow-watch", daemon=True)
-            watcher.start()
+            deadline = None if timeout is None else _time.monotonic() + timeout
+            key = _WATCHER.add(ctl, cancel_event, deadline)
     try:
         status = _lib.ik_pow_search_trytes(raw, mwm, _SIMD_IDS[simd], threads, ctl, nonce)
     finally:
-        done.set()
-        if watcher is not None:
-            watcher.join()
+        if key is not None:
+            _WATCHER.remove(key)
     trials = int(ctl.trials)
     if status == _lib.IK_OK:
         return _ffi.unpack(nonce, 27).decode("ascii"), trials

@@ -13,7 +13,7 @@ raise PowCancelled.
 from iota_edge import _native
 from iota_edge.curl import Curl, curl_hash, trailing_zeros
 from iota_edge.errors import InvalidTrytes, InvalidValue, PowCancelled, PowError
-from iota_edge.trinary import check_trytes, int_to_trytes
+from iota_edge.trinary import check_trytes, int_to_trytes, trytes_to_int
 
 TRANSACTION_TRYTES = 2673
 NONCE_OFFSET = 2646
@@ -126,7 +126,7 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     ``obsolete_tag``; attachment timestamp = ``timestamp_ms`` (default: now), bounds 0 and 3812798742493.
     ``hashes=True`` returns (trytes, their transaction hashes), both tail first: the search computed them already.
     """
-    from iota_edge.transaction import Transaction
+    from iota_edge.transaction import check_value_trytes
 
     if isinstance(trytes_list, (str, bytes)) or not isinstance(trytes_list, (list, tuple)) or not trytes_list:
         raise InvalidTrytes("trytes: expected a non-empty list of 2673-tryte strings", "trytes")
@@ -143,15 +143,19 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not 0 <= timestamp_ms <= MAX_TIMESTAMP:
         raise InvalidValue("timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, timestamp_ms),
                            "timestamp_ms")
-    txs = [(Transaction.from_trytes(t), t) for t in trytes_list]  # decoding checks each one (value trits, ...)
-    txs.sort(key=lambda p: p[0].current_index, reverse=True)  # IRI >= 1.8.6 sorts; stable for equal indices
+    for t in trytes_list:
+        check_value_trytes(t)  # what decoding would refuse (the alphabet and length were checked above)
+    # by current_index (trytes 2331..2339), highest first: IRI >= 1.8.6 sorts; stable for equal indices
+    txs = sorted(trytes_list, key=lambda t: trytes_to_int(t[2331:2340]), reverse=True)
     # the fields attachToTangle writes are spliced into the trytes: re-encoding every field costs more than the hash
     stamps = int_to_trytes(timestamp_ms, 9) + "9" * 9 + int_to_trytes(MAX_TIMESTAMP, 9)
     done = []
     done_hashes = []
     previous = None
-    for tx, t in txs:
-        tag = tx.obsolete_tag if tx.tag == "9" * 27 else tx.tag
+    for t in txs:
+        tag = t[2592:2619]
+        if tag == "9" * 27:
+            tag = t[2295:2322]  # the obsolete tag
         head = t[:_TRUNK_OFFSET] + (trunk + branch if previous is None else previous + trunk) + tag + stamps
         nonce, previous = _search(head + "9" * NONCE_TRYTES, mwm, threads, None, cancel)
         done.append(head + nonce)

@@ -59,6 +59,13 @@ def _check_field(name, length, kind, v):
     return v
 
 
+def check_value_trytes(trytes):
+    """``trytes`` (2673, alphabet checked) unless its value field uses trits 33..80 (InvalidTransaction)."""
+    if trytes[2268 + _USABLE_VALUE_TRYTES : 2268 + 27] != "9" * (27 - _USABLE_VALUE_TRYTES):
+        raise InvalidTransaction("value: trits 33..80 must be zero (only 33 value trits are usable)", "value")
+    return trytes
+
+
 class Transaction:
     """One legacy transaction. Missing tryte fields default to all ``9``s, integers to 0."""
 
@@ -109,10 +116,7 @@ class Transaction:
     @classmethod
     def from_trytes(cls, trytes):
         """Decode 2673 trytes. Raises InvalidTrytes on shape, InvalidTransaction if value trits 33..80 are set."""
-        trytes = check_trytes(trytes, "trytes", length=TRANSACTION_TRYTES)
-        value_end = 2268 + 27
-        if trytes[2268 + _USABLE_VALUE_TRYTES : value_end] != "9" * (27 - _USABLE_VALUE_TRYTES):
-            raise InvalidTransaction("value: trits 33..80 must be zero (only 33 value trits are usable)", "value")
+        trytes = check_value_trytes(check_trytes(trytes, "trytes", length=TRANSACTION_TRYTES))
         tx = cls()  # MicroPython has no __new__ on user classes
         for name, off, length, kind in LAYOUT:
             v = trytes[off : off + length]
