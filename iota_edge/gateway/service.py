@@ -75,6 +75,7 @@ def check_device_bundle(trytes, root, mode, payload):
     return txs[0].bundle
 
 
+BUNDLE_OFFSET = 2349  # the bundle hash field in a transaction's trytes
 RESOLVE_INTERVAL = 2.0  # seconds between two node reads of one device's channel (shared subscriptions)
 
 
@@ -281,7 +282,7 @@ class Gateway:
                 trytes = up.bundle
             else:
                 trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
-                bundle_hash = Transaction.from_trytes(trytes[0]).bundle
+                bundle_hash = trytes[0][BUNDLE_OFFSET:BUNDLE_OFFSET + 81]  # built here: no need to decode it
             stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
             if stored and up.bundle is not None:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
