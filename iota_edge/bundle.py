@@ -41,6 +41,7 @@ def bundle_hash(transactions):
 
 
 _TRYTES = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"  # tryte values -13..13
+_K_FINALIZE = getattr(_native, "bundle_finalize", None)  # CPython's kernel only (the MicroPython one has none)
 
 
 def _increment_tag(tag):
@@ -78,8 +79,8 @@ def _secure_hash(essences):
     prefix, suffix = head[:108], head[135:]
     rest = "".join(essences[1:])
     tag = head[108:135]
-    if _native.AVAILABLE and hasattr(_native, "bundle_finalize"):  # the same loop in the C kernel (CPython)
-        return _native.bundle_finalize(prefix + tag + suffix + rest)
+    if _native.AVAILABLE and _K_FINALIZE is not None:  # the same loop in the C kernel (CPython)
+        return _K_FINALIZE(prefix + tag + suffix + rest)
     while True:
         h = kerl_hash(prefix + tag + suffix + rest, 81)
         if 13 not in normalize(h):

@@ -26,7 +26,13 @@ SEGMENTS = 27  # key segments per security level
 FRAGMENT = SEGMENTS * HASH  # 6561 signature trits per security level
 _ZERO = b"\x01" * 729  # offset trits of zeros: a reset sponge, or padding
 _CAPACITY = memoryview(_ZERO)[243:729]  # a reset capacity, copied without allocating
-_KERNEL = _native if getattr(_native, "mam_leaf", None) else None  # CPython with the C kernel: its loops, not these
+# CPython with the C kernel: its loops, not these (getattr: the MicroPython kernel has none of them)
+_K_OTRITS = getattr(_native, "otrits", None)
+_K_MASK = getattr(_native, "mam_mask", None)
+_K_UNMASK = getattr(_native, "mam_unmask", None)
+_K_CHAIN = getattr(_native, "curl_chain", None)
+_K_LEAF = getattr(_native, "mam_leaf", None)
+_K_FOLD = getattr(_native, "mam_fold", None)
 
 # Offset trits of each tryte char, and the char (as a byte) of three offset trits indexed by t0 + 3 t1 + 9 t2.
 _OT = {}
@@ -55,8 +61,8 @@ _SUB = bytes([(a - b + 1) % 3 for a in range(3) for b in range(3)])
 def trytes_to_otrits(trytes, field="trytes"):
     """Offset trits (bytearray, 3 per tryte) of a tryte string."""
     trytes = check_trytes(trytes, field)
-    if _KERNEL:
-        return _KERNEL.otrits(trytes)
+    if _K_OTRITS:
+        return _K_OTRITS(trytes)
     out = bytearray(3 * len(trytes))
     table = _OT
     i = 0
@@ -279,8 +285,8 @@ def hash_pair(c, a, b):
 
 def mask(c, buf, start, end):
     """Encrypt ``buf[start:end]`` in place with sponge ``c`` (duplex: key = rate, absorb plaintext chunk, spec 9.3)."""
-    if _KERNEL:
-        return _KERNEL.mam_mask(c, buf, start, end)
+    if _K_MASK:
+        return _K_MASK(c, buf, start, end)
     state = c.state
     table = _ADD
     pos = start
@@ -298,8 +304,8 @@ def mask(c, buf, start, end):
 
 def unmask(c, buf, start, end):
     """Decrypt ``buf[start:end]`` in place: plaintext = ciphertext - rate, then absorb the plaintext chunk."""
-    if _KERNEL:
-        return _KERNEL.mam_unmask(c, buf, start, end)
+    if _K_UNMASK:
+        return _K_UNMASK(c, buf, start, end)
     state = c.state
     table = _SUB
     pos = start
@@ -387,8 +393,8 @@ def subseed(seed_ot, index, c=None):
 
 def _chain(c, times):
     """Hash the rate of ``c`` ``times`` times, each a fresh sponge (reset, absorb 243, read the rate)."""
-    if _KERNEL:
-        return _KERNEL.curl_chain(c.state, times, c.rounds)
+    if _K_CHAIN:
+        return _K_CHAIN(c.state, times, c.rounds)
     state = c.state
     capacity = _CAPACITY
     for _ in range(times):
@@ -440,8 +446,8 @@ def sign_segments(seed_ot, index, security, hmac, emit):
 def leaf_of_signature(hmac, buf, pos, security):
     """The leaf a signature at ``buf[pos:]`` opens to: segments hashed 13 + v_j times, one sponge over them, then
     the address hash."""
-    if _KERNEL:
-        return _KERNEL.mam_leaf(hmac, buf, pos, security)
+    if _K_LEAF:
+        return _K_LEAF(hmac, buf, pos, security)
     chain = Curl(27)
     digest = Curl(27)
     cs, ds = chain.state, digest.state
@@ -510,8 +516,8 @@ def tree_root(leaves):
 def fold_siblings(leaf, buf, pos, count, index):
     """Root reached from ``leaf`` through ``count`` siblings at ``buf[pos:]``: at level b the node is the right
     child when bit b of ``index`` is set."""
-    if _KERNEL:
-        return _KERNEL.mam_fold(leaf, buf, pos, count, index)
+    if _K_FOLD:
+        return _K_FOLD(leaf, buf, pos, count, index)
     c = Curl(27)
     node = leaf
     for b in range(count):

@@ -31,17 +31,23 @@ def vectors(name):
     return data["cases"]
 
 
+_MAM_HOOKS = {"_K_OTRITS": "otrits", "_K_MASK": "mam_mask", "_K_UNMASK": "mam_unmask", "_K_CHAIN": "curl_chain",
+              "_K_LEAF": "mam_leaf", "_K_FOLD": "mam_fold"}
+
+
 class _Pure:
     """Run the lead's modules on their pure-Python code paths inside a ``with pure:`` block (MAM's loops are bound
-    when streams.mam is imported: mam._KERNEL)."""
+    when streams.mam is imported: mam._K_*)."""
 
     def __enter__(self):
         _native.AVAILABLE = False
-        mam._KERNEL = None
+        for name in _MAM_HOOKS:
+            setattr(mam, name, None)
 
     def __exit__(self, *exc):
         _native.AVAILABLE = True
-        mam._KERNEL = _native
+        for name, function in _MAM_HOOKS.items():
+            setattr(mam, name, getattr(_native, function))
 
 
 pure = _Pure()
@@ -163,7 +169,8 @@ def otrit_lists(min_size, max_size):
 
 
 def test_mam_uses_the_kernel():
-    assert mam._KERNEL is _native
+    for name, function in _MAM_HOOKS.items():
+        assert getattr(mam, name) is getattr(_native, function), name
 
 
 @settings(max_examples=40, deadline=None)
