@@ -13,6 +13,7 @@ raise PowCancelled.
 from iota_edge import _native
 from iota_edge.curl import Curl, curl_hash, trailing_zeros
 from iota_edge.errors import InvalidTrytes, InvalidValue, PowCancelled, PowError
+from iota_edge.transaction import SPAN
 from iota_edge.trinary import check_trytes, int_to_trytes, trytes_to_int
 
 TRANSACTION_TRYTES = 2673
@@ -145,17 +146,17 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
                            "timestamp_ms")
     for t in trytes_list:
         check_value_trytes(t)  # what decoding would refuse (the alphabet and length were checked above)
-    # by current_index (trytes 2331..2339), highest first: IRI >= 1.8.6 sorts; stable for equal indices
-    txs = sorted(trytes_list, key=lambda t: trytes_to_int(t[2331:2340]), reverse=True)
+    # by current_index, highest first: IRI >= 1.8.6 sorts; stable for equal indices
+    txs = sorted(trytes_list, key=lambda t: trytes_to_int(t[_INDEX[0]:_INDEX[1]]), reverse=True)
     # the fields attachToTangle writes are spliced into the trytes: re-encoding every field costs more than the hash
     stamps = int_to_trytes(timestamp_ms, 9) + "9" * 9 + int_to_trytes(MAX_TIMESTAMP, 9)
     done = []
     done_hashes = []
     previous = None
     for t in txs:
-        tag = t[2592:2619]
+        tag = t[_TAG[0]:_TAG[1]]
         if tag == "9" * 27:
-            tag = t[2295:2322]  # the obsolete tag
+            tag = t[_OBSOLETE_TAG[0]:_OBSOLETE_TAG[1]]
         head = t[:_TRUNK_OFFSET] + (trunk + branch if previous is None else previous + trunk) + tag + stamps
         nonce, previous = _search(head + "9" * NONCE_TRYTES, mwm, threads, None, cancel)
         done.append(head + nonce)
@@ -167,4 +168,5 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     return done
 
 
-_TRUNK_OFFSET = 2430  # signature .. bundle stay as they are; trunk, branch, tag, timestamps and nonce are written
+_TRUNK_OFFSET = SPAN["trunk"][0]  # signature .. bundle stay as they are; trunk, branch, tag, stamps, nonce written
+_INDEX, _TAG, _OBSOLETE_TAG = SPAN["current_index"], SPAN["tag"], SPAN["obsolete_tag"]

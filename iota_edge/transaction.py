@@ -38,6 +38,7 @@ LAYOUT = (
     ("nonce", 2646, 27, "t"),
 )
 FIELDS = tuple([f[0] for f in LAYOUT])
+SPAN = {f[0]: (f[1], f[1] + f[2]) for f in LAYOUT}  # field -> (start, end) in a transaction's trytes
 ESSENCE_START = 2187
 ESSENCE_END = 2349  # address, value, obsolete_tag, timestamp, current_index, last_index: 162 trytes
 _USABLE_VALUE_TRYTES = 11  # 33 trits

@@ -35,7 +35,7 @@ from iota_edge.gateway.state import DeviceState
 from iota_edge.gateway.transport import open_transport
 from iota_edge.gateway.verify import Duplicate, Registry, Rejected, Unplaced, Verifier
 from iota_edge.streams.channel import channel_address
-from iota_edge.transaction import Transaction
+from iota_edge.transaction import SPAN, Transaction
 
 TAG = "IOTAEDGE"
 HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
@@ -75,7 +75,6 @@ def check_device_bundle(trytes, root, mode, payload):
     return txs[0].bundle
 
 
-BUNDLE_OFFSET = 2349  # the bundle hash field in a transaction's trytes
 RESOLVE_INTERVAL = 2.0  # seconds between two node reads of one device's channel (shared subscriptions)
 
 
@@ -282,7 +281,7 @@ class Gateway:
                 trytes = up.bundle
             else:
                 trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
-                bundle_hash = trytes[0][BUNDLE_OFFSET:BUNDLE_OFFSET + 81]  # built here: no need to decode it
+                bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
             stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
             if stored and up.bundle is not None:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
