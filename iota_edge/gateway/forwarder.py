@@ -54,15 +54,14 @@ import time
 from iota_edge.client import NodeClient
 from iota_edge.errors import InvalidValue, NodeError, PowCancelled
 from iota_edge.gateway.breaker import Breaker
+from iota_edge.gateway.config import ORDER_HOLD_S, POW_MODES
 from iota_edge.gateway.outbox import Outbox, UnknownItem
 
-POW_MODES = ("local", "node")
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
 IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
-ORDER_HOLD_S = 45.0  # a device's later seq waits this long for a missing one: above the firmware's 30 s resend
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
