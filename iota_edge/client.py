@@ -68,8 +68,7 @@ def _read_response(rfile):
             if h in (b"\r\n", b"\n", b""):
                 break
             name, _, value = h.partition(b":")
-            fields[name.strip().lower()] = value.strip().lower() if name.strip().lower() != b"content-length" \
-                else value.strip()
+            fields[name.strip().lower()] = value.strip().lower()
         else:
             raise http.client.HTTPException("more than %d header lines" % MAX_HEADERS)
         if 100 <= status < 200:  # 100 Continue and the like: the real answer follows
