@@ -68,7 +68,7 @@ ACK_ON = ("confirmed", "stored")
 POLICIES = ("refuse_new", "drop_oldest")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "text")
-ORDER_HOLD_S = 45.0  # [node] order_hold_s and the Forwarder default: above the firmware's resend after 30 s without an ack
+ORDER_HOLD_S = 45.0  # [node] order_hold_s, the Forwarder default: above the firmware's 30 s resend
 
 
 class ConfigError(IotaEdgeError):
