@@ -12,6 +12,7 @@ reopened every ``reopen_s`` seconds.
 """
 import collections
 import os
+import select
 import threading
 
 import serial as pyserial
@@ -20,6 +21,7 @@ from iota_edge.framing import Link, LinkTimeout
 from iota_edge.gateway.transport import Inbound, Transport
 
 SETTLE_TIMEOUT = 30.0  # seconds a frame waits for the service; past it the frame is left unacknowledged
+IDLE_MAX_S = 0.02  # an idle port is looked at this often at least: the wait doubles from poll_s up to it
 _MAX_ACKS_IN_FLIGHT = 16
 
 
@@ -43,6 +45,9 @@ class SerialTransport(Transport):
         self._port = None
         self._link = None
         self._open = threading.Event()
+        self._wake = threading.Event()  # an ack to send, or stop
+        self._idle = poll_s
+        self._fd = None  # the port's file descriptor when it has one: an idle wait ends when bytes arrive
         self._on_message = None
         self._stats = {"received": 0, "pushed_back": 0, "acks_sent": 0, "link_timeouts": 0, "port_errors": 0,
                        "garbage_bytes": 0, "bad_crc": 0, "too_long": 0}
@@ -60,6 +65,7 @@ class SerialTransport(Transport):
 
     def stop(self):
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(5)
         self._close()
@@ -83,6 +89,7 @@ class SerialTransport(Transport):
 
     def send(self, route, data):
         self._acks.append(bytes(data))
+        self._wake.set()
         return True
 
     # -- the port thread ------------------------------------------------------------------------------------------
@@ -93,6 +100,10 @@ class SerialTransport(Transport):
                     retries=self.cfg.retries, max_payload=self.cfg.max_payload,
                     first_seq=int.from_bytes(os.urandom(2), "big"), read_size=4096)
         self._port, self._link = port, link
+        try:
+            self._fd = port.fileno()  # a real port or pty; pyserial's loop:// has none
+        except (AttributeError, OSError, ValueError, pyserial.SerialException):
+            self._fd = None
         self._open.set()
         self._log("info", "serial_open")
 
@@ -103,6 +114,7 @@ class SerialTransport(Transport):
             for k in ("garbage_bytes", "bad_crc", "too_long"):
                 self._stats[k] += ls.get(k, 0)
         self._link = None
+        self._fd = None
         close = getattr(self._port, "close", None)
         if close is not None:
             try:
@@ -129,11 +141,24 @@ class SerialTransport(Transport):
 
     def _step(self):
         link = self._link
+        busy = False
         while self._acks and link.pending() < _MAX_ACKS_IN_FLIGHT:
             link.send(self._acks.popleft())
             self._stats["acks_sent"] += 1
-        if not link.poll():
-            self._stop.wait(self._poll_s)
+            busy = True
+        if link.poll() or busy:
+            self._idle = self._poll_s
+            return
+        # Idle: wait for bytes on the port (when it has a descriptor), an ack to send or stop, at most _idle, which
+        # doubles up to IDLE_MAX_S while nothing happens (a poll every 2 ms kept an idle gateway's CPU busy).
+        self._wake.clear()
+        if self._acks or self._stop.is_set():
+            return
+        if self._fd is not None:
+            select.select([self._fd], [], [], self._idle)
+        else:
+            self._wake.wait(self._idle)
+        self._idle = min(2 * self._idle, IDLE_MAX_S)
 
     def _deliver(self, payload):
         self._stats["received"] += 1

@@ -316,7 +316,7 @@ class Gateway:
         d = self._verifier.registry.get(up.device)
         if d is not None and saved is not None:
             d["root"], d["next_root"], d["last_index"] = saved
-            d["seen"].pop(str(up.seq), None)
+            self._verifier.registry.forget(up.device, up.seq)
 
     def _push_back(self, inbound, up, error):
         self._counters["pushed_back"] += 1

@@ -29,6 +29,7 @@ from iota_edge.streams.reading import reading_from_trytes
 
 REASONS = ("unknown_device", "mode", "stream_position", "signature", "reading", "mismatch", "replay")
 SEEN_WINDOW = 4096  # (seq -> signed position) pairs remembered per device for duplicate detection
+SEEN_SLACK = 256  # entries beyond SEEN_WINDOW before the oldest are dropped (in one go)
 
 
 class Rejected(IotaEdgeError):
@@ -94,6 +95,20 @@ class Registry:
                 "last_index": cfg.get("last_index", -1),  # last accepted leaf under root
                 "seen": dict(cfg.get("seen", {})),  # seq -> [root, index] of accepted messages
             }
+            self._index(self._devices[device])
+
+    @staticmethod
+    def _index(d):
+        """The per-message lookups ``seen`` would otherwise answer by a scan of up to SEEN_WINDOW entries: the newest
+        accepted seq (``top``, -1: none) and the signed positions (root, index) taken."""
+        d["top"] = max((int(k) for k in d["seen"]), default=-1)
+        d["positions"] = {(p[0], p[1]) for p in d["seen"].values()}
+
+    def forget(self, device, seq):
+        """Take back the acceptance of ``seq`` (a message that was verified but could not be kept)."""
+        d = self._devices.get(device)
+        if d is not None and d["seen"].pop(str(seq), None) is not None:
+            self._index(d)
 
     def get(self, device):
         return self._devices.get(device)
@@ -133,8 +148,9 @@ class Verifier:
             raise Rejected("device %r publishes in %s mode, got %s" % (up.device, d["mode"], up.mode), "mode",
                            up.device, up.seq)
         seen = d["seen"]
+        top = d["top"]
         unknown = up.root != d["root"] and up.root != d["next_root"] and not any(p[0] == up.root for p in seen.values())
-        if unknown and seen and up.seq <= max(int(k) for k in seen):
+        if unknown and seen and up.seq <= top:
             # Every tree up to the newest accepted message had a message accepted under it (the registry only moves
             # on to an announced root), so a root unknown below that seq is not this device's channel.
             raise Rejected("root %s... is not a tree of this device's channel at seq %d" % (up.root[:9], up.seq),
@@ -165,10 +181,10 @@ class Verifier:
                 return Duplicate(up)
             raise Rejected("seq %d was accepted before with another signed message" % up.seq, "replay",
                            up.device, up.seq)
-        if seen and up.seq <= max(int(k) for k in seen) - SEEN_WINDOW:
+        if seen and up.seq <= top - SEEN_WINDOW:
             raise Rejected("seq %d is older than the %d remembered ones: it cannot be told from a replay" % (
                 up.seq, SEEN_WINDOW), "replay", up.device, up.seq)
-        if position in seen.values():
+        if (up.root, parsed.index) in d["positions"]:
             raise Rejected("leaf %d of this tree signed another accepted message" % parsed.index, "replay",
                            up.device, up.seq)
         if up.root == d["root"] and not seen and parsed.index <= d["last_index"]:
@@ -182,7 +198,11 @@ class Verifier:
             if parsed.index > d["last_index"]:
                 d["last_index"] = parsed.index
         seen[key] = position
-        if len(seen) > SEEN_WINDOW:
+        d["positions"].add((up.root, parsed.index))
+        if up.seq > top:
+            d["top"] = up.seq
+        if len(seen) > SEEN_WINDOW + SEEN_SLACK:  # the oldest go, a slack's worth at a time: no sort per message
             for old in sorted(seen, key=int)[: len(seen) - SEEN_WINDOW]:
-                del seen[old]
+                p = seen.pop(old)
+                d["positions"].discard((p[0], p[1]))
         return Accepted(up, parsed, reading)

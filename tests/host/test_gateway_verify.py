@@ -155,6 +155,29 @@ def test_a_message_older_than_the_window_is_refused(monkeypatch):
     assert e.value.reason == "replay" and "cannot be told" in str(e.value)
 
 
+def test_the_remembered_window_stays_bounded_and_survives_a_restart(monkeypatch):
+    import iota_edge.gateway.verify as verify
+
+    monkeypatch.setattr(verify, "SEEN_WINDOW", 3)
+    monkeypatch.setattr(verify, "SEEN_SLACK", 2)
+    ch = Channel(SEED, mode="restricted", side_key="SIDEKEY", count=16, next_count=16)
+    ups = [up_for(ch, "meter-7", seq)[0] for seq in range(10)]
+    verifier = Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}}))
+    for up in ups[:9]:
+        assert isinstance(verifier.verify(up), Accepted)
+        assert len(verifier.registry.get("meter-7")["seen"]) <= 5  # window 3 + slack 2
+    assert sorted(map(int, verifier.registry.get("meter-7")["seen"])) == [6, 7, 8]
+    restarted = Verifier(Registry.from_state(verifier.registry.to_state()))
+    assert isinstance(restarted.verify(ups[8]), Duplicate)
+    with pytest.raises(Rejected) as e:  # 8 - 3 >= 5: the newest seq is known again after the restart
+        restarted.verify(ups[5])
+    assert e.value.reason == "replay" and "cannot be told" in str(e.value)
+    # a verified message that could not be kept is forgotten: its retransmission is new again, not a duplicate
+    assert isinstance(restarted.verify(ups[9]), Accepted)
+    restarted.registry.forget("meter-7", 9)
+    assert isinstance(restarted.verify(ups[9]), Accepted)
+
+
 def test_a_gateway_that_missed_a_tree_switch_learns_it_from_the_channel():
     # Two gateways share a fleet: B never sees the messages of the second tree, whose first one A accepted and
     # stored. B's resolver (the node, in the service) proves the chain root1 -> root2 -> root3.
