@@ -65,6 +65,7 @@ else:
         curl_transform = _c.curl_transform
         curl_chain = _c.curl_chain
         otrits = _c.otrits
+        otrits_to_trytes = _c.otrits_to_trytes
         mam_mask = _c.mam_mask
         mam_unmask = _c.mam_unmask
         mam_leaf = _c.mam_leaf

@@ -148,6 +148,15 @@ def otrits(trytes):
     return out.translate(_TO_OFFSET)
 
 
+def otrits_to_trytes(buf, start, end):
+    """Tryte string of offset trits ``buf[start:end]`` (mam.otrits_to_trytes; a partial last tryte is zero-padded)."""
+    n = end - start
+    trits = _int8(buf, start, n, "buf")
+    out = _ffi.new("char[]", (n + 2) // 3 or 1)
+    _check(_lib.ik_trits_to_trytes(_ptr(trits), n, out), "buf", "offset trits 0..2")
+    return _ffi.unpack(out, (n + 2) // 3).decode("ascii")
+
+
 def bundle_finalize(essences):
     """The tail's obsolete tag after the M-bug escape and the bundle hash, from the essence trytes (162 per
     transaction, tail first) with the tail's original tag."""

@@ -61,6 +61,8 @@ MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
 IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
+HARVEST = 4  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
+# writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -177,6 +179,8 @@ class Forwarder:
         self._jobs = collections.deque()  # in flight, in submission order
         self._cancel = threading.Event()
         self._wake = threading.Event()
+        self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
+        self._finished_lock = threading.Lock()
         self._last_ts = 0
         self._milestone = None  # latest milestone index seen
         self._checked_at = None  # milestone index of the last confirmation pass
@@ -254,7 +258,9 @@ class Forwarder:
         the next poll instead of spinning. Cancels PoW in flight when stopping."""
         try:
             while not stop.is_set():
-                self._wake.clear()  # before the pass: a PoW result finishing during it wakes the wait below
+                self._wake.clear()  # before the pass: PoW results finishing during it wake the wait below
+                with self._finished_lock:
+                    self._finished = 0
                 if self.step():
                     continue
                 delay = POLL_S
@@ -293,7 +299,7 @@ class Forwarder:
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
             future = self._pool.submit(self._attach, item.trytes, tips.trunk, tips.branch, ts)
-            future.add_done_callback(lambda f: self._wake.set())
+            future.add_done_callback(self._job_done)
             self._jobs.append(_Job(item, future))
             started += 1
             if gap is not None and item.seq > self._skipped.get(item.device, -1):
@@ -302,6 +308,13 @@ class Forwarder:
                 self._log("warning", "order_gap_skipped", device=item.device, seq=item.seq, expected=gap,
                           waited=round(_waited(item, self._clock()), 1), order_hold_s=self.order_hold_s)
         return started
+
+    def _job_done(self, future):
+        with self._finished_lock:
+            self._finished += 1
+            finished = self._finished
+        if finished >= min(HARVEST * self.workers, len(self._jobs)):
+            self._wake.set()
 
     def _next_items(self, room):
         """Up to ``room`` (item, gap) pairs to attach now: receive order across devices, each device's lowest

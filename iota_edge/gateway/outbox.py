@@ -268,44 +268,67 @@ class Outbox:
         A (device, seq) already used by another bundle also writes a ``seq_conflict`` dead letter with the new
         trytes, so a device that reset its counter loses nothing silently. Raises OutboxFull (policy
         ``refuse_new``) or ItemTooLarge; ``drop_oldest`` evicts to make room."""
-        if not isinstance(device, str) or not device:
-            raise InvalidValue("device: expected a non-empty str, got %r" % (device,), "device")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise InvalidValue("seq: expected an int >= 0, got %r" % (seq,), "seq")
-        if not isinstance(bundle_hash, str) or not _HASH.match(bundle_hash):
-            raise InvalidValue("bundle_hash: expected 81 trytes", "bundle_hash")
-        trytes = _join_trytes(trytes_list)
-        nbytes = _size(trytes)
-        if nbytes > self.max_bytes:
-            raise ItemTooLarge("bundle %s...: %d bytes, more than max_bytes=%d" % (
-                bundle_hash[:9], nbytes, self.max_bytes), "trytes_list")
+        result = self.put_many([(device, seq, bundle_hash, trytes_list, received_at)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def put_many(self, entries: Sequence[tuple]) -> List[Any]:
+        """``put`` for several bundles, ``(device, seq, bundle_hash, trytes_list[, received_at])`` each, in one
+        transaction (one commit, one fsync): a gateway storing a burst of readings. Returns one result per entry,
+        in order: True (stored), False (had it, as ``put``), an ItemTooLarge or OutboxFull exception object (not
+        raised), or None for the entries after one of those, which are not tried (the caller keeps them in order
+        behind the one refused). Arguments are checked first: an InvalidValue for any entry raises and stores
+        nothing. OutboxStorageError raises and stores nothing."""
+        checked = []
+        for entry in entries:
+            device, seq, bundle_hash, trytes_list = entry[:4]
+            received_at = entry[4] if len(entry) > 4 else None
+            if not isinstance(device, str) or not device:
+                raise InvalidValue("device: expected a non-empty str, got %r" % (device,), "device")
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+                raise InvalidValue("seq: expected an int >= 0, got %r" % (seq,), "seq")
+            if not isinstance(bundle_hash, str) or not _HASH.match(bundle_hash):
+                raise InvalidValue("bundle_hash: expected 81 trytes", "bundle_hash")
+            trytes = _join_trytes(trytes_list)
+            checked.append((device, seq, bundle_hash, trytes, _size(trytes), received_at))
         now = self._clock()
-        received_at = now if received_at is None else float(received_at)
+        results = [None] * len(checked)
         db = self._db
         with self._tx():
-            dup = db.execute(
-                "SELECT bundle_hash FROM items WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
-                "UNION ALL SELECT bundle_hash FROM tombstones WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
-                "LIMIT 1", (bundle_hash, device, seq, bundle_hash, device, seq)).fetchone()
-            if dup is not None:
-                if dup[0] == bundle_hash:
-                    self._bump("duplicates")
-                else:  # a device that reset its counter: keep the bundle where an operator can see it
-                    self._bump("seq_conflicts")
-                    self._dead(device, seq, "seq_conflict", trytes)
-                return False
-            full = self._make_room(nbytes)
-            if full is not None:
-                self._bump("refused")  # committed with the pruning; the raise comes after COMMIT
-            else:
+            for i, (device, seq, bundle_hash, trytes, nbytes, received_at) in enumerate(checked):
+                if nbytes > self.max_bytes:
+                    results[i] = ItemTooLarge("bundle %s...: %d bytes, more than max_bytes=%d" % (
+                        bundle_hash[:9], nbytes, self.max_bytes), "trytes_list")
+                    break
+                dup = db.execute(
+                    "SELECT bundle_hash FROM items WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
+                    "UNION ALL SELECT bundle_hash FROM tombstones WHERE bundle_hash = ? OR (device = ? AND seq = ?) "
+                    "LIMIT 1", (bundle_hash, device, seq, bundle_hash, device, seq)).fetchone()
+                if dup is not None:
+                    if dup[0] == bundle_hash:
+                        self._bump("duplicates")
+                    else:  # a device that reset its counter: keep the bundle where an operator can see it
+                        self._bump("seq_conflicts")
+                        self._dead(device, seq, "seq_conflict", trytes)
+                    results[i] = False
+                    continue
+                full = self._make_room(nbytes)
+                if full is not None:
+                    self._bump("refused")  # committed with the pruning
+                    results[i] = OutboxFull(
+                        "outbox full: %d items (max_items=%d), %d bytes (max_bytes=%d); policy refuse_new" % (
+                            full[0], self.max_items, full[1], self.max_bytes), full[0], full[1])
+                    break
                 db.execute("INSERT INTO items (bundle_hash, device, seq, state, trytes, nbytes, received_at, "
                            "updated_at) VALUES (?, ?, ?, 'received', ?, ?, ?, ?)",
-                           (bundle_hash, device, seq, trytes, nbytes, received_at, now))
-                self._bump("put")
-        if full is not None:
-            raise OutboxFull("outbox full: %d items (max_items=%d), %d bytes (max_bytes=%d); policy refuse_new" % (
-                full[0], self.max_items, full[1], self.max_bytes), full[0], full[1])
-        return True
+                           (bundle_hash, device, seq, trytes, nbytes, now if received_at is None
+                            else float(received_at), now))
+                results[i] = True
+            stored = results.count(True)
+            if stored:
+                self._bump("put", stored)
+        return results
 
     def _make_room(self, nbytes):
         db = self._db

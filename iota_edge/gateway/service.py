@@ -41,6 +41,7 @@ TAG = "IOTAEDGE"
 HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
 MAX_HELD = 1000  # past this, a push-back is settled at once (the transport redelivers it later)
 ACK_BATCH = 500
+BURST = 256  # messages taken from the inbox before the periodic work; their accepted ones share one commit
 STATS_S = 1.0
 
 
@@ -109,6 +110,7 @@ class Gateway:
         self._heartbeats = {}
         self._outbox_stats = None
         self._held = []
+        self._group = []  # accepted messages of the current burst, stored together by _flush
         self._stored_acked = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -210,11 +212,13 @@ class Gateway:
                 try:
                     self._handle(self._inbox.get(timeout=0.05))
                     burst = 1
-                    while burst < 256:  # drain a burst before the periodic work
+                    while burst < BURST:  # drain a burst before the periodic work
                         self._handle(self._inbox.get_nowait())
                         burst += 1
                 except queue.Empty:
                     pass
+                finally:
+                    self._flush()  # the burst's accepted messages: one outbox commit, then their settles
                 now = time.monotonic()
                 if now >= next_pump:
                     next_pump = now + 0.2
@@ -232,9 +236,10 @@ class Gateway:
             self._state.close()
             self._outbox.close()
 
-    def _handle(self, inbound, retry=False):
+    def _handle(self, inbound, retry=False, count=True):
         if not retry:
-            self._counters["ingested"] += 1
+            if count:
+                self._counters["ingested"] += 1
             if self._held and inbound.transport.holds and len(self._held) < MAX_HELD:
                 # Behind held messages: the verifier wants each device's leaves in order, so nothing overtakes.
                 self._held.append(inbound)
@@ -247,6 +252,7 @@ class Gateway:
             return self._reject(inbound, inbound.claimed, msg.seq, "topic_mismatch",
                                 "the message names %r, the topic %r" % (msg.device, inbound.claimed))
         if isinstance(msg, wire.Heartbeat) and inbound.kind in (None, "hb"):
+            self._flush()
             return self._heartbeat(inbound, msg)
         if not isinstance(msg, wire.Up) or inbound.kind not in (None, "up"):
             return self._reject(inbound, msg.device, msg.seq, "unexpected_kind", type(msg).__name__)
@@ -262,6 +268,8 @@ class Gateway:
         inbound.settle(True)
 
     def _up(self, inbound, up):
+        if up.bundle is not None:
+            self._flush()  # a device-attached bundle takes the one-message path below
         d = self._verifier.registry.get(up.device)
         saved = None if d is None else (d["root"], d["next_root"], d["last_index"])
         try:
@@ -272,18 +280,19 @@ class Gateway:
             return self._defer(inbound, up.device, up.seq, str(e))
         route = (inbound.transport.name, inbound.route)
         if isinstance(result, Duplicate):
+            self._flush()
             self._counters["duplicates"] += 1
             self._send(route, up.device, up.seq, "duplicate")
             return inbound.settle(True)
+        if up.bundle is None:
+            trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
+            bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
+            self._group.append((inbound, up, result, saved, bundle_hash, trytes))
+            return None  # stored, recorded and settled with its burst by _flush
         try:
-            if up.bundle is not None:
-                bundle_hash = check_device_bundle(up.bundle, up.root, up.mode, up.payload)
-                trytes = up.bundle
-            else:
-                trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
-                bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
-            stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
-            if stored and up.bundle is not None:
+            bundle_hash = check_device_bundle(up.bundle, up.root, up.mode, up.payload)
+            stored = self._outbox.put(up.device, up.seq, bundle_hash, up.bundle)
+            if stored:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
         except _BadBundle as e:
             self._rollback(up, saved)
@@ -294,11 +303,56 @@ class Gateway:
         except (OutboxFull, OutboxStorageError) as e:
             self._rollback(up, saved)
             return self._push_back(inbound, up, e)
+        self._record([(inbound, up, result, stored, bundle_hash)])
+
+    def _flush(self):
+        """Store the accepted messages gathered from a burst (``self._group``) in one outbox transaction and record
+        the devices' positions in one more, then settle each in arrival order, as one by one would have: a storage
+        failure pushes them all back (nothing was kept); an entry refused (OutboxFull: pushed back; ItemTooLarge:
+        rejected) stops the burst there, and the ones behind it go through ``_handle`` again, in order."""
+        while self._group:
+            group, self._group = self._group, []
+            try:
+                results = self._outbox.put_many([(up.device, up.seq, h, trytes)
+                                                 for _, up, _, _, h, trytes in group])
+            except OutboxStorageError as e:
+                for _, up, _, saved, _, _ in reversed(group):
+                    self._rollback(up, saved)  # newest first: each restores the position before its own verify
+                for inbound, up, _, _, _, _ in group:
+                    self._push_back(inbound, up, e)
+                continue
+            cut = next((i for i, r in enumerate(results) if not isinstance(r, bool)), len(group))
+            for _, up, _, saved, _, _ in reversed(group[cut:]):
+                self._rollback(up, saved)
+            self._record([(inbound, up, result, r, h)
+                          for (inbound, up, result, _, h, _), r in zip(group[:cut], results[:cut])])
+            if cut == len(group):
+                continue
+            inbound, up, _, _, _, _ = group[cut]
+            if isinstance(results[cut], ItemTooLarge):
+                self._reject(inbound, up.device, up.seq, "too_large", str(results[cut]))
+            else:
+                self._push_back(inbound, up, results[cut])
+            for inbound, _, _, _, _, _ in group[cut + 1:]:
+                self._handle(inbound, count=False)  # behind the refused one: held, or verified and grouped again
+
+    def _record(self, kept):
+        """After the outbox stored (True) or already had (False) each of ``kept`` (inbound, up, result, stored,
+        bundle hash): record the devices' positions (one transaction), count, answer and settle each."""
+        if not kept:
+            return
         try:
-            self._state.record_accept(up.device, up.seq, self._verifier.registry.get(up.device), result.root,
-                                      result.index, self._provisioned[up.device], route)
-        except sqlite3.Error as e:  # the outbox has it; the persisted position only lags (see state.py)
-            self.log.event("warning", "state_write_failed", device=up.device, error=str(e))
+            self._state.record_accepts([(up.device, up.seq, self._verifier.registry.get(up.device), result.root,
+                                         result.index, self._provisioned[up.device],
+                                         (inbound.transport.name, inbound.route))
+                                        for inbound, up, result, _, _ in kept])
+        except sqlite3.Error as e:  # the outbox has them; the persisted positions only lag (see state.py)
+            self.log.event("warning", "state_write_failed", device=kept[0][1].device, error=str(e))
+        for k in kept:
+            self._settle_kept(*k)
+
+    def _settle_kept(self, inbound, up, result, stored, bundle_hash):
+        route = (inbound.transport.name, inbound.route)
         if stored:
             self._counters["accepted"] += 1
             self.log.event("debug", "accepted", device=up.device, seq=up.seq, bundle=bundle_hash[:27])
@@ -331,6 +385,7 @@ class Gateway:
         held, self._held = self._held, []
         for i, inbound in enumerate(held):
             self._handle(inbound, retry=True)
+            self._flush()  # one by one: a push-back must stop the rest here
             if self._held:  # pushed back again: the rest stays behind it, in order
                 self._held.extend(held[i + 1:])
                 return
@@ -360,11 +415,13 @@ class Gateway:
         """A message under a tree this gateway cannot place yet: no acknowledgement, so the device sends it again
         after its ack timeout, by when the messages announcing that tree have been resent to this gateway (lost in a
         broker restart), or the gateway that saw them has stored them on the node (a shared fleet)."""
+        self._flush()
         self._counters["deferred"] += 1
         self.log.event("info", "deferred", device=device, seq=seq, detail=detail[:200])
         inbound.settle(True)
 
     def _reject(self, inbound, device, seq, reason, detail):
+        self._flush()  # the burst's earlier messages are settled first, in arrival order
         # seq=None: Outbox.reject(device, seq) also takes (device, seq) out of the queue, which is right for the
         # forwarder's rejects and wrong here (a forged or replayed message must not evict the genuine one).
         # The raw bytes keep the seq.

@@ -79,29 +79,37 @@ class DeviceState:
     def record_accept(self, device, seq, position, root, index, provisioned_root, route=None):
         """Persist the registry entry ``position`` (Registry.get(device)) after the message (root, index) with
         ``seq`` was accepted and is in the outbox; ``route`` = (transport name, route) of the sender."""
+        self.record_accepts([(device, seq, position, root, index, provisioned_root, route)])
+
+    def record_accepts(self, accepts):
+        """``record_accept`` for several messages, each ``(device, seq, position, root, index, provisioned_root,
+        route)``, in one transaction (a burst the outbox stored in one ``put_many``)."""
         db = self._db
         now = self._clock()
-        route = _route(route)
+        routes = {}
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("INSERT INTO gw_devices (device, provisioned_root, root, next_root, last_index, transport, "
-                       "route, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET "
-                       "provisioned_root = excluded.provisioned_root, root = excluded.root, "
-                       "next_root = excluded.next_root, last_index = excluded.last_index, "
-                       "transport = COALESCE(excluded.transport, transport), route = COALESCE(excluded.route, route),"
-                       " last_seen = excluded.last_seen",
-                       (device, provisioned_root, position["root"], position["next_root"], position["last_index"],
-                        route[0], route[1], now))
-            db.execute("INSERT OR REPLACE INTO gw_seen VALUES (?, ?, ?, ?)", (device, seq, root, index))
-            self._accepts += 1
-            if self._accepts % 512 == 0:  # keep the window the verifier remembers, not every message ever
-                db.execute("DELETE FROM gw_seen WHERE device = ? AND seq <= ?", (device, seq - 2 * SEEN_WINDOW))
+            for device, seq, position, root, index, provisioned_root, route in accepts:
+                route = _route(route)
+                db.execute("INSERT INTO gw_devices (device, provisioned_root, root, next_root, last_index, transport, "
+                           "route, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET "
+                           "provisioned_root = excluded.provisioned_root, root = excluded.root, "
+                           "next_root = excluded.next_root, last_index = excluded.last_index, "
+                           "transport = COALESCE(excluded.transport, transport), "
+                           "route = COALESCE(excluded.route, route), last_seen = excluded.last_seen",
+                           (device, provisioned_root, position["root"], position["next_root"],
+                            position["last_index"], route[0], route[1], now))
+                db.execute("INSERT OR REPLACE INTO gw_seen VALUES (?, ?, ?, ?)", (device, seq, root, index))
+                self._accepts += 1
+                if self._accepts % 512 == 0:  # keep the window the verifier remembers, not every message ever
+                    db.execute("DELETE FROM gw_seen WHERE device = ? AND seq <= ?", (device, seq - 2 * SEEN_WINDOW))
+                if route[0] is not None:
+                    routes[device] = route
             db.execute("COMMIT")
         except sqlite3.Error:
             db.execute("ROLLBACK")
             raise
-        if route[0] is not None:
-            self._routes[device] = route
+        self._routes.update(routes)
 
     def record_route(self, device, provisioned_root, route):
         """Remember where ``device`` was last heard from (heartbeats, duplicates), if it changed."""

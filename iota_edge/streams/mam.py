@@ -28,6 +28,7 @@ _ZERO = b"\x01" * 729  # offset trits of zeros: a reset sponge, or padding
 _CAPACITY = memoryview(_ZERO)[243:729]  # a reset capacity, copied without allocating
 # CPython with the C kernel: its loops, not these (getattr: the MicroPython kernel has none of them)
 _K_OTRITS = getattr(_native, "otrits", None)
+_K_TRYTES = getattr(_native, "otrits_to_trytes", None)
 _K_MASK = getattr(_native, "mam_mask", None)
 _K_UNMASK = getattr(_native, "mam_unmask", None)
 _K_CHAIN = getattr(_native, "curl_chain", None)
@@ -76,6 +77,8 @@ def otrits_to_trytes(buf, start=0, end=None):
     """Tryte string of offset trits ``buf[start:end]`` (a length that is not a multiple of 3 is zero-padded)."""
     if end is None:
         end = len(buf)
+    if _K_TRYTES:
+        return _K_TRYTES(buf, start, end)
     n = end - start
     out = bytearray((n + 2) // 3)
     chars = _CHR

@@ -31,8 +31,8 @@ def vectors(name):
     return data["cases"]
 
 
-_MAM_HOOKS = {"_K_OTRITS": "otrits", "_K_MASK": "mam_mask", "_K_UNMASK": "mam_unmask", "_K_CHAIN": "curl_chain",
-              "_K_LEAF": "mam_leaf", "_K_FOLD": "mam_fold"}
+_MAM_HOOKS = {"_K_OTRITS": "otrits", "_K_TRYTES": "otrits_to_trytes", "_K_MASK": "mam_mask",
+              "_K_UNMASK": "mam_unmask", "_K_CHAIN": "curl_chain", "_K_LEAF": "mam_leaf", "_K_FOLD": "mam_fold"}
 
 
 class _Pure:
@@ -225,6 +225,11 @@ def test_mam_otrits_random(trytes):
     native = mam.trytes_to_otrits(trytes)
     with pure:
         assert mam.trytes_to_otrits(trytes) == native
+    for start, end in ((0, len(native)), (1, len(native)), (2, len(native) - 1)) if native else ():  # zero-padded
+        back = mam.otrits_to_trytes(native, start, end)
+        with pure:
+            assert mam.otrits_to_trytes(native, start, end) == back
+    assert mam.otrits_to_trytes(native) == trytes
 
 
 @pytest.mark.parametrize("mode,security", [("public", 1), ("private", 2), ("restricted", 3)])
