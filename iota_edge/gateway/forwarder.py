@@ -60,9 +60,10 @@ from iota_edge.gateway.outbox import Outbox, UnknownItem
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
-IN_FLIGHT = 8  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
-HARVEST = 4  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
+IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
+HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
 # writes, stores and refills for several items at once instead of one outbox commit and node calls per item
+ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -177,9 +178,11 @@ class Forwarder:
         self._clock = clock
         self._pool = None
         self._jobs = collections.deque()  # in flight, in submission order
+        self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
+        self._more = False  # the pass left a full batch behind (store, confirm): the next one goes at once
         self._finished_lock = threading.Lock()
         self._last_ts = 0
         self._milestone = None  # latest milestone index seen
@@ -254,14 +257,16 @@ class Forwarder:
         return work
 
     def run(self, stop):
-        """``step`` until ``stop`` (a threading.Event) is set; idle passes wait for a PoW result, the breaker or
-        the next poll instead of spinning. Cancels PoW in flight when stopping."""
+        """``step`` until ``stop`` (a threading.Event) is set; between passes wait for HARVEST finished PoW jobs,
+        the breaker or the next poll instead of spinning (a pass that left a full batch behind goes on at once).
+        Cancels PoW in flight when stopping."""
         try:
             while not stop.is_set():
                 self._wake.clear()  # before the pass: PoW results finishing during it wake the wait below
                 with self._finished_lock:
                     self._finished = 0
-                if self.step():
+                self._more = False
+                if self.step() and self._more:
                     continue
                 delay = POLL_S
                 if self.breaker.state != "closed" or self.breaker.wait():
@@ -291,8 +296,12 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        for item, gap in self._next_items(room):
-            item = self.outbox.get(item.bundle_hash)  # with its trytes: the window was read without them
+        chosen = self._next_items(room)
+        full = self.outbox.get_many([item.bundle_hash for item, _ in chosen])  # the window was read without trytes
+        for item, gap in chosen:
+            item = full.get(item.bundle_hash)
+            if item is None:  # evicted (drop_oldest) since the window was read
+                continue
             # Tips of its own for each bundle: bundles sharing a pair leave the others' tails as tips, which pile up
             # faster than milestones take them (seen: 7,400 tips after 25,000 readings, and the rate falling).
             tips = self.node.get_transactions_to_approve(self.depth)
@@ -339,9 +348,9 @@ class Forwarder:
                 held[device] = lowest[0].seq
         chosen = []
         while len(chosen) < room:
-            limit = room + len(busy) + SEQ_WINDOW
-            batch = self.outbox.next_batch("received", limit, False, skip_devices=set(held) | redo)
-            window = [i for i in batch if i.bundle_hash not in busy]
+            limit = room + SEQ_WINDOW
+            window = self.outbox.next_batch("received", limit, False, skip_devices=set(held) | redo,
+                                            skip_hashes=busy)
             queues = {}
             for item in window:
                 queues.setdefault(item.device, []).append(item)
@@ -364,15 +373,14 @@ class Forwarder:
                 busy.add(item.bundle_hash)
                 if len(chosen) >= room:
                     break
-            if not newly_held or len(batch) < limit:
+            if not newly_held or len(window) < limit:
                 break  # nothing newly held, or nothing beyond the window: the next pass looks again
         self._held = held
         return chosen
 
     def _lowest(self, device, n, busy):
         """The ``n`` lowest seqs of ``device`` waiting in the outbox and not in flight (``busy``)."""
-        return [i for i in self.outbox.next_batch("received", n + len(busy), False, device=device)
-                if i.bundle_hash not in busy][:n]
+        return self.outbox.next_batch("received", n, False, device=device, skip_hashes=busy)
 
     def _gap(self, item, top):
         """The first seq missing below ``item`` (its device's next after what was released or is in flight), or
@@ -429,6 +437,9 @@ class Forwarder:
         if not done:
             return 0
         missing = self.outbox.mark_many(done)  # missing: evicted by drop_oldest or rejected meanwhile
+        if len(self._attached) < ATTACHED_CACHE:
+            gone = set(missing)
+            self._attached.update((h, info["trytes"]) for h, _, info in done if h not in gone)
         n = len(done) - len(missing)
         self.counters["attached"] += n
         return n
@@ -436,7 +447,20 @@ class Forwarder:
     # -- storing -------------------------------------------------------------------------------------------------
 
     def _store(self):
-        items = sorted(self.outbox.next_batch("attached", STORE_BATCH), key=_store_order)
+        items = sorted(self.outbox.next_batch("attached", STORE_BATCH, trytes=False), key=_store_order)
+        if not items:
+            return 0
+        self._more = self._more or len(items) == STORE_BATCH
+        cached = self._attached
+        if len(items) < STORE_BATCH:  # every attached item is in items: forget cached ones gone meanwhile
+            live = {item.bundle_hash for item in items}
+            for h in [h for h in cached if h not in live]:
+                del cached[h]
+        unknown = [item.bundle_hash for item in items if item.bundle_hash not in cached]
+        full = self.outbox.get_many(unknown) if unknown else {}  # attached before a restart, or past the cache
+        items = [item._replace(trytes=cached.pop(item.bundle_hash)) if item.bundle_hash in cached
+                 else full.get(item.bundle_hash) for item in items]
+        items = [item for item in items if item is not None]  # gone since the window was read
         if not items:
             return 0
         try:
@@ -469,7 +493,7 @@ class Forwarder:
         now = self._clock()
         missing = self.outbox.mark_many([(item.bundle_hash, "stored", {
             "tails": item.info.get("tails") or [_tail_hash(item.trytes)], "stored_milestone": self._milestone,
-            "stored_at": now}) for item in items])
+            "stored_at": now}) for item in items], durable=False)  # lost in a power cut: stored again, idempotent
         n = len(items) - len(missing)
         self.counters["stored"] += n
         self._unchecked = self._unchecked or n > 0
@@ -507,6 +531,7 @@ class Forwarder:
             # may have had one confirmed before a crash) are looked at on the next poll, not after every store.
             return 0
         items = self.outbox.next_batch("stored", CONFIRM_BATCH, trytes=False)
+        self._more = self._more or len(items) == CONFIRM_BATCH
         advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
         self._checked_at = milestone
         self._unchecked = False

@@ -252,6 +252,13 @@ class Outbox:
     def _tx(self, read=False):
         return _Transaction(self._db, read)
 
+    def _select(self, sql, args=()):
+        """Rows of one SELECT: a single statement reads one snapshot without a transaction of its own."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            raise OutboxStorageError("outbox storage: %s" % (e,), "path") from e
+
     def _bump(self, name, n=1):
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (n, name))
 
@@ -350,11 +357,11 @@ class Outbox:
     # -- the forwarder's side -------------------------------------------------------------------------------------
 
     def next_batch(self, state: str, limit: int = 100, trytes: bool = True, *, device: Optional[str] = None,
-                   skip_devices: Iterable[str] = ()) -> List[Item]:
+                   skip_devices: Iterable[str] = (), skip_hashes: Iterable[str] = ()) -> List[Item]:
         """Up to ``limit`` items in ``state``, oldest (receive order) first. Reads only; nothing is leased.
         ``trytes=False`` leaves the transactions out (``Item.trytes`` is then ``[]``): watching a deep backlog for
         confirmation then reads a few hundred bytes per item instead of kilobytes. ``device``: only that device's
-        items, lowest seq first. ``skip_devices``: leave those devices' items out."""
+        items, lowest seq first. ``skip_devices``: leave those devices' items out; ``skip_hashes``: those items."""
         _check_state(state)
         limit = max(0, int(limit))
         columns = _ITEM_COLUMNS if trytes else _ITEM_COLUMNS.replace("trytes,", "'',", 1)
@@ -366,23 +373,34 @@ class Outbox:
         if skip:
             where += " AND device NOT IN (%s)" % ",".join("?" * len(skip))
             args += skip
-        with self._tx(read=True):
-            rows = self._db.execute("SELECT %s FROM items WHERE %s ORDER BY %s LIMIT ?" % (columns, where, order),
-                                    args + [limit]).fetchall()
+        hashes = list(skip_hashes)
+        if hashes:
+            where += " AND bundle_hash NOT IN (%s)" % ",".join("?" * len(hashes))
+            args += hashes
+        rows = self._select("SELECT %s FROM items WHERE %s ORDER BY %s LIMIT ?" % (columns, where, order),
+                            args + [limit])
         return [_item(r) for r in rows]
 
     def released(self) -> Dict[str, int]:
         """{device: the highest seq attached (``mark(..., "attached")``) or dead-lettered from the queue
         (``reject`` with its seq)}, over the outbox's whole life: pruning does not lower it."""
-        with self._tx(read=True):
-            return dict(self._db.execute("SELECT device, seq FROM released").fetchall())
+        return dict(self._select("SELECT device, seq FROM released"))
 
     def get(self, bundle_hash: str) -> Optional[Item]:
         """The item with this bundle hash, or None."""
-        with self._tx(read=True):
-            row = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?",
-                                   (bundle_hash,)).fetchone()
-        return None if row is None else _item(row)
+        rows = self._select("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?", (bundle_hash,))
+        return _item(rows[0]) if rows else None
+
+    def get_many(self, bundle_hashes: Iterable[str]) -> Dict[str, Item]:
+        """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read)."""
+        hashes = list(bundle_hashes)
+        out = {}
+        for i in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
+            part = hashes[i:i + 500]
+            for row in self._select("SELECT %s FROM items WHERE bundle_hash IN (%s)" % (
+                    _ITEM_COLUMNS, ",".join("?" * len(part))), part):
+                out[row[0]] = _item(row)
+        return out
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
@@ -392,11 +410,13 @@ class Outbox:
         if self.mark_many([(bundle_hash, new_state, info)]):
             raise UnknownItem("bundle %s: not in the outbox" % (bundle_hash,), "bundle_hash")
 
-    def mark_many(self, changes: Iterable[Any]) -> List[str]:
+    def mark_many(self, changes: Iterable[Any], durable: bool = True) -> List[str]:
         """``mark`` for many items in one transaction (one fsync): ``changes`` are (bundle_hash, new_state, info)
         with ``info`` a dict as mark's keyword arguments. Items no longer in the outbox (dropped, rejected, pruned)
         are skipped and their hashes returned; an illegal transition raises IllegalTransition and nothing of the
-        call is stored."""
+        call is stored. ``durable=False`` commits without the fsync (``synchronous=NORMAL`` for this one commit):
+        a power cut may then lose these changes, never corrupt the file; the next durable commit makes them
+        durable too. For changes that are safe to redo, such as ``stored`` (storing again is idempotent)."""
         now = self._clock()
         prepared = []
         for bundle_hash, new_state, info in changes:
@@ -405,6 +425,17 @@ class Outbox:
             trytes = info.pop("trytes", None)
             prepared.append((bundle_hash, new_state, info, None if trytes is None else _join_trytes(trytes)))
         missing = []
+        db = self._db
+        if not durable:
+            db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._mark_prepared(prepared, missing, now)
+        finally:
+            if not durable:
+                db.execute("PRAGMA synchronous=FULL")
+        return missing
+
+    def _mark_prepared(self, prepared, missing, now):
         db = self._db
         with self._tx():
             for bundle_hash, new_state, info, joined in prepared:
@@ -429,7 +460,6 @@ class Outbox:
                     sets += ", trytes = ?, nbytes = ?"
                     args += [joined, _size(joined)]
                 db.execute("UPDATE items SET " + sets + " WHERE bundle_hash = ?", args + [bundle_hash])
-        return missing
 
     # -- dead letters ---------------------------------------------------------------------------------------------
 

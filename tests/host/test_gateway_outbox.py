@@ -233,6 +233,44 @@ def test_refuse_new_applies_back_pressure_and_recovers(path):
         assert box.prune() == 1
 
 
+def test_put_many_is_one_transaction_with_a_result_per_entry(path):
+    with Outbox(path, max_items=4) as box:
+        box.put("d", 0, h(0), [tx()])
+        box.put("e", 5, h(50), [tx()])
+        results = box.put_many([("d", 0, h(0), [tx()]),      # had it: False
+                                ("e", 5, h(51), [tx(1)]),    # (device, seq) of another bundle: seq_conflict
+                                ("d", 1, h(1), [tx()]),
+                                ("d", 2, h(2), [tx()]),
+                                ("d", 3, h(3), [tx()]),      # the fifth item: full
+                                ("d", 4, h(4), [tx()])])     # behind it: not tried
+        assert results[:4] == [False, False, True, True]
+        assert isinstance(results[4], OutboxFull) and results[5] is None
+        assert [it.seq for it in box.next_batch("received", 10, device="d")] == [0, 1, 2]
+        s = box.stats()
+        assert s["counters"]["put"] == 4 and s["counters"]["refused"] == 1 and s["counters"]["seq_conflicts"] == 1
+        with pytest.raises(InvalidValue):  # a bad entry anywhere: nothing of the call is stored
+            box.put_many([("d", 9, h(9), [tx()]), ("d", -1, h(10), [tx()])])
+        assert box.get(h(9)) is None
+    with Outbox(path, max_bytes=2673) as box:
+        results = box.put_many([("f", 0, h(60), [tx(), tx()]), ("f", 1, h(61), [tx()])])
+        assert isinstance(results[0], ItemTooLarge) and results[1] is None
+
+
+def test_get_many_skip_hashes_and_a_commit_without_fsync(path):
+    with Outbox(path) as box:
+        for i in range(5):
+            box.put("d", i, h(i), [tx(i)])
+        got = box.get_many([h(1), h(3), h(99)])
+        assert sorted(got) == sorted([h(1), h(3)]) and got[h(3)].trytes == [tx(3)]
+        assert [it.seq for it in box.next_batch("received", 10, skip_hashes={h(0), h(2)})] == [1, 3, 4]
+        assert [it.seq for it in box.next_batch("received", 2, device="d", skip_hashes=[h(1)])] == [0, 2]
+        box.mark(h(0), "attached")
+        assert box.mark_many([(h(0), "stored", {"tails": ["T"]}), (h(99), "stored", {})], durable=False) == [h(99)]
+        assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again for every other commit
+    with Outbox(path) as box:  # committed (the process did not lose power)
+        assert box.get(h(0)).state == "stored" and box.get(h(0)).info["tails"] == ["T"]
+
+
 def test_refuse_new_byte_budget(path):
     with Outbox(path, max_bytes=5 * 2673) as box:
         box.put("d", 0, h(0), [tx()] * 3)
