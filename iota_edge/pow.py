@@ -30,9 +30,24 @@ def _check_mwm(mwm):
     return mwm
 
 
+def usable_cpus():
+    """CPUs this thread may run on: its affinity where the OS tells it (taskset, a container's cpuset), else the
+    CPU count, else 1 (MicroPython)."""
+    import os
+
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        try:
+            return max(1, len(affinity(0)))
+        except OSError:
+            pass
+    count = getattr(os, "cpu_count", None)
+    return max(1, (count() if count is not None else 1) or 1)
+
+
 def _check_threads(threads):
-    if threads is None:
-        return getattr(_native, "CPU_COUNT", 1) if _native.AVAILABLE else 1
+    if threads is None:  # one searcher per CPU this thread may use (more would only take turns on one)
+        return min(getattr(_native, "CPU_COUNT", 1), usable_cpus()) if _native.AVAILABLE else 1
     if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
         raise InvalidValue("threads: expected None or an int in 1..64, got %r" % (threads,), "threads")
     return threads

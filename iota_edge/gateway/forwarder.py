@@ -47,7 +47,6 @@ an Outbox opened in that thread, or a path and the forwarder opens its own Outbo
 import collections
 import concurrent.futures
 import logging
-import os
 import threading
 import time
 
@@ -56,6 +55,7 @@ from iota_edge.errors import InvalidValue, NodeError, PowCancelled
 from iota_edge.gateway.breaker import Breaker
 from iota_edge.gateway.config import ORDER_HOLD_S, POW_MODES
 from iota_edge.gateway.outbox import Outbox, UnknownItem
+from iota_edge.pow import usable_cpus
 
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
@@ -138,7 +138,7 @@ def _is_refusal(e):
 
 class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
-    ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per CPU, one kernel thread each) bundles
+    ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per usable CPU, one kernel thread each) bundles
     attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
     ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
     HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
@@ -152,7 +152,7 @@ class Forwarder:
         if not isinstance(mwm, int) or isinstance(mwm, bool) or not 1 <= mwm <= 243:
             raise InvalidValue("mwm: expected an int in 1..243, got %r" % (mwm,), "mwm")
         if workers is None:
-            workers = os.cpu_count() or 1
+            workers = usable_cpus()
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise InvalidValue("workers: expected None or an int >= 1, got %r" % (workers,), "workers")
         if not isinstance(reattach_milestones, int) or reattach_milestones < 1:
@@ -168,7 +168,7 @@ class Forwarder:
         self.mwm = mwm
         self.pow = pow
         self.workers = workers
-        self.pow_threads = max(1, (os.cpu_count() or 1) // workers)
+        self.pow_threads = max(1, usable_cpus() // workers)  # CPUs it may use (taskset, cpuset), not all there are
         self.reattach_milestones = reattach_milestones
         self.order_hold_s = float(order_hold_s)
         self.log = logger or logging.getLogger("iota_edge.gateway.forwarder")

@@ -411,3 +411,27 @@ def test_order_hold_zero_holds_nothing_and_options_are_checked(tmp_path):
         with pytest.raises(InvalidValue) as e:
             Forwarder("x.db", "http://127.0.0.1:1", order_hold_s=bad)
         assert e.value.field == "order_hold_s" and str(e.value).startswith("order_hold_s: expected")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity on this OS")
+def test_pow_threads_follow_the_cpus_the_gateway_may_use(tmp_path):
+    """A gateway pinned to one CPU (taskset, a container's cpuset) must not run two nonce searchers taking turns on
+    it: workers and threads per search come from the affinity, not from the machine's CPU count."""
+    import os
+
+    from iota_edge import pow as pow_mod
+
+    out = {}
+
+    def pinned():
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})  # this thread only
+        fwd = Forwarder(str(tmp_path / "outbox.db"), "http://127.0.0.1:1")
+        out.update(usable=pow_mod.usable_cpus(), workers=fwd.workers, threads=fwd.pow_threads,
+                   default=pow_mod._check_threads(None))
+
+    t = threading.Thread(target=pinned)
+    t.start()
+    t.join()
+    assert out == {"usable": 1, "workers": 1, "threads": 1, "default": 1}
+    assert pow_mod.usable_cpus() == len(os.sched_getaffinity(0))
