@@ -231,11 +231,22 @@ def bytes_to_trytes(data):
     return out.decode()
 
 
+# byte -> tryte value (0..26) for bytes.translate; None where bytes has no translate (MicroPython)
+_VALUES = bytes(ALPHABET.index(chr(b)) if chr(b) in ALPHABET else 0 for b in range(256)) \
+    if hasattr(bytes, "translate") else None
+
+
 def trytes_to_bytes(trytes, field="trytes"):
     """Inverse of :func:`bytes_to_trytes`: even length required, every pair must decode to 0..255."""
     trytes = check_trytes(trytes, field)
     if len(trytes) % 2:
         raise InvalidTrytes("%s: expected an even number of trytes, got %d" % (field, len(trytes)), field)
+    if _VALUES is not None:  # CPython: every tryte's value at once, then one pass over the pairs
+        vals = trytes.encode().translate(_VALUES)
+        try:
+            return bytes([lo + 27 * hi for lo, hi in zip(vals[0::2], vals[1::2])])
+        except ValueError:
+            pass  # a pair above 255: the loop below names it
     out = bytearray(len(trytes) // 2)
     index = ALPHABET.index
     for i in range(0, len(trytes), 2):

@@ -613,7 +613,8 @@ _ITEM_COLUMNS = "bundle_hash, device, seq, state, trytes, received_at, updated_a
 
 
 def _item(row):
-    return Item(row[0], row[1], row[2], row[3], row[4].split(",") if row[4] else [], row[5], row[6], row[7], json.loads(row[8]),
+    info = {} if row[8] == "{}" else json.loads(row[8])  # most received items have no info yet
+    return Item(row[0], row[1], row[2], row[3], row[4].split(",") if row[4] else [], row[5], row[6], row[7], info,
                 bool(row[9]))
 
 
