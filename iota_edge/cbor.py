@@ -194,10 +194,10 @@ def _half_to_float(h):
     return sign * math.ldexp(mant + 1024, exp - 25)
 
 
-def _decode(data, pos, depth):
-    if depth > _MAX_DEPTH:
-        _fail("nesting deeper than %d" % _MAX_DEPTH, pos)
-    if pos >= len(data):
+def _decode(data, pos, depth, end):
+    # The majors in the order a reading's maps use them (text keys, unsigned ints, maps, arrays, floats): one test
+    # each before the common cases return.
+    if pos >= end:
         _fail("unexpected end", pos)
     ib = data[pos]
     major = ib >> 5
@@ -208,41 +208,45 @@ def _decode(data, pos, depth):
         n = info
     elif info <= 27:
         size = 1 << (info - 24)
-        if pos + size > len(data):
+        if pos + size > end:
             _fail("unexpected end", pos)
         n = int.from_bytes(data[pos : pos + size], "big")
         pos += size
     else:
         _fail("indefinite length or reserved value %d" % info, start)
-    if major == 0:
-        return n, pos
-    if major == 1:
-        return -1 - n, pos
-    if major == 2 or major == 3:
-        if pos + n > len(data):
+    if major == 3 or major == 2:
+        stop = pos + n
+        if stop > end:
             _fail("string runs past the end", start)
-        raw = bytes(data[pos : pos + n])
+        raw = bytes(data[pos:stop])
         if major == 2:
-            return raw, pos + n
+            return raw, stop
         try:
-            return raw.decode("utf-8"), pos + n
+            return raw.decode("utf-8"), stop
         except UnicodeError:
             _fail("text string is not UTF-8", start)
-    if major == 4:
-        out = []
-        for _ in range(n):
-            item, pos = _decode(data, pos, depth + 1)
-            out.append(item)
-        return out, pos
-    if major == 5:
+    if major == 0:
+        return n, pos
+    if major == 5 or major == 4:
+        if depth >= _MAX_DEPTH and n:  # its items would be deeper than allowed
+            _fail("nesting deeper than %d" % _MAX_DEPTH, pos)
+        depth += 1
+        if major == 4:
+            out = []
+            for _ in range(n):
+                item, pos = _decode(data, pos, depth, end)
+                out.append(item)
+            return out, pos
         out = {}
         for _ in range(n):
-            key, pos = _decode(data, pos, depth + 1)
-            if isinstance(key, (list, dict)):
+            key, pos = _decode(data, pos, depth, end)
+            if type(key) is list or type(key) is dict:
                 _fail("map key is an array or a map", pos)
-            value, pos = _decode(data, pos, depth + 1)
+            value, pos = _decode(data, pos, depth, end)
             out[key] = value
         return out, pos
+    if major == 1:
+        return -1 - n, pos
     if major == 6:
         _fail("tags are not supported", start)
     # major 7: simple values and floats
@@ -265,7 +269,7 @@ def loads(data) -> "Any":
     """Decode one CBOR item that spans all of ``data``."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidValue("cbor: expected bytes, got %s" % type(data).__name__, "data")
-    obj, pos = _decode(data, 0, 0)
+    obj, pos = _decode(data, 0, 0, len(data))
     if pos != len(data):
         _fail("%d trailing bytes" % (len(data) - pos), pos)
     return obj
