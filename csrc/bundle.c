@@ -8,7 +8,9 @@
  * block (bytes 48..95), so the rest of that block (block 0, and block 2's first lane or the padding) is kept as
  * lanes; each try's tag block is the one before plus 3^81 (a 384-bit addition) except where the tag wraps; and the
  * digest is judged chunk by chunk straight from its 384 bits, without converting it to trits or normalizing it.
- * 32-bit targets keep the compact loop (code size). */
+ * x86-64 tries several consecutive tags at once: 8 (AVX-512F) or 4 (AVX2) Keccak-f states side by side, one per
+ * vector element, judged together (bundle_lanes.inc); the first secure one in increment order wins, so the tag and
+ * hash are exactly those of the one-at-a-time loop. 32-bit targets keep the compact loop (code size). */
 #include "iota_kernel.h"
 
 #include <string.h>
@@ -36,6 +38,21 @@ static ik_status bundle_check(const int8_t *essences, size_t n_tx)
 }
 
 #if UINTPTR_MAX > 0xffffffffu /* ---- 64-bit hosts ---- */
+
+/* Build switches for the tests (csrc/Makefile): IK_BUNDLE_NO_AVX512, IK_BUNDLE_NO_AVX2 leave those widths out, so
+ * the KATs cover every width this CPU could pick. */
+#if defined(__x86_64__) && !defined(IK_BUNDLE_NO_AVX2)
+#include <immintrin.h>
+#define BUNDLE_HAVE_AVX2 1
+#ifndef IK_BUNDLE_NO_AVX512
+#define BUNDLE_HAVE_AVX512 1
+#define MAX_WAYS 8
+#else
+#define MAX_WAYS 4
+#endif
+#else
+#define MAX_WAYS 1
+#endif
 
 /* 3^81 (a tag increment moves its block by this much) as 64-bit limbs, least significant first. */
 static const uint64_t pow3_81[3] = {0xb6bf0c69d56d7cc3ull, 0x4d98d5cea149e834ull, 0x1ull};
@@ -195,10 +212,87 @@ static void hash_one(const bundle_ctx *ctx, const uint64_t tag[BLOCK_LANES], uin
     memcpy(digest, st, BLOCK_LANES * sizeof st[0]);
 }
 
-/* Hashes the candidate with this tag block and returns 0 if its hash is secure (its digest lanes in digest), 1 if
- * not. */
-static unsigned try_one(const bundle_ctx *ctx, const uint64_t tag[BLOCK_LANES], uint64_t digest[BLOCK_LANES])
+/* ---- several candidates at once (x86): bundle_lanes.inc per width ---- */
+#ifdef BUNDLE_HAVE_AVX2
+static const uint64_t bundle_rc[24] = { /* keccak.c's round constants */
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
+    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
+    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
+
+/* AVX2: 4 candidates, plain vector operations (rotations as two shifts). */
+#define BL_W 4
+#define BL_SUFFIX x4
+#define BL_ATTR __attribute__((target("avx2")))
+#include "bundle_lanes.inc"
+#undef BL_W
+#undef BL_SUFFIX
+#undef BL_ATTR
+
+#ifdef BUNDLE_HAVE_AVX512
+/* AVX-512F: 8 candidates; vprolq, and vpternlogq for chi (0xd2: b0 ^ (~b1 & b2)) and the column parities (0x96:
+ * three-way XOR). */
+#define BL_W 8
+#define BL_SUFFIX x8
+#define BL_ATTR __attribute__((target("avx512f")))
+#define BL_ROL(x, n) ((VU)_mm512_rol_epi64((__m512i)(x), n))
+#define BL_CHI(b0, b1, b2) ((VU)_mm512_ternarylogic_epi64((__m512i)(b0), (__m512i)(b1), (__m512i)(b2), 0xd2))
+#define BL_XOR5(x0, x1, x2, x3, x4)                                                                                 \
+    ((VU)_mm512_ternarylogic_epi64(                                                                                 \
+        _mm512_ternarylogic_epi64((__m512i)(x0), (__m512i)(x1), (__m512i)(x2), 0x96), (__m512i)(x3), (__m512i)(x4), \
+        0x96))
+#include "bundle_lanes.inc"
+#undef BL_W
+#undef BL_SUFFIX
+#undef BL_ATTR
+#endif
+#endif
+
+#ifdef BUNDLE_HAVE_AVX2
+__attribute__((target("sse"))) static unsigned bundle_mxcsr(void)
 {
+    return _mm_getcsr();
+}
+#endif
+
+/* Candidates per group on this CPU. */
+static unsigned bundle_ways(void)
+{
+#ifdef BUNDLE_HAVE_AVX2
+    if (bundle_mxcsr() & 0x6000u) { /* the screens round to nearest (bundle_lanes.inc): not under another mode */
+        return 1;
+    }
+#endif
+#ifdef BUNDLE_HAVE_AVX512
+    if (__builtin_cpu_supports("avx512f")) {
+        return 8;
+    }
+#endif
+#ifdef BUNDLE_HAVE_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        return 4;
+    }
+#endif
+    return 1;
+}
+
+/* Hashes ways candidates (tag block lane m of candidate c at tag[ways * m + c]) and returns the first whose hash is
+ * secure, its digest lanes in digest; ways if none. */
+static unsigned try_group(const bundle_ctx *ctx, unsigned ways, const uint64_t *tag, uint64_t digest[BLOCK_LANES])
+{
+#ifdef BUNDLE_HAVE_AVX512
+    if (ways == 8) {
+        return try_x8(ctx, tag, digest);
+    }
+#endif
+#ifdef BUNDLE_HAVE_AVX2
+    if (ways == 4) {
+        return try_x4(ctx, tag, digest);
+    }
+#endif
+    (void)ways;
     hash_one(ctx, tag, digest);
     return digest_secure(digest) ? 0 : 1;
 }
@@ -263,14 +357,16 @@ static void tag_next(int8_t *essences, uint64_t w[BLOCK_LANES])
 ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_TRITS])
 {
     bundle_ctx ctx;
-    uint64_t tag[BLOCK_LANES];
+    uint64_t tag[BLOCK_LANES * MAX_WAYS];
     uint64_t digest[BLOCK_LANES];
     uint64_t w[BLOCK_LANES];
+    unsigned ways;
     size_t b;
     ik_status st = bundle_check(essences, n_tx);
     if (st != IK_OK) {
         return st;
     }
+    ways = bundle_ways();
     ctx.essences = essences;
     ctx.n_tx = n_tx;
     memset(ctx.head, 0, sizeof ctx.head);
@@ -281,15 +377,22 @@ ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_
     ctx.head[RATE_LANES - 1] = n_tx > 1 ? ctx.cache[0][0] : 0x8000000000000001ull; /* block 2's first lane or pad */
     tag_block_load(essences + IK_HASH_TRITS, w);
     for (;;) {
+        unsigned c;
         int m;
-        for (m = 0; m < BLOCK_LANES; m++) {
-            tag[m] = bswap64(w[BLOCK_LANES - 1 - m]);
+        /* candidates tag, tag + 1, ..., tag + ways - 1; the essences then hold tag + ways */
+        for (c = 0; c < ways; c++) {
+            for (m = 0; m < BLOCK_LANES; m++) {
+                tag[ways * (unsigned)m + c] = bswap64(w[BLOCK_LANES - 1 - m]);
+            }
+            tag_next(essences, w);
         }
-        tag_next(essences, w); /* the essences hold the next candidate */
-        if (try_one(&ctx, tag, digest) == 0) {
+        c = try_group(&ctx, ways, tag, digest);
+        if (c < ways) {
             uint8_t block[IK_KERL_BYTES];
             int8_t normalized[IK_HASH_TRYTES];
-            tag_decrement(essences + TAG_START);
+            for (; c < ways; c++) {
+                tag_decrement(essences + TAG_START);
+            }
             for (m = 0; m < IK_KERL_BYTES; m++) { /* ik_kerl_squeeze_bytes' byte order */
                 block[m] = (uint8_t)(digest[m / 8] >> (8 * (m % 8)));
             }
@@ -300,8 +403,9 @@ ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_
             if (m == IK_HASH_TRYTES) {
                 return IK_OK;
             }
-            /* Never taken while digest_secure agrees with ik_normalize (the tests hold them equal); should it not, a 13
-             * must not get out: go on from the next tag. */
+            /* Never taken while the screens agree with ik_normalize (the tests hold them equal); should one not, a
+             * 13 must not get out: go on one at a time from the next tag. */
+            ways = 1;
             tag_increment(essences + TAG_START);
             tag_block_load(essences + IK_HASH_TRITS, w);
         }
