@@ -326,6 +326,96 @@ static void test_bundle(tally *t)
     check(t, ik_bundle_finalize(essences, 0, hash) == IK_ERR_LENGTH, "bundle empty", 0);
     essences[400] = -2;
     check(t, ik_bundle_finalize(essences, 1, hash) == IK_ERR_TRIT, "bundle trits", 0);
+    essences[400] = 0;
+    essences[3 * 486 - 1] = 2;
+    check(t, ik_bundle_finalize(essences, 3, hash) == IK_ERR_TRIT, "bundle trits", 1);
+}
+
+static uint32_t kat_rng = 0x2545f491u;
+
+static uint32_t kat_random(void)
+{
+    kat_rng ^= kat_rng << 13;
+    kat_rng ^= kat_rng >> 17;
+    kat_rng ^= kat_rng << 5;
+    return kat_rng;
+}
+
+static unsigned reference_wraps; /* tags that went from 'M...M' to 'N...N' */
+
+/* The M-bug loop one try at a time, from the public Kerl and ik_normalize (the form bundle.c keeps for 32-bit
+ * targets); returns the number of tries. */
+static unsigned bundle_reference(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_TRITS])
+{
+    unsigned tries = 1;
+    for (;; tries++) {
+        ik_kerl k;
+        int8_t normalized[IK_HASH_TRYTES];
+        int i;
+        ik_kerl_init(&k);
+        ik_kerl_absorb(&k, essences, n_tx * 486);
+        ik_kerl_squeeze(&k, hash, IK_HASH_TRITS);
+        ik_normalize(hash, normalized);
+        for (i = 0; i < IK_HASH_TRYTES && normalized[i] != 13; i++) {
+        }
+        if (i == IK_HASH_TRYTES) {
+            return tries;
+        }
+        for (i = 324; i < 405; i++) { /* obsolete tag + 1, the carry out of its last trit dropped */
+            if (essences[i] < 1) {
+                essences[i]++;
+                break;
+            }
+            essences[i] = -1;
+        }
+        reference_wraps += i == 405;
+    }
+}
+
+/* ik_bundle_finalize (on whichever width this build and CPU pick: the host tests build it with each) against the
+ * reference on random bundles of 1..6 transactions (some of 7..10, past the blocks bundle.c keeps converted), a
+ * quarter with a tag a few increments below 'M...M' (so the wrap to 'N...N' falls inside the tries) and some
+ * exactly 'M...M'. Same tag, same hash, nothing else written (the whole buffers compared). */
+static void test_bundle_random(tally *t)
+{
+#ifdef KAT_SMALL
+    enum { CASES = 150 };
+#else
+    enum { CASES = 2000 };
+#endif
+    static int8_t a[10 * 486];
+    static int8_t b[10 * 486];
+    int8_t ha[IK_HASH_TRITS];
+    int8_t hb[IK_HASH_TRITS];
+    unsigned most = 0;
+    int i;
+    for (i = 0; i < CASES; i++) {
+        size_t n_tx = 1 + kat_random() % 6;
+        size_t j;
+        unsigned tries;
+        if (i % 97 == 5) {
+            n_tx = 7 + kat_random() % 4;
+        }
+        for (j = 0; j < n_tx * 486; j++) {
+            a[j] = (int8_t)((int)(kat_random() % 3u) - 1);
+        }
+        if (i % 4 == 1) { /* 'M...M' less a few: the trits above a random few are 1 */
+            for (j = 324 + kat_random() % 7; j < 405; j++) {
+                a[j] = 1;
+            }
+        } else if (i % 16 == 2) {
+            memset(a + 324, 1, 81);
+        }
+        memcpy(b, a, n_tx * 486);
+        tries = bundle_reference(a, n_tx, ha);
+        most = tries > most ? tries : most;
+        check(t, ik_bundle_finalize(b, n_tx, hb) == IK_OK && memcmp(a, b, sizeof a) == 0 &&
+                     memcmp(ha, hb, IK_HASH_TRITS) == 0,
+              "bundle random", i);
+    }
+    /* the cases did reach long searches and wrapped tags */
+    check(t, most >= (CASES >= 1000 ? 400u : 100u), "bundle random tries", (int)most);
+    check(t, reference_wraps >= CASES / 40, "bundle random wraps", (int)reference_wraps);
 }
 
 static void test_pow(tally *t)
@@ -393,6 +483,7 @@ int main(void)
     test_iss(&t);
     test_mam(&t);
     test_bundle(&t);
+    test_bundle_random(&t);
     test_pow(&t);
     printf("%d passed, %d failed\n", t.passed, t.failed);
     return t.failed != 0;

@@ -268,6 +268,46 @@ def test_bundle_finalize_wraps_an_all_m_tag():
         assert bundle.prepare_transfer(None, transfers, timestamp=timestamp) == native
 
 
+def _random_essences(rng, n_tx, tag):
+    essences = ["".join(rng.choice(ALPHABET) for _ in range(162)) for _ in range(n_tx)]
+    essences[0] = essences[0][:108] + tag + essences[0][135:]
+    return essences
+
+
+def test_bundle_finalize_equals_the_python_loop(monkeypatch):
+    """The kernel's M-bug loop (several tags at once where the CPU has AVX2 or AVX-512) against the one-try-at-a-time
+    loop of bundle._secure_hash (with the kernel's loop off, so each try is one kerl_hash and a Python normalize):
+    2000 random bundles of 1..6 transactions, a quarter of them with a tag a few increments below 'M' * 27 (the wrap
+    to 'N' * 27 falls inside the tries) and some exactly 'M' * 27. Same tag, same hash."""
+    rng = random.Random(20240613)
+    wrapped = 0
+    for i in range(2000):
+        if i % 4 == 1:
+            tag = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 2))).ljust(27, "M")
+        elif i % 16 == 2:
+            tag = "M" * 27
+        else:
+            tag = "".join(rng.choice(ALPHABET) for _ in range(27))
+        essences = _random_essences(rng, rng.randint(1, 6), tag)
+        native = _native.bundle_finalize("".join(essences))
+        with monkeypatch.context() as m:
+            m.setattr(bundle, "_K_FINALIZE", None)
+            assert bundle._secure_hash(essences) == native, i
+        wrapped += tag.endswith("M") and native[0].endswith("N")
+    assert wrapped >= 200
+
+
+def test_bundle_finalize_equals_the_pure_loop():
+    """A few bundles all in Python (pure Kerl too); the first two wrap to 'N' * 27 on the way."""
+    rng = random.Random(7)
+    for i, tag in enumerate(["M" * 27, "L" + "M" * 26, "9" * 27, "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"]):
+        essences = _random_essences(rng, 1 + i % 3, tag)
+        native = _native.bundle_finalize("".join(essences))
+        with pure:
+            assert bundle._secure_hash(essences) == native
+        assert native[0].endswith("N" * 20) == (i < 2)
+
+
 @pytest.mark.parametrize("essences", ["", "A" * 161, "A" * 163, "a" * 162])
 def test_bundle_finalize_refuses_bad_essences(essences):
     with pytest.raises(InvalidTrytes):
