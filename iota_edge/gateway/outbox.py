@@ -436,11 +436,22 @@ class Outbox:
         return missing
 
     def _mark_prepared(self, prepared, missing, now):
+        """One read of every item concerned, then one executemany per kind of update (each statement per row cost
+        more than the rows themselves). An item changed twice in one call sees its first change."""
         db = self._db
         with self._tx():
+            rows = {}
+            hashes = list({p[0] for p in prepared})
+            for i in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
+                part = hashes[i:i + 500]
+                for r in db.execute("SELECT bundle_hash, state, info, device, seq FROM items WHERE bundle_hash IN "
+                                    "(%s)" % ",".join("?" * len(part)), part):
+                    rows[r[0]] = [r[1], r[2], r[3], r[4]]
+            updates = {}  # statement -> its rows of arguments, in order
+            releases = []
+            batch = set()  # hashes in ``updates``: a repeat runs the statements so far first
             for bundle_hash, new_state, info, joined in prepared:
-                row = db.execute("SELECT state, info, device, seq FROM items WHERE bundle_hash = ?",
-                                 (bundle_hash,)).fetchone()
+                row = rows.get(bundle_hash)
                 if row is None:
                     missing.append(bundle_hash)
                     continue
@@ -449,17 +460,31 @@ class Outbox:
                     legal = " or ".join(TRANSITIONS[old]) or "nothing (final)"
                     raise IllegalTransition("bundle %s...: cannot go from %s to %s; from %s it may go to %s" % (
                         bundle_hash[:9], old, new_state, old, legal), old, new_state)
-                merged = json.loads(row[1])
+                merged = {} if row[1] == "{}" else json.loads(row[1])
                 merged.update(info)
+                row[0], row[1] = new_state, json.dumps(merged, sort_keys=True)
                 sets = "state = ?, updated_at = ?, info = ?"
-                args = [new_state, now, json.dumps(merged, sort_keys=True)]
+                args = [new_state, now, row[1]]
                 if new_state == "attached":
                     sets += ", attempts = attempts + 1"
-                    db.execute(_RELEASE, (row[2], row[3], now))
+                    releases.append((row[2], row[3], now))
                 if joined is not None:
                     sets += ", trytes = ?, nbytes = ?"
                     args += [joined, _size(joined)]
-                db.execute("UPDATE items SET " + sets + " WHERE bundle_hash = ?", args + [bundle_hash])
+                if bundle_hash in batch:
+                    self._run_updates(updates)
+                    batch.clear()
+                batch.add(bundle_hash)
+                updates.setdefault("UPDATE items SET " + sets + " WHERE bundle_hash = ?", []).append(
+                    args + [bundle_hash])
+            self._run_updates(updates)
+            if releases:
+                db.executemany(_RELEASE, releases)  # order-free: a device's released seq only goes up
+
+    def _run_updates(self, updates):
+        for sql, rows in updates.items():
+            self._db.executemany(sql, rows)
+        updates.clear()
 
     # -- dead letters ---------------------------------------------------------------------------------------------
 

@@ -271,6 +271,25 @@ def test_get_many_skip_hashes_and_a_commit_without_fsync(path):
         assert box.get(h(0)).state == "stored" and box.get(h(0)).info["tails"] == ["T"]
 
 
+def test_mark_many_applies_changes_in_order_even_for_one_item_twice(path):
+    with Outbox(path) as box:
+        for i in range(4):
+            box.put("d", i, h(i), [tx(i)])
+        missing = box.mark_many([(h(0), "attached", {"trytes": [tx(9)], "tails": ["A"]}),
+                                 (h(1), "attached", {}),
+                                 (h(0), "stored", {"stored_at": 5}),   # the same item again: sees the first change
+                                 (h(77), "stored", {}),
+                                 (h(2), "attached", {"tails": ["C"]})])
+        assert missing == [h(77)]
+        it = box.get(h(0))
+        assert it.state == "stored" and it.trytes == [tx(9)] and it.info == {"tails": ["A"], "stored_at": 5}
+        assert it.attempts == 1 and box.get(h(2)).info == {"tails": ["C"]}
+        assert box.released() == {"d": 2}
+        with pytest.raises(IllegalTransition):  # h(3) received -> stored: nothing of the call is kept
+            box.mark_many([(h(2), "stored", {}), (h(3), "stored", {})])
+        assert box.get(h(2)).state == "attached" and box.get(h(3)).state == "received"
+
+
 def test_refuse_new_byte_budget(path):
     with Outbox(path, max_bytes=5 * 2673) as box:
         box.put("d", 0, h(0), [tx()] * 3)
