@@ -11,7 +11,8 @@ three values; 8 devices), so each is a 2-transaction bundle. Per CPU layout:
   in a deployment where the node is another machine; ``shared``: everything on every CPU, the node's validation
   competing with the PoW. ``--layout both`` (default) measures both.
 - PoW-bound: attach_to_tangle of exactly the bundles the gateway builds for these readings, one bundle per gateway
-  CPU at a time (one kernel thread each), nothing else running.
+  CPU at a time (one kernel thread each), nothing else running; measured before, between and after the two runs
+  below, each run being compared with the mean of the two measurements either side of it (a VM's speed drifts).
 - End to end from the outbox: a producer thread puts the bundles into a fresh SQLite outbox; the Forwarder (PoW on
   the gateway) attaches, stores and broadcasts them to the project's node (its own process, loopback HTTP), waits
   for the coordinator's milestones (every 0.5 s); an acknowledger acks and prunes.
@@ -511,9 +512,12 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
     say("  layout %s: gateway on CPU %s, node on CPU %s" % (
         "split" if gw_cpus else "shared", ",".join(map(str, sorted(gw_cpus))) if gw_cpus else "all",
         ",".join(map(str, sorted(node_cpus))) if node_cpus else "all (shared)"))
-    r["pow_bound_per_s"] = pow_rate(readings, args.mwm, workers, threads)
+    # The PoW-bound rate is measured before, between and after the two runs, and each run is compared with the
+    # mean of the measurements either side of it: a VM's speed drifts over seconds, and a single measurement taken
+    # before both runs made the ratios move by +-15% from one invocation to the next.
+    bounds = [pow_rate(readings, args.mwm, workers, threads)]
     say("    PoW-bound (attach_to_tangle, %d worker(s) x %d thread(s)) : %8.1f readings/s" % (
-        workers, threads, r["pow_bound_per_s"]))
+        workers, threads, bounds[0]))
     runs = (("outbox", "from the outbox (a producer puts the bundles)", lambda url, tmp: end_to_end(
                 readings, url, args.mwm, workers, tmp)),
             ("gateway", "the gateway service from its inbox (verify, build, outbox, PoW, node, ack)",
@@ -527,12 +531,16 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
             finally:
                 proc.terminate()
                 proc.wait(30)
+        bounds.append(pow_rate(readings, args.mwm, workers, threads))
+        e["pow_bound_per_s"] = (bounds[-2] + bounds[-1]) / 2
         e["stored_per_s"] = args.readings / e["seconds_to_stored"]
         e["confirmed_per_s"] = args.readings / e["seconds_to_confirmed"]
-        e["ratio_stored"] = e["stored_per_s"] / r["pow_bound_per_s"]
-        e["ratio_confirmed"] = e["confirmed_per_s"] / r["pow_bound_per_s"]
+        e["ratio_stored"] = e["stored_per_s"] / e["pow_bound_per_s"]
+        e["ratio_confirmed"] = e["confirmed_per_s"] / e["pow_bound_per_s"]
         r[name] = e
         say("    end to end, %s:" % label)
+        say("      PoW-bound after it %.1f readings/s; the ratios use the mean with the one before, %.1f" % (
+            bounds[-1], e["pow_bound_per_s"]))
         say("      -> stored on the node                : %8.1f readings/s  (ratio %.2f)" % (
             e["stored_per_s"], e["ratio_stored"]))
         say("      -> confirmed and acknowledged        : %8.1f readings/s  (ratio %.2f)" % (
@@ -543,6 +551,8 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
             t = e["thread_cpu_seconds"]
             say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, Python around the nonce searches %.2f ms"
                 % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers_python")))
+    r["pow_bound_per_s"] = sum(bounds) / len(bounds)
+    r["pow_bound_samples"] = bounds
     return r
 
 

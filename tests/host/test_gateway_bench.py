@@ -18,7 +18,7 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
     assert result["transactions_per_reading"] == 2.0  # MAM security 1 reading: signature + message, 2 fragments
     assert set(result["layouts"]) <= {"split", "shared"} and result["layouts"]
     for layout in result["layouts"].values():
-        assert layout["pow_bound_per_s"] > 0
+        assert layout["pow_bound_per_s"] > 0 and len(layout["pow_bound_samples"]) == 3  # before, between, after
         gw = layout["gateway"]
         assert gw["counters"]["accepted"] == 16 and gw["counters"]["duplicates"] == 0, gw["counters"]
         assert gw["rejects"] == {}
@@ -26,5 +26,6 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
         for run in (layout["outbox"], gw):
             assert 0 < run["seconds_to_stored"] <= run["seconds_to_confirmed"]
             assert run["node_cpu_seconds"] is not None
+            assert run["ratio_stored"] == run["stored_per_s"] / run["pow_bound_per_s"]
     # /proc counts in 10 ms ticks: one short run may show 0, but verifying 16 signed readings per layout does not
     assert sum(layout["gateway"]["thread_cpu_seconds"]["ingest"] for layout in result["layouts"].values()) > 0
