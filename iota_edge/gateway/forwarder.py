@@ -14,9 +14,12 @@ storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates 
 ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
 refused or does not confirm.
 
-Cost per item, for throughput: up to IN_FLIGHT PoW jobs per worker are queued, so the pool keeps working while this
-thread talks to the node; each pass writes its results in one outbox transaction (``Outbox.mark_many``), stores
-everything attached in one storeTransactions call, and reads the outbox without trytes where it does not send them.
+Cost per item, for throughput: up to IN_FLIGHT (16) PoW jobs per worker are queued, so the pool keeps working while
+this thread talks to the node, and the thread wakes once HARVEST (8) of them finished rather than after each, so a
+pass handles several items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
+one storeTransactions call, sent from the trytes it has just written (not read back), the ``stored`` marks without an
+fsync (storing again after a power cut is harmless). It reads the outbox without trytes where it does not send them,
+and its window of waiting items without those in flight.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
 again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued

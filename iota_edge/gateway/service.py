@@ -9,7 +9,10 @@
 
 Threads: each transport has its own (paho's network loop, one per serial port) and hands every message to the
 ingestion thread, which alone owns the outbox connection, the verifier and the device state: decode, verify, build
-the bundle, ``Outbox.put``, record the device's position, settle the message (MQTT PUBACK / serial frame ACK). The
+the bundle, ``Outbox.put``, record the device's position, settle the message (MQTT PUBACK / serial frame ACK). It
+takes the messages waiting in its inbox as a burst (up to BURST) and stores the burst's accepted readings with one
+outbox commit (one fsync: on an SD card that is what limits a gateway) and one device-state commit, then settles
+them in arrival order; a reject, duplicate or heartbeat in between first commits and settles the ones before it. The
 same thread sends acknowledgements when the outbox has confirmed (or, with ``ack_on = "stored"``, stored) items.
 The forwarder runs in its own thread with its own outbox connection on the same file. Metrics are served by a
 fourth thread from snapshots, never by touching SQLite connections of other threads.
