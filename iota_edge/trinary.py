@@ -52,6 +52,11 @@ except AttributeError:  # MicroPython has no str.maketrans
         return ""
 
 
+def is_trytes(s):
+    """True when ``s`` is a str of tryte characters only (9A-Z; the empty string too)."""
+    return isinstance(s, str) and not _invalid_chars(s)
+
+
 def check_trytes(trytes, field="trytes", length=None, multiple=None):
     """Return ``trytes`` as a str after checking alphabet and length; raise InvalidTrytes naming ``field``.
 

@@ -16,6 +16,7 @@ import threading
 import time
 
 from iota_edge.errors import IotaEdgeError
+from iota_edge.trinary import is_trytes
 
 from simulators.node import tips as tip_selection
 from simulators.node.errors import BadParameter, Refused
@@ -27,15 +28,12 @@ TRYTES = 2673
 MAX_REQUEST_LIST = 1000  # IRI --max-requests-list
 MAX_GET_TRYTES = 10000
 MAX_BODY = 1000000  # IRI --max-body-length
-_TRYTE_CHARS = frozenset("9ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def now_ms():
     return int(time.time() * 1000)
 
 
 def _is_trytes(value, length):
-    return isinstance(value, str) and len(value) == length and _TRYTE_CHARS.issuperset(value)
+    return isinstance(value, str) and len(value) == length and is_trytes(value)
 
 
 def _require(request, name):
@@ -231,7 +229,7 @@ class Api:
         if "tags" in request:
             tags = _set(request, "tags", 0)
             for t in tags:
-                if not t or len(t) > 27 or not _TRYTE_CHARS.issuperset(t) or t == "9" * len(t):
+                if not t or len(t) > 27 or not is_trytes(t) or t == "9" * len(t):
                     raise BadParameter("Invalid tags input")
             keys["tags"] = tags
         if not keys:
