@@ -234,7 +234,7 @@ class Gateway:
             if not self._stop.is_set():
                 self.log.event("error", "ingestion_stopped")
                 self.failed.set()
-            for inbound in self._held:
+            for inbound in self._held + [entry[0] for entry in self._group]:  # not kept: the transport redelivers
                 inbound.settle(False)
             self._state.close()
             self._outbox.close()
