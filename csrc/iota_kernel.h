@@ -78,6 +78,7 @@ ik_status ik_curl_chains(int8_t *states, size_t n, const unsigned *times, unsign
 
 /* ---- Keccak-f[1600] (keccak.c) ----------------------------------------------------------------------- */
 void ik_keccak_f1600(uint64_t st[25]);
+extern const uint64_t ik_keccak_rc[24]; /* its round constants (bundle.c's multi-lane rounds use them too) */
 
 /* ---- Kerl (kerl.c) [§4] ------------------------------------------------------------------------------ */
 typedef struct {

@@ -4,7 +4,7 @@
  * three times faster; Kerl bundle hashing (bundle.c) runs it a few hundred times per bundle. */
 #include "iota_kernel.h"
 
-static const uint64_t keccak_rc[24] = {
+const uint64_t ik_keccak_rc[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
     0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
     0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
@@ -62,7 +62,7 @@ void ik_keccak_f1600(uint64_t st[25])
         KECCAK_ROW(10, 11, 12, 13, 14, 01, 1, 1, 07, 2, 6, 13, 3, 25, 19, 4, 8, 20, 0, 18);
         KECCAK_ROW(15, 16, 17, 18, 19, 04, 4, 27, 05, 0, 36, 11, 1, 10, 17, 2, 15, 23, 3, 56);
         KECCAK_ROW(20, 21, 22, 23, 24, 02, 2, 62, 08, 3, 55, 14, 4, 39, 15, 0, 41, 21, 1, 2);
-        a00 = e00 ^ keccak_rc[round], a01 = e01, a02 = e02, a03 = e03, a04 = e04;
+        a00 = e00 ^ ik_keccak_rc[round], a01 = e01, a02 = e02, a03 = e03, a04 = e04;
         a05 = e05, a06 = e06, a07 = e07, a08 = e08, a09 = e09;
         a10 = e10, a11 = e11, a12 = e12, a13 = e13, a14 = e14;
         a15 = e15, a16 = e16, a17 = e17, a18 = e18, a19 = e19;
@@ -105,7 +105,7 @@ void ik_keccak_f1600(uint64_t st[25])
                 st[y + x] = c[x] ^ (~c[(x + 1) % 5] & c[(x + 2) % 5]);
             }
         }
-        st[0] ^= keccak_rc[round]; /* iota */
+        st[0] ^= ik_keccak_rc[round]; /* iota */
     }
 #endif
 }
