@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from iota_edge import _native, bundle, curl, kerl, signing
 from iota_edge.curl import Curl
 from iota_edge.errors import InvalidTrytes
+from iota_edge.errors import InvalidMessage
 from iota_edge.streams import Channel, mam, parse_payload
+from iota_edge.streams import parser as mam_parser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALPHABET = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -33,21 +35,24 @@ def vectors(name):
 
 _MAM_HOOKS = {"_K_OTRITS": "otrits", "_K_TRYTES": "otrits_to_trytes", "_K_MASK": "mam_mask",
               "_K_UNMASK": "mam_unmask", "_K_CHAIN": "curl_chain", "_K_LEAF": "mam_leaf", "_K_FOLD": "mam_fold"}
+_PARSER_HOOKS = {"_K_PARSE": "mam_parse"}  # bound in streams.parser
 
 
 class _Pure:
     """Run the lead's modules on their pure-Python code paths inside a ``with pure:`` block (MAM's loops are bound
-    when streams.mam is imported: mam._K_*)."""
+    when streams.mam is imported: mam._K_*; the whole verification when streams.parser is: parser._K_PARSE)."""
 
     def __enter__(self):
         _native.AVAILABLE = False
-        for name in _MAM_HOOKS:
-            setattr(mam, name, None)
+        for module, hooks in ((mam, _MAM_HOOKS), (mam_parser, _PARSER_HOOKS)):
+            for name in hooks:
+                setattr(module, name, None)
 
     def __exit__(self, *exc):
         _native.AVAILABLE = True
-        for name, function in _MAM_HOOKS.items():
-            setattr(mam, name, getattr(_native, function))
+        for module, hooks in ((mam, _MAM_HOOKS), (mam_parser, _PARSER_HOOKS)):
+            for name, function in hooks.items():
+                setattr(module, name, getattr(_native, function))
 
 
 pure = _Pure()
@@ -171,6 +176,11 @@ def otrit_lists(min_size, max_size):
 def test_mam_uses_the_kernel():
     for name, function in _MAM_HOOKS.items():
         assert getattr(mam, name) is getattr(_native, function), name
+    for name, function in _PARSER_HOOKS.items():
+        assert getattr(mam_parser, name) is getattr(_native, function), name
+    with pure:
+        assert all(getattr(mam, name) is None for name in _MAM_HOOKS)
+        assert all(getattr(mam_parser, name) is None for name in _PARSER_HOOKS)
 
 
 @settings(max_examples=40, deadline=None)
