@@ -51,6 +51,15 @@ void ik_mam_mask(ik_curl *ctx, int8_t *buf, size_t len);
 void ik_mam_unmask(ik_curl *ctx, int8_t *buf, size_t len);
 ik_status ik_mam_leaf(const int8_t hmac[243], const int8_t *signature, unsigned security, int8_t leaf[243]);
 void ik_mam_fold(int8_t node[243], const int8_t *siblings, unsigned depth, uint64_t index);
+typedef struct {
+    uint32_t reason;
+    uint32_t security;
+    uint32_t depth;
+    uint64_t index;
+    size_t message_trytes;
+} ik_mam_parsed;
+ik_status ik_mam_parse(const char *payload, size_t n, const char root[81], const int8_t key[243], int8_t *work,
+                       char *message, char next_root[81], ik_mam_parsed *out);
 int ik_pow_simd_supported(ik_simd simd);
 ik_simd ik_pow_simd_best(void);
 unsigned ik_pow_simd_lanes(ik_simd simd);

@@ -151,6 +151,33 @@ ik_status ik_mam_leaf(const int8_t hmac[IK_HASH_TRITS], const int8_t *signature,
 /* node = the root reached through depth siblings (243 trits each, bottom up): at level b the parent is
  * Curl-P-27(sibling | node) when bit b of index is set, else Curl-P-27(node | sibling); bits above 63 count as 0. */
 void ik_mam_fold(int8_t node[IK_HASH_TRITS], const int8_t *siblings, unsigned depth, uint64_t index);
+/* Why ik_mam_parse refused a payload: the reasons of iota_edge's InvalidMessage. */
+typedef enum {
+    IK_MAM_VERIFIED = 0,
+    IK_MAM_DECODE = 1,   /* malformed: pascal integers, lengths, the trits after the siblings */
+    IK_MAM_NONCE = 2,    /* the message hash has no security level (bad nonce or wrong side key) */
+    IK_MAM_INDEX = 3,    /* the leaf index does not fit the tree the siblings describe */
+    IK_MAM_SIGNATURE = 4 /* signature and siblings do not lead to the root */
+} ik_mam_reason;
+typedef struct {
+    uint32_t reason;       /* an ik_mam_reason */
+    uint32_t security;     /* the rest: set when verified */
+    uint32_t depth;        /* siblings: the tree has 2^depth leaves */
+    uint64_t index;        /* leaf position */
+    size_t message_trytes; /* written to message */
+} ik_mam_parsed;
+/* The whole verification of a MAM v0 payload (n trytes, trailing 9s allowed) against root, as
+ * iota_edge.streams.parser.parse_payload does it: pascal index and length, a Curl-P-27 sponge over key (the side
+ * key, or 243 zero trits) | root | header, unmask next root, message and nonce, the security of the message hash,
+ * unmask the rest, pascal sibling count, bounds, index < 2^depth, zero trits after the siblings, leaf of the
+ * signature (ik_mam_leaf), fold (ik_mam_fold), compare with root. work: 3 n trits (the unmasked payload ends up
+ * there); message: room for n trytes. IK_OK with out and the message and next_root trytes filled in;
+ * IK_ERR_MISMATCH with out->reason; IK_ERR_TRYTE for a bad character, IK_ERR_TRIT for a key trit outside -1..1.
+ * Index and length pascal integers of 14 value trytes (values beyond 2^61) are refused as IK_MAM_DECODE.
+ * Stack: 4.7 KiB in all on 32-bit targets (ik_mam_leaf inside it 3.1 KiB). */
+ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
+                       const int8_t key[IK_HASH_TRITS], int8_t *work, char *message,
+                       char next_root[IK_HASH_TRYTES], ik_mam_parsed *out);
 
 /* ---- Proof of work: bit-sliced Curl-P-81 nonce search (pow.c, pow_x86.c, pow_neon.c) [§3.4] ----------- */
 typedef enum {

@@ -70,6 +70,7 @@ else:
         mam_unmask = _c.mam_unmask
         mam_leaf = _c.mam_leaf
         mam_fold = _c.mam_fold
+        mam_parse = _c.mam_parse
         bundle_finalize = _c.bundle_finalize
         kerl_hash = _c.kerl_hash
         generate_address = _c.generate_address

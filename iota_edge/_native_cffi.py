@@ -140,6 +140,29 @@ def mam_fold(leaf, buf, pos, count, index):
     return node.translate(_TO_OFFSET)
 
 
+MAM_REASONS = (None, "decode", "nonce", "index", "signature")  # by ik_mam_reason
+
+
+def mam_parse(payload, root, key):
+    """parser.parse_payload in one kernel call: ``payload`` and ``root`` checked tryte strings, ``key`` the 243
+    offset trits of mam.check_key. ``(0, message, next_root, index, security, depth)`` when the payload verifies,
+    else ``(reason, None, None, 0, 0, 0)`` with reason 1..4 (MAM_REASONS: decode, nonce, index, signature)."""
+    raw = payload.encode("ascii")
+    n = len(raw)
+    work = bytearray(3 * n or 1)
+    message = bytearray(n or 1)
+    next_root = bytearray(81)
+    out = _ffi.new("ik_mam_parsed *")
+    status = _lib.ik_mam_parse(raw, n, root.encode("ascii"), _ptr(_int8(key, 0, 243, "key")), _ptr(work),
+                               _ffi.from_buffer("char[]", message), _ffi.from_buffer("char[]", next_root), out)
+    if status == _lib.IK_OK:
+        return 0, message[: out.message_trytes].decode(), next_root.decode(), out.index, out.security, out.depth
+    if status == _lib.IK_ERR_MISMATCH:
+        return out.reason, None, None, 0, 0, 0
+    _check(status, "payload", "trytes 9A-Z, key trits")
+    raise IotaEdgeError("payload: kernel status %d" % status, "payload")
+
+
 def otrits(trytes):
     """Offset trits (bytearray, 3 per tryte) of a checked tryte string (mam.trytes_to_otrits)."""
     raw = trytes.encode("ascii")

@@ -270,7 +270,7 @@ static void test_mam(tally *t)
         size_t p_nonce = p_msg + mam_cases[i].length;
         size_t p_rest = p_nonce + IK_NONCE_TRITS;
         size_t p_sib = p_rest + mam_cases[i].security * IK_FRAGMENT_TRITS + mam_cases[i].depth_trits;
-        if (n > sizeof buf) {
+        if (n + 3 > sizeof buf) {
             check(t, 0, "mam payload size", i);
             continue;
         }
@@ -297,6 +297,47 @@ static void test_mam(tally *t)
         to_trits(mam_cases[i].payload, again);
         check(t, memcmp(buf + p_rest, again + p_rest, n - p_rest) == 0 && memcmp(before.state, c.state, 729) == 0,
               "mam mask", i);
+        /* the same in one call, then refusals: a signature trit, the root, a trailing tryte, the length */
+        to_trits(mam_cases[i].key, key);
+        {
+            static char text[7000];
+            static char payload[7001];
+            char next_root[IK_HASH_TRYTES];
+            char root[IK_HASH_TRYTES];
+            ik_mam_parsed got;
+            size_t len = n / 3;
+            memcpy(payload, mam_cases[i].payload, len);
+            memcpy(root, mam_cases[i].root, IK_HASH_TRYTES);
+            check(t, ik_mam_parse(payload, len, root, key, buf, text, next_root, &got) == IK_OK &&
+                         got.reason == IK_MAM_VERIFIED && got.index == mam_cases[i].index &&
+                         got.security == mam_cases[i].security && got.depth == mam_cases[i].depth &&
+                         got.message_trytes == mam_cases[i].length / 3 &&
+                         memcmp(text, mam_cases[i].message, got.message_trytes) == 0 &&
+                         memcmp(next_root, mam_cases[i].next_root, IK_HASH_TRYTES) == 0,
+                  "mam parse", i);
+            payload[len] = '9'; /* a 9 more is padding, anything else is not */
+            check(t, ik_mam_parse(payload, len + 1, root, key, buf, text, next_root, &got) == IK_OK,
+                  "mam parse padded", i);
+            payload[len] = 'A';
+            check(t, ik_mam_parse(payload, len + 1, root, key, buf, text, next_root, &got) == IK_ERR_MISMATCH &&
+                         got.reason == IK_MAM_DECODE,
+                  "mam parse trailing", i);
+            root[40] = root[40] == 'A' ? 'B' : 'A';
+            check(t, ik_mam_parse(payload, len, root, key, buf, text, next_root, &got) == IK_ERR_MISMATCH &&
+                         got.reason == IK_MAM_NONCE,
+                  "mam parse root", i);
+            root[40] = mam_cases[i].root[40];
+            check(t, ik_mam_parse(payload, len - (n / 3 - p_sib / 3) - 1, root, key, buf, text, next_root, &got) ==
+                             IK_ERR_MISMATCH && got.reason == IK_MAM_DECODE,
+                  "mam parse truncated", i);
+            payload[1] = payload[1] == 'Z' ? 'Y' : 'Z';
+            check(t, ik_mam_parse(payload, len, root, key, buf, text, next_root, &got) == IK_ERR_MISMATCH &&
+                         got.reason != IK_MAM_VERIFIED,
+                  "mam parse header", i);
+            payload[1] = 'a';
+            check(t, ik_mam_parse(payload, len, root, key, buf, text, next_root, &got) == IK_ERR_TRYTE,
+                  "mam parse alphabet", i);
+        }
     }
     memset(hmac, 0, sizeof hmac);
     check(t, ik_mam_leaf(hmac, buf, 0, node) == IK_ERR_VALUE && ik_mam_leaf(hmac, buf, 4, node) == IK_ERR_VALUE,
