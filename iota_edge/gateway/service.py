@@ -504,9 +504,9 @@ def tune_gc():
     """Set up the garbage collector for a gateway process, as ``run_gateway`` (the CLI) does; returns the previous
     thresholds. Every reading allocates thousands of short-lived objects, so with Python's defaults (700, 10, 10)
     the collector ran several times per reading and its full passes walked the verifier's windows each time
-    (5-9% of the process's CPU in the gateway benchmark). Only the youngest generation's threshold is raised (the
-    older ones keep their multipliers, so unreachable cycles do not pile up between full passes: the 100,000-reading
-    memory run stays flat); objects alive at start-up are frozen out of the passes."""
+    (5-9% of the process's CPU in the gateway benchmark). Only the youngest generation's threshold is raised: with
+    the older ones slowed down as well, RSS crept over the 100,000-reading memory run; with their defaults it stays
+    flat. Objects alive at start-up are frozen out of the passes."""
     import gc
 
     previous = gc.get_threshold()
