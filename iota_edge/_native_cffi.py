@@ -245,11 +245,11 @@ def verify_signature(address, fragments, bundle_hash):
     return True
 
 class _Watcher:
-    """One thread for every search in flight that can be cancelled or times out: every 5 ms it sets ``cancel`` in
+    """One thread for every search in flight that can be cancelled or times out: every 20 ms it sets ``cancel`` in
     the control block of each whose event is set or whose deadline passed. Started on first use (again after a
     fork); idle, it waits on a condition. A thread per search cost more than a short search itself."""
 
-    POLL_S = 0.005
+    POLL_S = 0.02  # a cancel or a timeout takes effect within this; each wake takes the GIL from the gateway
 
     def __init__(self):
         self._cond = _threading.Condition()
