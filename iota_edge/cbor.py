@@ -123,6 +123,12 @@ def _encode(obj, out, depth):
         for item in obj:
             _encode(item, out, depth + 1)
     elif isinstance(obj, dict):
+        if all(type(k) is int and 0 <= k < 24 for k in obj):  # one-byte keys (the wire's): canonical = numeric order
+            _head(out, 5, len(obj))
+            for k in sorted(obj):
+                out.append(k)
+                _encode(obj[k], out, depth + 1)
+            return
         items = []
         for k, v in obj.items():
             kb = bytearray()
