@@ -442,7 +442,7 @@ class Gateway:
     # -- acknowledgements back to devices -------------------------------------------------------------------------
 
     def _route_of(self, device):
-        name, route = self._state.routes().get(device, (None, None))
+        name, route = self._state.route(device)  # per ack: no copy of every device's route
         t = self._by_name.get(name)
         if t is None:  # not heard from since the routes were recorded: an MQTT transport reaches it by its topic
             t = next((x for x in self.transports if x.holds), None)

@@ -56,7 +56,7 @@ class DeviceState:
 
     def restore(self, devices):
         """Registry input: each provisioned device with its persisted position, unless it was re-provisioned with
-        another root since (then it starts from the new root). Also loads the routes (see ``routes``)."""
+        another root since (then it starts from the new root). Also loads the routes (see ``route``)."""
         out = {}
         for device, cfg in devices.items():
             entry = dict(cfg)
@@ -72,9 +72,9 @@ class DeviceState:
             out[device] = entry
         return out
 
-    def routes(self):
-        """{device: (transport name, route)} as last recorded."""
-        return dict(self._routes)
+    def route(self, device):
+        """(transport name, route) last recorded for ``device``, or (None, None)."""
+        return self._routes.get(device, (None, None))
 
     def record_accept(self, device, seq, position, root, index, provisioned_root, route=None):
         """Persist the registry entry ``position`` (Registry.get(device)) after the message (root, index) with
