@@ -62,7 +62,8 @@ def _check_field(name, length, kind, v):
 
 def check_value_trytes(trytes):
     """``trytes`` (2673, alphabet checked) unless its value field uses trits 33..80 (InvalidTransaction)."""
-    if trytes[2268 + _USABLE_VALUE_TRYTES : 2268 + 27] != "9" * (27 - _USABLE_VALUE_TRYTES):
+    start, end = SPAN["value"]
+    if trytes[start + _USABLE_VALUE_TRYTES : end] != "9" * (end - start - _USABLE_VALUE_TRYTES):
         raise InvalidTransaction("value: trits 33..80 must be zero (only 33 value trits are usable)", "value")
     return trytes
 

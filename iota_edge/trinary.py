@@ -137,11 +137,12 @@ def trits_to_trytes(trits):
     return "".join(out)
 
 
-def _balanced_digits(n, base, count):
-    """``count`` balanced base-``base`` digits of ``n`` (least significant first); n must fit."""
+def _balanced_digits(n, base, count=None):
+    """Balanced base-``base`` digits of ``n``, least significant first, up to its last non-zero digit (at most
+    ``count``; callers pad), and what is left over (non-zero: it does not fit in ``count`` digits)."""
     half = base // 2
     out = []
-    for _ in range(count):
+    while n and (count is None or len(out) < count):
         d = n % base
         if d > half:
             d -= base
@@ -154,18 +155,11 @@ def int_to_trits(n, length=None):
     """Balanced-ternary trits of ``n``; with ``length``, zero-padded at the high end (InvalidValue if it does not fit)."""
     if not isinstance(n, int):
         raise InvalidValue("value: expected an int, got %s" % type(n).__name__, "value")
-    if length is None:
-        out = []
-        while n:
-            d = n % 3
-            if d == 2:
-                d = -1
-            out.append(d)
-            n = (n - d) // 3
-        return out
     out, rest = _balanced_digits(n, 3, length)
     if rest:
         raise InvalidValue("value: %d does not fit in %d trits" % (n, length), "value")
+    if length is not None:
+        out += [0] * (length - len(out))
     return out
 
 
@@ -181,18 +175,11 @@ def int_to_trytes(n, length, field="value"):
     """``n`` as exactly ``length`` trytes (zero-padded high end = trailing ``9``s)."""
     if not isinstance(n, int):
         raise InvalidValue("%s: expected an int, got %s" % (field, type(n).__name__), field)
-    alphabet = ALPHABET
-    out = []
-    v = n
-    while v and len(out) < length:  # stop at the last non-zero digit: the rest are '9's (most fields are small)
-        d = v % 27
-        if d > 13:
-            d -= 27
-        out.append(alphabet[d % 27])
-        v = (v - d) // 27
-    if v:
+    digits, rest = _balanced_digits(n, 27, length)  # up to the last non-zero digit: most fields are small
+    if rest:
         raise InvalidValue("%s: %d does not fit in %d trytes" % (field, n, length), field)
-    return "".join(out) + "9" * (length - len(out))
+    alphabet = ALPHABET
+    return "".join([alphabet[d % 27] for d in digits]) + "9" * (length - len(digits))
 
 
 def trytes_to_int(trytes):
