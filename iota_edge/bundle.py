@@ -28,7 +28,7 @@ from iota_edge.signing import (
     verify_signature,
 )
 from iota_edge.trinary import bytes_to_trytes, check_trytes, decode_message, int_to_trytes
-from iota_edge.transaction import ESSENCE_END, ESSENCE_START, SUPPLY, Transaction, _check_field
+from iota_edge.transaction import ESSENCE_END, ESSENCE_START, SPAN, SUPPLY, Transaction, _check_field
 
 NULL_HASH = "9" * 81
 _TOP_TRIT_ZERO = "9ABCDWXYZ"  # trytes -4..4: the ones whose third trit is 0
@@ -42,6 +42,7 @@ def bundle_hash(transactions):
 
 _TRYTES = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"  # tryte values -13..13
 _K_FINALIZE = getattr(_native, "bundle_finalize", None)  # CPython's kernel only (the MicroPython one has none)
+_ETAG = (SPAN["obsolete_tag"][0] - ESSENCE_START, SPAN["obsolete_tag"][1] - ESSENCE_START)  # within an essence
 
 
 def _increment_tag(tag):
@@ -76,9 +77,8 @@ def _secure_hash(essences):
     """(tail obsolete_tag, bundle hash) of the essences (index order) once the M-bug loop is done. Only the tail's
     obsolete_tag changes from one try to the next: the essences are encoded once."""
     head = essences[0]  # address 81, value 27, obsolete_tag 27, timestamp, current and last index
-    prefix, suffix = head[:108], head[135:]
+    prefix, tag, suffix = head[:_ETAG[0]], head[_ETAG[0]:_ETAG[1]], head[_ETAG[1]:]
     rest = "".join(essences[1:])
-    tag = head[108:135]
     if _native.AVAILABLE and _K_FINALIZE is not None:  # the same loop in the C kernel (CPython)
         return _K_FINALIZE(prefix + tag + suffix + rest)
     while True:
@@ -97,7 +97,7 @@ def _zero_value_trytes(pieces, timestamp):
     nines = "9" * 27
     essences = [address + nines + tag + ts + int_to_trytes(i, 9) + last for i, (address, tag, _) in enumerate(pieces)]
     tail_tag, h = _secure_hash(essences)
-    essences[0] = essences[0][:108] + tail_tag + essences[0][135:]
+    essences[0] = essences[0][:_ETAG[0]] + tail_tag + essences[0][_ETAG[1]:]
     tail = h + "9" * 162  # bundle, then trunk and branch (not attached)
     return [fragment + "9" * (FRAGMENT_TRYTES - len(fragment)) + essence + tail + tag + "9" * 54
             for essence, (_, tag, fragment) in zip(essences, pieces)]  # tag, 3 timestamps of 0, nonce
