@@ -141,8 +141,8 @@ def _is_refusal(e):
 
 class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
-    ``"node"``: the node's attachToTangle); ``workers`` (None: one bundle per usable CPU, one kernel thread each) bundles
-    attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
+    ``"node"``: the node's attachToTangle); ``workers`` (None: one per CPU this process may use, one kernel thread
+    each) bundles attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
     ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
     HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
     (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a missing lower one (see "Order");

@@ -17,8 +17,9 @@ Rejects go to a dead-letter table (``reject``) with a counter per reason; they n
 ``released()`` is each device's highest seq attached (or dead-lettered from the queue), kept apart from the items so
 pruning does not lose it: the forwarder holds a device's later seqs back while one below them is missing.
 
-Each public method is one explicit transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) on one connection, so a crash
-leaves the database as of the last method that returned. Retry and backoff are the forwarder's job, not this module's.
+Each public method that writes is one explicit transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) on one connection,
+so a crash leaves the database as of the last method that returned; a read of one statement is its own snapshot.
+Retry and backoff are the forwarder's job, not this module's.
 """
 import json
 import re
@@ -259,6 +260,16 @@ class Outbox:
         except sqlite3.Error as e:
             raise OutboxStorageError("outbox storage: %s" % (e,), "path") from e
 
+    def _select_in(self, columns, bundle_hashes):
+        """``columns`` of the items with these bundle hashes, in reads of 500 (SQLite's bound-parameter limit)."""
+        hashes = list(bundle_hashes)
+        rows = []
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            marks = ",".join("?" * len(part))
+            rows += self._select("SELECT %s FROM items WHERE bundle_hash IN (%s)" % (columns, marks), part)
+        return rows
+
     def _bump(self, name, n=1):
         self._db.execute("UPDATE counters SET value = value + ? WHERE name = ?", (n, name))
 
@@ -393,14 +404,7 @@ class Outbox:
 
     def get_many(self, bundle_hashes: Iterable[str]) -> Dict[str, Item]:
         """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read)."""
-        hashes = list(bundle_hashes)
-        out = {}
-        for i in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
-            part = hashes[i:i + 500]
-            for row in self._select("SELECT %s FROM items WHERE bundle_hash IN (%s)" % (
-                    _ITEM_COLUMNS, ",".join("?" * len(part))), part):
-                out[row[0]] = _item(row)
-        return out
+        return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes)}
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
@@ -440,13 +444,8 @@ class Outbox:
         more than the rows themselves). An item changed twice in one call sees its first change."""
         db = self._db
         with self._tx():
-            rows = {}
-            hashes = list({p[0] for p in prepared})
-            for i in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
-                part = hashes[i:i + 500]
-                for r in db.execute("SELECT bundle_hash, state, info, device, seq FROM items WHERE bundle_hash IN "
-                                    "(%s)" % ",".join("?" * len(part)), part):
-                    rows[r[0]] = [r[1], r[2], r[3], r[4]]
+            rows = {r[0]: list(r[1:]) for r in self._select_in("bundle_hash, state, info, device, seq",
+                                                                {p[0] for p in prepared})}
             updates = {}  # statement -> its rows of arguments, in order
             releases = []
             batch = set()  # hashes in ``updates``: a repeat runs the statements so far first
@@ -460,7 +459,7 @@ class Outbox:
                     legal = " or ".join(TRANSITIONS[old]) or "nothing (final)"
                     raise IllegalTransition("bundle %s...: cannot go from %s to %s; from %s it may go to %s" % (
                         bundle_hash[:9], old, new_state, old, legal), old, new_state)
-                merged = {} if row[1] == "{}" else json.loads(row[1])
+                merged = _info(row[1])
                 merged.update(info)
                 row[0], row[1] = new_state, json.dumps(merged, sort_keys=True)
                 sets = "state = ?, updated_at = ?, info = ?"
@@ -637,10 +636,13 @@ class _Transaction:
 _ITEM_COLUMNS = "bundle_hash, device, seq, state, trytes, received_at, updated_at, attempts, info, acked"
 
 
+def _info(text):
+    return {} if text == "{}" else json.loads(text)  # most received items have no info yet
+
+
 def _item(row):
-    info = {} if row[8] == "{}" else json.loads(row[8])  # most received items have no info yet
-    return Item(row[0], row[1], row[2], row[3], row[4].split(",") if row[4] else [], row[5], row[6], row[7], info,
-                bool(row[9]))
+    return Item(row[0], row[1], row[2], row[3], row[4].split(",") if row[4] else [], row[5], row[6], row[7],
+                _info(row[8]), bool(row[9]))
 
 
 def _check_state(state):
