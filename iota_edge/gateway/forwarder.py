@@ -62,7 +62,7 @@ from iota_edge.pow import usable_cpus
 
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
-CONFIRM_BATCH = 1000  # stored items checked per milestone (each read carries its trytes)
+CONFIRM_BATCH = 1000  # stored items checked per milestone (read without their trytes)
 IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
 HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
 # writes, stores and refills for several items at once instead of one outbox commit and node calls per item
@@ -142,9 +142,9 @@ def _is_refusal(e):
 class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
     ``"node"``: the node's attachToTangle); ``workers`` (None: one per CPU this process may use, one kernel thread
-    each) bundles attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a logging.Logger; default
-    ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per
-    HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
+    each) bundles attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a
+    logging.Logger; default ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per HTTP
+    request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
     (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a missing lower one (see "Order");
     ``clock`` (time.time) wall-clock seconds, the outbox's ``received_at`` scale."""
 
@@ -462,8 +462,8 @@ class Forwarder:
         unknown = [item.bundle_hash for item in items if item.bundle_hash not in cached]
         full = self.outbox.get_many(unknown) if unknown else {}  # attached before a restart, or past the cache
         items = [item._replace(trytes=cached.pop(item.bundle_hash)) if item.bundle_hash in cached
-                 else full.get(item.bundle_hash) for item in items]
-        items = [item for item in items if item is not None]  # gone since the window was read
+                 else full[item.bundle_hash] for item in items
+                 if item.bundle_hash in cached or item.bundle_hash in full]  # not gone since the window was read
         if not items:
             return 0
         try:

@@ -22,6 +22,7 @@ an invalid device-attached bundle) are dead-lettered with their reason and answe
 never block the queue. An OutboxFull (policy ``refuse_new``) or storage failure pushes back: the message is not
 acknowledged on its transport, so the broker (or the device over serial) keeps it and delivers it again.
 """
+import collections
 import os
 import queue
 import sqlite3
@@ -46,6 +47,9 @@ MAX_HELD = 1000  # past this, a push-back is settled at once (the transport rede
 ACK_BATCH = 500
 BURST = 256  # messages taken from the inbox before the periodic work; their accepted ones share one commit
 STATS_S = 1.0
+
+
+_Pending = collections.namedtuple("_Pending", "inbound up result saved bundle_hash trytes")  # verified, not stored
 
 
 class GatewayError(IotaEdgeError):
@@ -234,7 +238,7 @@ class Gateway:
             if not self._stop.is_set():
                 self.log.event("error", "ingestion_stopped")
                 self.failed.set()
-            for inbound in self._held + [entry[0] for entry in self._group]:  # not kept: the transport redelivers
+            for inbound in self._held + [p.inbound for p in self._group]:  # not kept: the transport redelivers
                 inbound.settle(False)
             self._state.close()
             self._outbox.close()
@@ -290,7 +294,7 @@ class Gateway:
         if up.bundle is None:
             trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
             bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
-            self._group.append((inbound, up, result, saved, bundle_hash, trytes))
+            self._group.append(_Pending(inbound, up, result, saved, bundle_hash, trytes))
             return None  # stored, recorded and settled with its burst by _flush
         try:
             bundle_hash = check_device_bundle(up.bundle, up.root, up.mode, up.payload)
@@ -316,28 +320,26 @@ class Gateway:
         while self._group:
             group, self._group = self._group, []
             try:
-                results = self._outbox.put_many([(up.device, up.seq, h, trytes)
-                                                 for _, up, _, _, h, trytes in group])
+                results = self._outbox.put_many([(p.up.device, p.up.seq, p.bundle_hash, p.trytes) for p in group])
             except OutboxStorageError as e:
-                for _, up, _, saved, _, _ in reversed(group):
-                    self._rollback(up, saved)  # newest first: each restores the position before its own verify
-                for inbound, up, _, _, _, _ in group:
-                    self._push_back(inbound, up, e)
+                for p in reversed(group):
+                    self._rollback(p.up, p.saved)  # newest first: each restores the position before its own verify
+                for p in group:
+                    self._push_back(p.inbound, p.up, e)
                 continue
             cut = next((i for i, r in enumerate(results) if not isinstance(r, bool)), len(group))
-            for _, up, _, saved, _, _ in reversed(group[cut:]):
-                self._rollback(up, saved)
-            self._record([(inbound, up, result, r, h)
-                          for (inbound, up, result, _, h, _), r in zip(group[:cut], results[:cut])])
+            for p in reversed(group[cut:]):
+                self._rollback(p.up, p.saved)
+            self._record([(p.inbound, p.up, p.result, r, p.bundle_hash) for p, r in zip(group[:cut], results[:cut])])
             if cut == len(group):
                 continue
-            inbound, up, _, _, _, _ = group[cut]
+            p = group[cut]
             if isinstance(results[cut], ItemTooLarge):
-                self._reject(inbound, up.device, up.seq, "too_large", str(results[cut]))
+                self._reject(p.inbound, p.up.device, p.up.seq, "too_large", str(results[cut]))
             else:
-                self._push_back(inbound, up, results[cut])
-            for inbound, _, _, _, _, _ in group[cut + 1:]:
-                self._handle(inbound, count=False)  # behind the refused one: held, or verified and grouped again
+                self._push_back(p.inbound, p.up, results[cut])
+            for p in group[cut + 1:]:
+                self._handle(p.inbound, count=False)  # behind the refused one: held, or verified and grouped again
 
     def _record(self, kept):
         """After the outbox stored (True) or already had (False) each of ``kept`` (inbound, up, result, stored,

@@ -3,7 +3,8 @@
     state = DeviceState("data/outbox.db")
     registry = Registry(state.restore(load_devices("devices.json")))    # provisioned roots + persisted positions
     ...                                                                   # outbox.put(...) has returned, then:
-    state.record_accept(device, seq, registry.get(device), root, index, route=("mqtts://b:8883", "meter-7"))
+    state.record_accepts([(device, seq, registry.get(device), root, index, provisioned_root,
+                           ("mqtts://b:8883", "meter-7"))])
 
 Ordering, not a shared transaction, keeps ``(device, seq)`` from being accepted twice across a crash: the service
 records an acceptance here only after ``Outbox.put`` has committed, and the outbox itself is idempotent by bundle
@@ -76,14 +77,11 @@ class DeviceState:
         """(transport name, route) last recorded for ``device``, or (None, None)."""
         return self._routes.get(device, (None, None))
 
-    def record_accept(self, device, seq, position, root, index, provisioned_root, route=None):
-        """Persist the registry entry ``position`` (Registry.get(device)) after the message (root, index) with
-        ``seq`` was accepted and is in the outbox; ``route`` = (transport name, route) of the sender."""
-        self.record_accepts([(device, seq, position, root, index, provisioned_root, route)])
-
     def record_accepts(self, accepts):
-        """``record_accept`` for several messages, each ``(device, seq, position, root, index, provisioned_root,
-        route)``, in one transaction (a burst the outbox stored in one ``put_many``)."""
+        """Persist, after the outbox stored them (one ``put_many``), the acceptance of several messages, each
+        ``(device, seq, position, root, index, provisioned_root, route)``: ``position`` the registry entry
+        (Registry.get(device)), (root, index) the signed message's place, ``route`` (transport name, route) of its
+        sender. One transaction."""
         db = self._db
         now = self._clock()
         routes = {}
