@@ -30,6 +30,7 @@ Python would dominate the run. The resident set size of this process (outbox, fo
 second; the slope over the second half (KiB per 1000 readings) and the range are printed.
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -161,7 +162,7 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
     import io
 
     from iota_edge.gateway.config import load_config
-    from iota_edge.gateway.service import Gateway, tune_gc
+    from iota_edge.gateway.service import Gateway
 
     with open(os.path.join(tmp, "devices.json"), "w") as f:
         json.dump(registry, f)
@@ -172,26 +173,25 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
                 'level = "warning"\n' % (url, mwm, workers))
     feed = _Feed(len(messages))
     log = io.StringIO()
-    gw = Gateway(load_config(cfg), transports=[feed], log_stream=log).start()
-    gc_before = tune_gc()  # as the CLI's gateway process (run_gateway)
-    try:
-        cpu0 = time.process_time()
-        started = time.perf_counter()
-        for device, data in messages:
-            feed.feed(device, data)
-        stored_at = None
-        while not feed.done.wait(0.05):
-            if gw.failed.is_set() or time.perf_counter() - started > timeout:
-                raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
-                    len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
-            if stored_at is None and gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
-                stored_at = time.perf_counter()
-        done = time.perf_counter()
-        stats = gw.stats()
-        threads = thread_cpu_seconds()
-    finally:
-        gw.stop()
-        _restore_gc(gc_before)
+    with _gateway_gc():  # as the CLI's gateway process (run_gateway)
+        gw = Gateway(load_config(cfg), transports=[feed], log_stream=log).start()
+        try:
+            cpu0 = time.process_time()
+            started = time.perf_counter()
+            for device, data in messages:
+                feed.feed(device, data)
+            stored_at = None
+            while not feed.done.wait(0.05):
+                if gw.failed.is_set() or time.perf_counter() - started > timeout:
+                    raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
+                        len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
+                if stored_at is None and gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
+                    stored_at = time.perf_counter()
+            done = time.perf_counter()
+            stats = gw.stats()
+            threads = thread_cpu_seconds()
+        finally:
+            gw.stop()
     if feed.other:
         raise RuntimeError("unexpected acknowledgements, e.g. %r" % (feed.other[0],))
     return {"seconds_to_stored": (stored_at or done) - started, "seconds_to_confirmed": done - started,
@@ -202,12 +202,21 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
                                    "pow_workers_python": sum(v for k, v in threads.items() if k.startswith("pow_"))}}
 
 
-def _restore_gc(threshold):
+@contextlib.contextmanager
+def _gateway_gc():
+    """The gateway process's collector settings (service.tune_gc, which run_gateway applies) for a run, undone
+    after it."""
     import gc
 
-    if hasattr(gc, "unfreeze"):
-        gc.unfreeze()
-    gc.set_threshold(*threshold)
+    from iota_edge.gateway.service import tune_gc
+
+    before = tune_gc()
+    try:
+        yield
+    finally:
+        if hasattr(gc, "unfreeze"):
+            gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def thread_cpu_seconds():
@@ -361,19 +370,16 @@ def end_to_end(readings, url, mwm, workers, tmp):
         if stored >= len(readings) and "stored" not in marks:
             marks["stored"] = time.perf_counter()
 
-    from iota_edge.gateway.service import tune_gc
-
-    gc_before = tune_gc()  # the forwarder runs in the gateway process (run_gateway)
-    cpu0 = time.process_time()
-    started = time.perf_counter()
-    try:
-        p.start(produce)
-        p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
-        done = time.perf_counter()
-        stats = p.forwarder.stats()
-    finally:
-        p.finish()
-        _restore_gc(gc_before)
+    with _gateway_gc():  # the forwarder runs in the gateway process (run_gateway)
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        try:
+            p.start(produce)
+            p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
+            done = time.perf_counter()
+            stats = p.forwarder.stats()
+        finally:
+            p.finish()
     return {"seconds_to_confirmed": done - started, "gateway_cpu_seconds": time.process_time() - cpu0,
             "seconds_to_stored": marks.get("stored", done) - started,
             "pow_latency_mean_s": stats["pow_latency"]["sum"] / max(1, stats["pow_latency"]["count"]),
@@ -418,16 +424,13 @@ def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
             if report is not None:
                 report(samples[-1])
 
-    from iota_edge.gateway.service import tune_gc
-
-    gc_before = tune_gc()  # the gateway process's collector settings (run_gateway), whose memory is measured
-    try:
-        p.start(produce)
-        p.ack_until(total, devices, tick)
-        samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
-    finally:
-        p.finish()
-        _restore_gc(gc_before)
+    with _gateway_gc():  # the gateway process's collector settings (run_gateway), whose memory is measured
+        try:
+            p.start(produce)
+            p.ack_until(total, devices, tick)
+            samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
+        finally:
+            p.finish()
     return samples
 
 
