@@ -202,14 +202,20 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
                                    "pow_workers_python": sum(v for k, v in threads.items() if k.startswith("pow_"))}}
 
 
+GC = {"settings": "gateway"}  # --gc: "gateway" (service.tune_gc, as run_gateway) or "python" (its defaults)
+
+
 @contextlib.contextmanager
 def _gateway_gc():
     """The gateway process's collector settings (service.tune_gc, which run_gateway applies) for a run, undone
-    after it."""
+    after it; with ``--gc python``, Python's defaults (to measure what the settings are worth)."""
     import gc
 
     from iota_edge.gateway.service import tune_gc
 
+    if GC["settings"] != "gateway":
+        yield
+        return
     before = tune_gc()
     try:
         yield
@@ -477,10 +483,12 @@ def run(args):
         print("gateway bench: the C kernel is not built; nothing to measure", file=sys.stderr)
         return 2
     cpus = os.cpu_count() or 1
-    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "cpus": cpus, "layouts": {}}
+    GC["settings"] = args.gc
+    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "cpus": cpus, "gc": args.gc,
+              "layouts": {}}
     say = (lambda *a: None) if args.json else print
-    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d signed readings from 8 devices" % (
-        _native.BACKEND, cpus, args.mwm, args.readings))
+    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d signed readings from 8 devices, %s collector settings" % (
+        _native.BACKEND, cpus, args.mwm, args.readings, args.gc))
     t0 = time.perf_counter()
     messages, registry, bundles = signed_readings(args.readings)
     readings = [(device, _seq_of(data), _bundle_of(trytes), trytes)
@@ -603,6 +611,9 @@ def main(argv=None):
     p.add_argument("--memory-readings", type=int, default=100_000, help="readings of the memory run (0: skip)")
     p.add_argument("--memory-mwm", type=int, default=1, help="MWM of the memory run (default 1)")
     p.add_argument("--pool", type=int, default=2000, help="distinct bundles cycled in the memory run (default 2000)")
+    p.add_argument("--gc", choices=("gateway", "python"), default="gateway",
+                   help="collector settings of the runs: the gateway process's (default, service.tune_gc) or "
+                        "Python's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return run(p.parse_args(argv))
 
