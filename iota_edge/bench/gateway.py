@@ -30,7 +30,6 @@ Python would dominate the run. The resident set size of this process (outbox, fo
 second; the slope over the second half (KiB per 1000 readings) and the range are printed.
 """
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -173,25 +172,24 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
                 'level = "warning"\n' % (url, mwm, workers))
     feed = _Feed(len(messages))
     log = io.StringIO()
-    with _gateway_gc():  # as the CLI's gateway process (run_gateway)
-        gw = Gateway(load_config(cfg), transports=[feed], log_stream=log).start()
-        try:
-            cpu0 = time.process_time()
-            started = time.perf_counter()
-            for device, data in messages:
-                feed.feed(device, data)
-            stored_at = None
-            while not feed.done.wait(0.05):
-                if gw.failed.is_set() or time.perf_counter() - started > timeout:
-                    raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
-                        len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
-                if stored_at is None and gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
-                    stored_at = time.perf_counter()
-            done = time.perf_counter()
-            stats = gw.stats()
-            threads = thread_cpu_seconds()
-        finally:
-            gw.stop()
+    gw = Gateway(load_config(cfg), transports=[feed], log_stream=log).start()
+    try:
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        for device, data in messages:
+            feed.feed(device, data)
+        stored_at = None
+        while not feed.done.wait(0.05):
+            if gw.failed.is_set() or time.perf_counter() - started > timeout:
+                raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
+                    len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
+            if stored_at is None and gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
+                stored_at = time.perf_counter()
+        done = time.perf_counter()
+        stats = gw.stats()
+        threads = thread_cpu_seconds()
+    finally:
+        gw.stop()
     if feed.other:
         raise RuntimeError("unexpected acknowledgements, e.g. %r" % (feed.other[0],))
     return {"seconds_to_stored": (stored_at or done) - started, "seconds_to_confirmed": done - started,
@@ -200,29 +198,6 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
             "thread_cpu_seconds": {"ingest": threads.get("gateway ingest", 0.0),
                                    "forwarder": threads.get("gateway forwarder", 0.0),
                                    "pow_workers_python": sum(v for k, v in threads.items() if k.startswith("pow_"))}}
-
-
-GC = {"settings": "gateway"}  # --gc: "gateway" (service.tune_gc, as run_gateway) or "python" (its defaults)
-
-
-@contextlib.contextmanager
-def _gateway_gc():
-    """The gateway process's collector settings (service.tune_gc, which run_gateway applies) for a run, undone
-    after it; with ``--gc python``, Python's defaults (to measure what the settings are worth)."""
-    import gc
-
-    from iota_edge.gateway.service import tune_gc
-
-    if GC["settings"] != "gateway":
-        yield
-        return
-    before = tune_gc()
-    try:
-        yield
-    finally:
-        if hasattr(gc, "unfreeze"):
-            gc.unfreeze()
-        gc.set_threshold(*before)
 
 
 def thread_cpu_seconds():
@@ -376,16 +351,15 @@ def end_to_end(readings, url, mwm, workers, tmp):
         if stored >= len(readings) and "stored" not in marks:
             marks["stored"] = time.perf_counter()
 
-    with _gateway_gc():  # the forwarder runs in the gateway process (run_gateway)
-        cpu0 = time.process_time()
-        started = time.perf_counter()
-        try:
-            p.start(produce)
-            p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
-            done = time.perf_counter()
-            stats = p.forwarder.stats()
-        finally:
-            p.finish()
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    try:
+        p.start(produce)
+        p.ack_until(len(readings), sorted({r[0] for r in readings}), tick)
+        done = time.perf_counter()
+        stats = p.forwarder.stats()
+    finally:
+        p.finish()
     return {"seconds_to_confirmed": done - started, "gateway_cpu_seconds": time.process_time() - cpu0,
             "seconds_to_stored": marks.get("stored", done) - started,
             "pow_latency_mean_s": stats["pow_latency"]["sum"] / max(1, stats["pow_latency"]["count"]),
@@ -430,13 +404,12 @@ def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
             if report is not None:
                 report(samples[-1])
 
-    with _gateway_gc():  # the gateway process's collector settings (run_gateway), whose memory is measured
-        try:
-            p.start(produce)
-            p.ack_until(total, devices, tick)
-            samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
-        finally:
-            p.finish()
+    try:
+        p.start(produce)
+        p.ack_until(total, devices, tick)
+        samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
+    finally:
+        p.finish()
     return samples
 
 
@@ -483,12 +456,10 @@ def run(args):
         print("gateway bench: the C kernel is not built; nothing to measure", file=sys.stderr)
         return 2
     cpus = os.cpu_count() or 1
-    GC["settings"] = args.gc
-    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "cpus": cpus, "gc": args.gc,
-              "layouts": {}}
+    result = {"backend": _native.BACKEND, "mwm": args.mwm, "readings": args.readings, "cpus": cpus, "layouts": {}}
     say = (lambda *a: None) if args.json else print
-    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d signed readings from 8 devices, %s collector settings" % (
-        _native.BACKEND, cpus, args.mwm, args.readings, args.gc))
+    say("gateway benchmark: %s, %d CPU(s), MWM %d, %d signed readings from 8 devices" % (
+        _native.BACKEND, cpus, args.mwm, args.readings))
     t0 = time.perf_counter()
     messages, registry, bundles = signed_readings(args.readings)
     readings = [(device, _seq_of(data), _bundle_of(trytes), trytes)
@@ -611,9 +582,6 @@ def main(argv=None):
     p.add_argument("--memory-readings", type=int, default=100_000, help="readings of the memory run (0: skip)")
     p.add_argument("--memory-mwm", type=int, default=1, help="MWM of the memory run (default 1)")
     p.add_argument("--pool", type=int, default=2000, help="distinct bundles cycled in the memory run (default 2000)")
-    p.add_argument("--gc", choices=("gateway", "python"), default="gateway",
-                   help="collector settings of the runs: the gateway process's (default, service.tune_gc) or "
-                        "Python's defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return run(p.parse_args(argv))
 

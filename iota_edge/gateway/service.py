@@ -499,25 +499,6 @@ class Gateway:
                 "transports": {t.name: t.stats() for t in self.transports}, "forwarder": fwd}
 
 
-GC_THRESHOLD = (20000, 10, 10)  # the gateway process's collector: see tune_gc
-
-
-def tune_gc():
-    """Set up the garbage collector for a gateway process, as ``run_gateway`` (the CLI) does; returns the previous
-    thresholds. Every reading allocates thousands of short-lived objects, so with Python's defaults (700, 10, 10)
-    the collector ran several times per reading and its full passes walked the verifier's windows each time
-    (5-9% of the process's CPU in the gateway benchmark). Only the youngest generation's threshold is raised: with
-    the older ones slowed down as well, RSS crept over the 100,000-reading memory run; with their defaults it stays
-    flat. Objects alive at start-up are frozen out of the passes."""
-    import gc
-
-    previous = gc.get_threshold()
-    if hasattr(gc, "freeze"):
-        gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
-    return previous
-
-
 def run_gateway(config_path, *, forwarder="auto", stop=None):
     """Load the config, run the gateway until SIGINT/SIGTERM (or ``stop`` is set), stop it cleanly. Returns the
     exit status: 0, or 1 when a gateway thread died."""
@@ -529,7 +510,6 @@ def run_gateway(config_path, *, forwarder="auto", stop=None):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     gw = Gateway(cfg, forwarder=forwarder).start()
-    tune_gc()
     try:
         while not stop.wait(0.5) and not gw.failed.is_set():
             pass

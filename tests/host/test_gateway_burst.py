@@ -126,25 +126,3 @@ def test_a_storage_failure_pushes_the_whole_burst_back_and_it_is_kept_later(tmp_
     finally:
         gw.stop()
 
-
-def test_the_gateway_process_collects_garbage_less_often_and_still_collects_cycles():
-    import gc
-    import weakref
-
-    from iota_edge.gateway.service import GC_THRESHOLD, tune_gc
-
-    before = tune_gc()
-    try:
-        assert gc.get_threshold() == GC_THRESHOLD and GC_THRESHOLD[0] > before[0]
-
-        class Node:
-            pass
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # a cycle: only the collector frees it
-        ref = weakref.ref(a)
-        del a, b
-        keep = [[] for _ in range(3 * GC_THRESHOLD[0])]  # live allocations alone set a young pass off
-        assert ref() is None and len(keep) == 3 * GC_THRESHOLD[0]
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
