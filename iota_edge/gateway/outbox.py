@@ -538,12 +538,19 @@ class Outbox:
     def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
         """Record that ``device`` received the acknowledgement for these sequence numbers. Only confirmed items
         change; returns how many did."""
-        seqs = list(seqs)
-        n = 0
+        return self.mark_acked_many({device: seqs})
+
+    def mark_acked_many(self, acks: Dict[str, Iterable[int]], prune: bool = False) -> int:
+        """``mark_acked`` for several devices ({device: seqs}) in one transaction, and with ``prune`` the ``prune``
+        after it in the same one: one commit for a gateway's round of acknowledgements. Returns how many items
+        were marked."""
+        now = self._clock()
+        rows = [(now, str(device), s) for device, seqs in acks.items() for s in seqs]
         with self._tx():
-            for s in seqs:
-                n += self._db.execute("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
-                                      "AND state = 'confirmed' AND acked = 0", (self._clock(), device, s)).rowcount
+            n = self._db.executemany("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
+                                     "AND state = 'confirmed' AND acked = 0", rows).rowcount
+            if prune:
+                self._prune()
         return n
 
     def prune(self) -> int:

@@ -233,6 +233,24 @@ def test_refuse_new_applies_back_pressure_and_recovers(path):
         assert box.prune() == 1
 
 
+def test_mark_acked_many_marks_every_device_and_prunes_in_one_commit(path):
+    with Outbox(path) as box:
+        for dev, seq in (("a", 0), ("a", 1), ("b", 7), ("b", 8)):
+            box.put(dev, seq, h(seq), [tx()])
+        for seq in (0, 1, 7):
+            advance(box, h(seq), "confirmed")
+        commits = []
+        box._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        # only confirmed, unacknowledged items count: b's 8 is still received, a's 5 does not exist
+        assert box.mark_acked_many({"a": [0, 1, 5], "b": [7, 8]}, prune=True) == 3
+        box._db.set_trace_callback(None)
+        assert len(commits) == 1
+        assert box.get(h(0)) is None and box.get(h(7)) is None and box.get(h(8)).state == "received"
+        assert box.put("a", 1, h(1), [tx()]) is False  # pruned to a tombstone: still a duplicate
+        assert box.mark_acked_many({"b": [7]}) == 0 and box.prune() == 0
+        assert_totals(box._db)
+
+
 def test_put_many_is_one_transaction_with_a_result_per_entry(path):
     with Outbox(path, max_items=4) as box:
         box.put("d", 0, h(0), [tx()])
