@@ -84,7 +84,8 @@ ik_status ik_curl_chains(int8_t *states, size_t n, const unsigned *times, unsign
  * scratch for the bit planes; the widest width whose planes fit is used (ik_curl_chains_work_bytes() for the
  * widest here: 109 KiB at 256 lanes; 13.7 KiB at 32 lanes on 32-bit targets), none at all (NULL) runs every chain
  * byte-wise. IK_ERR_VALUE for rounds outside 1..81, IK_ERR_TRIT for a chunk trit outside -1..1 (nothing written).
- * Stack: the lanes' row pointers (4 KiB on x86-64 hosts, 0.4 KiB on 32-bit targets). */
+ * Stack: 2.8 KiB on 32-bit targets (the byte-wise pair's states; make -C csrc size); on x86-64 hosts 4.5 KiB of lane
+ * row pointers and counts besides. */
 ik_status ik_curl_chains_many(int8_t *chunks, size_t n, const uint8_t *times, unsigned rounds, void *work,
                               size_t work_bytes);
 /* Bytes of work ik_curl_chains_many needs for the widest width this CPU runs (64-byte alignment slack included). */
@@ -212,7 +213,8 @@ typedef struct {
  * least ik_mam_parse_many_scratch(1, 3) bytes (one payload at a time); ik_mam_parse_many_scratch(m, s) bytes take
  * m payloads of security up to s in one pass (the chains' bit planes, 6.6 KiB per chain segment of 27 ... 81, a
  * record per payload); less runs the batch in several passes, and below the bit planes' size with byte-wise
- * chains. IK_ERR_LENGTH when scratch is too small for even one payload (no item touched), else IK_OK. */
+ * chains. IK_ERR_LENGTH when scratch is too small for even one payload (no item touched), else IK_OK. Stack: 4.6 KiB
+ * on 32-bit targets. */
 ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t scratch_bytes);
 /* Scratch bytes for ik_mam_parse_many to take m payloads of security up to security (1..3) in one pass. */
 size_t ik_mam_parse_many_scratch(size_t m, unsigned security);
