@@ -13,7 +13,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "pow.c", "pow_x86.c",
+SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "chains.c", "pow.c", "pow_x86.c",
            "pow_neon.c", "pow_threads.c"]
 
 CDEF = """
@@ -60,6 +60,22 @@ typedef struct {
 } ik_mam_parsed;
 ik_status ik_mam_parse(const char *payload, size_t n, const char root[81], const int8_t key[243], int8_t *work,
                        char *message, char next_root[81], ik_mam_parsed *out);
+typedef struct {
+    const char *payload;
+    size_t n;
+    const char *root;
+    const int8_t *key;
+    int8_t *work;
+    char *message;
+    char *next_root;
+    ik_mam_parsed parsed;
+    int32_t status;
+} ik_mam_item;
+ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t scratch_bytes);
+size_t ik_mam_parse_many_scratch(size_t m, unsigned security);
+ik_status ik_curl_chains_many(int8_t *chunks, size_t n, const uint8_t *times, unsigned rounds, void *work,
+                              size_t work_bytes);
+size_t ik_curl_chains_work_bytes(void);
 int ik_pow_simd_supported(ik_simd simd);
 ik_simd ik_pow_simd_best(void);
 unsigned ik_pow_simd_lanes(ik_simd simd);

@@ -1,6 +1,6 @@
 /* mam.c - MAM v0 over Curl-P-27: the duplex mask/unmask of a payload and the Merkle leaf a Winternitz signature
  * opens to [§9.3]. The chains, tree and sponges are those of mam.js (signing/iss-p27.ts, mam/parser.ts). */
-#include "iota_kernel.h"
+#include "pow_internal.h" /* ikp_chains_many */
 
 #include <string.h>
 
@@ -176,70 +176,75 @@ static ik_status mam_refuse(ik_mam_parsed *out, ik_mam_reason reason)
     return IK_ERR_MISMATCH;
 }
 
-ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
-                       const int8_t key[IK_HASH_TRITS], int8_t *work, char *message,
-                       char next_root[IK_HASH_TRYTES], ik_mam_parsed *out)
-{
-    ik_curl c;
+/* What phase 1 of a verification (parse_head) leaves for the leaf and the rest. */
+typedef struct {
     int8_t hmac[IK_HASH_TRITS];
     int8_t node[IK_HASH_TRITS]; /* the root's trits */
-    int8_t leaf[IK_HASH_TRITS];
-    const size_t end = 3 * n;
     uint64_t index;
     uint64_t length;
     uint64_t depth;
-    size_t p;
     size_t p_next;
     size_t p_msg;
-    size_t p_nonce;
     size_t p_rest;
-    size_t p_count;
     size_t p_sib;
+    unsigned security;
+} mam_head;
+
+/* Everything up to the leaf: IK_OK when the signature is left to check (h filled in), else the refusal. */
+static ik_status parse_head(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
+                            const int8_t key[IK_HASH_TRITS], int8_t *work, ik_mam_parsed *out, mam_head *h)
+{
+    ik_curl c;
+    const size_t end = 3 * n;
+    size_t p;
+    size_t p_nonce;
+    size_t p_count;
     size_t p_end;
     size_t i;
-    unsigned security;
     memset(out, 0, sizeof *out);
     for (i = 0; i < IK_HASH_TRITS; i++) {
         if (key[i] < -1 || key[i] > 1) {
             return IK_ERR_TRIT;
         }
     }
-    if (ik_trytes_to_trits(payload, n, work) != IK_OK || ik_trytes_to_trits(root, IK_HASH_TRYTES, node) != IK_OK) {
+    if (ik_trytes_to_trits(payload, n, work) != IK_OK ||
+        ik_trytes_to_trits(root, IK_HASH_TRYTES, h->node) != IK_OK) {
         return IK_ERR_TRYTE;
     }
-    if (!pascal_decode(work, 0, end, &index, &p) || !pascal_decode(work, p, end, &length, &p_next) ||
-        length % 3 != 0) {
+    if (!pascal_decode(work, 0, end, &h->index, &p) || !pascal_decode(work, p, end, &h->length, &h->p_next) ||
+        h->length % 3 != 0) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
-    if (end - p_next < IK_HASH_TRITS + IK_NONCE_TRITS || length > end - p_next - IK_HASH_TRITS - IK_NONCE_TRITS) {
+    if (end - h->p_next < IK_HASH_TRITS + IK_NONCE_TRITS ||
+        h->length > end - h->p_next - IK_HASH_TRITS - IK_NONCE_TRITS) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
-    p_msg = p_next + IK_HASH_TRITS;
-    p_nonce = p_msg + (size_t)length;
-    p_rest = p_nonce + IK_NONCE_TRITS;
+    h->p_msg = h->p_next + IK_HASH_TRITS;
+    p_nonce = h->p_msg + (size_t)h->length;
+    h->p_rest = p_nonce + IK_NONCE_TRITS;
 
     ik_curl_init(&c, MAM_ROUNDS);
     ik_curl_absorb(&c, key, IK_HASH_TRITS);
-    ik_curl_absorb(&c, node, IK_HASH_TRITS);
-    ik_curl_absorb(&c, work, p_next);
-    ik_mam_unmask(&c, work + p_next, IK_HASH_TRITS);
-    ik_mam_unmask(&c, work + p_msg, (size_t)length);
+    ik_curl_absorb(&c, h->node, IK_HASH_TRITS);
+    ik_curl_absorb(&c, work, h->p_next);
+    ik_mam_unmask(&c, work + h->p_next, IK_HASH_TRITS);
+    ik_mam_unmask(&c, work + h->p_msg, (size_t)h->length);
     ik_mam_unmask(&c, work + p_nonce, IK_NONCE_TRITS);
-    memcpy(hmac, c.state, IK_HASH_TRITS);
-    security = security_of(hmac);
-    if (security == 0) {
+    memcpy(h->hmac, c.state, IK_HASH_TRITS);
+    h->security = security_of(h->hmac);
+    if (h->security == 0) {
         return mam_refuse(out, IK_MAM_NONCE);
     }
-    ik_mam_unmask(&c, work + p_rest, end - p_rest); /* signature, sibling count, siblings, padding: one stream */
-    if ((end - p_rest) / IK_FRAGMENT_TRITS < security) {
+    ik_mam_unmask(&c, work + h->p_rest, end - h->p_rest); /* signature, sibling count, siblings, padding */
+    if ((end - h->p_rest) / IK_FRAGMENT_TRITS < h->security) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
-    p_count = p_rest + (size_t)security * IK_FRAGMENT_TRITS;
-    if (!pascal_decode(work, p_count, end, &depth, &p_sib) || depth > (end - p_sib) / IK_HASH_TRITS) {
+    p_count = h->p_rest + (size_t)h->security * IK_FRAGMENT_TRITS;
+    if (!pascal_decode(work, p_count, end, &h->depth, &h->p_sib) || h->depth > (end - h->p_sib) / IK_HASH_TRITS) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
-    p_end = p_sib + (size_t)depth * IK_HASH_TRITS;
-    if (depth < 64 && (index >> depth) != 0) {
+    p_end = h->p_sib + (size_t)h->depth * IK_HASH_TRITS;
+    if (h->depth < 64 && (h->index >> h->depth) != 0) {
         return mam_refuse(out, IK_MAM_INDEX);
     }
     /* What follows the siblings was never masked: zero trits to a whole tryte, then 9s (from the caller's trytes,
@@ -258,19 +263,147 @@ ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TR
             return mam_refuse(out, IK_MAM_DECODE);
         }
     }
-    if (ik_mam_leaf(hmac, work + p_rest, security, leaf) != IK_OK) {
+    return IK_OK;
+}
+
+/* After the leaf: fold, compare with the root, outputs. */
+static ik_status parse_tail(const mam_head *h, int8_t leaf[IK_HASH_TRITS], const int8_t *work, char *message,
+                            char next_root[IK_HASH_TRYTES], ik_mam_parsed *out)
+{
+    ik_mam_fold(leaf, work + h->p_sib, (unsigned)h->depth, h->index);
+    if (memcmp(leaf, h->node, IK_HASH_TRITS) != 0) {
         return mam_refuse(out, IK_MAM_SIGNATURE);
     }
-    ik_mam_fold(leaf, work + p_sib, (unsigned)depth, index);
-    if (memcmp(leaf, node, IK_HASH_TRITS) != 0) {
-        return mam_refuse(out, IK_MAM_SIGNATURE);
-    }
-    (void)ik_trits_to_trytes(work + p_msg, (size_t)length, message);
-    (void)ik_trits_to_trytes(work + p_next, IK_HASH_TRITS, next_root);
+    (void)ik_trits_to_trytes(work + h->p_msg, (size_t)h->length, message);
+    (void)ik_trits_to_trytes(work + h->p_next, IK_HASH_TRITS, next_root);
     out->reason = IK_MAM_VERIFIED;
-    out->index = index;
-    out->security = security;
-    out->depth = (uint32_t)depth;
-    out->message_trytes = (size_t)length / 3;
+    out->index = h->index;
+    out->security = h->security;
+    out->depth = (uint32_t)h->depth;
+    out->message_trytes = (size_t)h->length / 3;
+    return IK_OK;
+}
+
+ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
+                       const int8_t key[IK_HASH_TRITS], int8_t *work, char *message,
+                       char next_root[IK_HASH_TRYTES], ik_mam_parsed *out)
+{
+    mam_head h;
+    int8_t leaf[IK_HASH_TRITS];
+    ik_status st = parse_head(payload, n, root, key, work, out, &h);
+    if (st != IK_OK) {
+        return st;
+    }
+    if (ik_mam_leaf(h.hmac, work + h.p_rest, h.security, leaf) != IK_OK) {
+        return mam_refuse(out, IK_MAM_SIGNATURE);
+    }
+    return parse_tail(&h, leaf, work, message, next_root, out);
+}
+
+/* ---- a batch of payloads, their chains bit-sliced across payloads ----------------------------------------- */
+
+/* The leaf from the chain ends (security * 27 chunks of 243 trits): ik_mam_leaf after its chains. */
+static void leaf_of_ends(const int8_t *ends, unsigned security, int8_t leaf[IK_HASH_TRITS])
+{
+    ik_curl digest;
+    int8_t state[IK_CURL_STATE_TRITS];
+    ik_curl_init(&digest, MAM_ROUNDS);
+    ik_curl_absorb(&digest, ends, (size_t)SEGMENTS * security * IK_HASH_TRITS);
+    memcpy(state, digest.state, IK_HASH_TRITS);
+    ik_curl_chain(state, 1, MAM_ROUNDS);
+    memcpy(leaf, state, IK_HASH_TRITS);
+}
+
+/* The scratch of ik_mam_parse_many: the chains' bit planes (ik_curl_chains_work_bytes, when there is room), then a
+ * run's chains (243 trits each) growing up, their link counts copied after them for phase 2, and one record per
+ * payload of the run growing down from the end. */
+typedef struct {
+    mam_head h;
+    uint8_t times[SEGMENTS * IK_MAX_SECURITY];
+} many_record;
+
+#define MANY_CHUNK_BYTES (IK_HASH_TRITS + 1) /* a chain's trits and its link count */
+#define MANY_ITEM_BYTES (SEGMENTS * IK_MAX_SECURITY * MANY_CHUNK_BYTES + sizeof(many_record))
+
+size_t ik_mam_parse_many_scratch(size_t m, unsigned security)
+{
+    size_t segments = SEGMENTS * (security >= 1 && security <= IK_MAX_SECURITY ? security : IK_MAX_SECURITY);
+    if (m == 0) {
+        m = 1;
+    }
+    /* the last payload of a pass is let in while a whole security-3 signature still fits */
+    return ik_curl_chains_work_bytes() + ((m - 1) * segments + SEGMENTS * IK_MAX_SECURITY) * MANY_CHUNK_BYTES +
+           m * sizeof(many_record) + 2 * sizeof(uint64_t);
+}
+
+ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t scratch_bytes)
+{
+    size_t chain_work = ik_curl_chains_work_bytes();
+    size_t room;
+    size_t done = 0;
+    int8_t *chains;
+    many_record *top;
+    if (scratch_bytes < MANY_ITEM_BYTES + 2 * sizeof(uint64_t)) {
+        return IK_ERR_LENGTH;
+    }
+    if (scratch_bytes < chain_work + MANY_ITEM_BYTES + 2 * sizeof(uint64_t)) {
+        chain_work = 0; /* byte-wise chains */
+    }
+    chains = (int8_t *)scratch + chain_work;
+    top = (many_record *)(((uintptr_t)scratch + scratch_bytes) & ~(uintptr_t)(sizeof(uint64_t) - 1));
+    room = (size_t)((int8_t *)top - chains);
+    while (done < m) {
+        size_t run = done;
+        size_t used = 0;
+        size_t i;
+        uint8_t *times;
+        /* phase 1: up to the leaf; each payload's signature segments and link counts gathered */
+        for (; run < m; run++) {
+            ik_mam_item *it = &items[run];
+            many_record *rec = top - (run - done + 1);
+            unsigned j;
+            if ((used + SEGMENTS * IK_MAX_SECURITY) * MANY_CHUNK_BYTES + (run - done + 1) * sizeof(many_record) >
+                room) {
+                break;
+            }
+            it->status = parse_head(it->payload, it->n, it->root, it->key, it->work, &it->parsed, &rec->h);
+            if (it->status != IK_OK) {
+                continue;
+            }
+            memcpy(chains + used * IK_HASH_TRITS, it->work + rec->h.p_rest,
+                   (size_t)rec->h.security * IK_FRAGMENT_TRITS);
+            for (j = 0; j < SEGMENTS * rec->h.security; j++) {
+                const int8_t *t = rec->h.hmac + 3 * j;
+                rec->times[j] = (uint8_t)(13 + t[0] + 3 * t[1] + 9 * t[2]); /* to the public key segment */
+            }
+            used += SEGMENTS * rec->h.security;
+        }
+        /* phase 2: every chain of the run at once */
+        times = (uint8_t *)(chains + used * IK_HASH_TRITS);
+        used = 0;
+        for (i = done; i < run; i++) {
+            const many_record *rec = top - (i - done + 1);
+            if (items[i].status == IK_OK) {
+                memcpy(times + used, rec->times, SEGMENTS * rec->h.security);
+                used += SEGMENTS * rec->h.security;
+            }
+        }
+        (void)ikp_chains_many(chains, used, times, MAM_ROUNDS, chain_work ? scratch : NULL, chain_work,
+                              IK_SIMD_AUTO, 0);
+        /* phase 3: digests, leaves, folds, outputs */
+        used = 0;
+        for (i = done; i < run; i++) {
+            ik_mam_item *it = &items[i];
+            const many_record *rec = top - (i - done + 1);
+            int8_t leaf[IK_HASH_TRITS];
+            if (it->status != IK_OK) {
+                continue;
+            }
+            leaf_of_ends(chains + used * IK_HASH_TRITS, rec->h.security, leaf);
+            used += SEGMENTS * rec->h.security;
+            it->status = parse_tail(&rec->h, leaf, it->work, it->message, it->next_root, &it->parsed);
+        }
+        done = run;
+    }
     return IK_OK;
 }

@@ -4,6 +4,8 @@
 
 #include "iota_kernel.h"
 
+#include <string.h>
+
 /* Nonce trit j lives at state[IKP_NONCE + j] of the last absorbed chunk [§3.4]. The nonce is split into:
  * lane trits (a fixed pattern per SIMD lane), counter trits (one batch after another), partition trits
  * (one value per searcher, so searchers never overlap), and the rest (kept from the caller's trytes). */
@@ -89,6 +91,46 @@ int ikp_search_avx512(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t
 #if defined(__aarch64__) || defined(__ARM_NEON)
 int ikp_search_neon(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
 #endif
+
+/* Hash chains across lanes (pow_kernel.inc, driven by chains.c): lane k < count hashes the chunk rows[k] times[k]
+ * times (count <= the width's lanes). work: IKP_CHAIN_TRITS trit slots of the width (lanes / 4 bytes each, so
+ * lanes / 4 * IKP_CHAIN_TRITS bytes), 64-byte aligned. */
+#define IKP_CHAIN_TRITS (IK_HASH_TRITS + 2 * IK_CURL_STATE_TRITS)
+typedef void (*ikp_chains_fn)(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+void ikp_chains_portable(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+#if defined(__x86_64__) || defined(__i386__)
+void ikp_chains_sse2(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+void ikp_chains_avx2(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+void ikp_chains_avx512(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+#endif
+#if defined(__aarch64__) || defined(__ARM_NEON)
+void ikp_chains_neon(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+#endif
+
+/* ik_curl_chains_many without the trit check (chunks known good), on a given width (IK_SIMD_AUTO: the widest whose
+ * work fits; another: IK_ERR_UNSUPPORTED where this CPU or work cannot run it); always_sliced: every group
+ * bit-sliced, also where the byte-wise chains would be cheaper (tests, benchmarks). */
+ik_status ikp_chains_many(int8_t *chunks, size_t n, const uint8_t *times, unsigned rounds, void *work,
+                          size_t work_bytes, ik_simd simd, int always_sliced);
+
+/* Eight trits as one little-endian word (the chains' transposition works on 8 lanes x 8 trits at a time). */
+static inline uint64_t ik_load_le64(const int8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void ik_store_le64(int8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
 
 /* Shared by pow.c and pow_threads.c. */
 ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd, ik_pow_control *ctl,

@@ -71,6 +71,7 @@ else:
         mam_leaf = _c.mam_leaf
         mam_fold = _c.mam_fold
         mam_parse = _c.mam_parse
+        mam_parse_many = _c.mam_parse_many
         bundle_finalize = _c.bundle_finalize
         kerl_hash = _c.kerl_hash
         generate_address = _c.generate_address

@@ -163,6 +163,58 @@ def mam_parse(payload, root, key):
     raise IotaEdgeError("payload: kernel status %d" % status, "payload")
 
 
+def mam_parse_many(items):
+    """mam_parse over a batch in one kernel call (ik_mam_parse_many: the Winternitz chains of every payload
+    bit-sliced together): ``items`` a list of (payload, root, key) as mam_parse takes them; returns the list of the
+    tuples mam_parse returns, in order."""
+    m = len(items)
+    if m == 0:
+        return []
+    c_items = _ffi.new("ik_mam_item[]", m)
+    keep = []  # the buffers the items point into, alive until the call returns
+    total = sum(len(payload) for payload, _, _ in items)
+    work = bytearray(3 * total or 1)
+    messages = bytearray(total or 1)
+    next_roots = bytearray(81 * m)
+    work_p = _ffi.from_buffer("int8_t[]", work)
+    messages_p = _ffi.from_buffer("char[]", messages)
+    next_p = _ffi.from_buffer("char[]", next_roots)
+    pos = 0
+    for i, (payload, root, key) in enumerate(items):
+        raw = payload.encode("ascii")
+        root_raw = root.encode("ascii")
+        key_buf = _int8(key, 0, 243, "key")
+        keep.append((raw, root_raw, key_buf))
+        it = c_items[i]
+        it.payload = _ffi.from_buffer(raw)
+        it.n = len(raw)
+        it.root = _ffi.from_buffer(root_raw)
+        it.key = _ffi.from_buffer("int8_t[]", key_buf)
+        it.work = work_p + 3 * pos
+        it.message = messages_p + pos
+        it.next_root = next_p + 81 * i
+        pos += len(raw)
+    # one pass for security-1 batches (the gateway's devices); higher levels take a few
+    scratch = bytearray(_lib.ik_mam_parse_many_scratch(m, 1))
+    _check(_lib.ik_mam_parse_many(c_items, m, _ffi.from_buffer(scratch), len(scratch)), "scratch", "size")
+    out = []
+    pos = 0
+    for i in range(m):
+        it = c_items[i]
+        status = it.status
+        if status == _lib.IK_OK:
+            parsed = it.parsed
+            out.append((0, messages[pos : pos + parsed.message_trytes].decode(),
+                        next_roots[81 * i : 81 * i + 81].decode(), parsed.index, parsed.security, parsed.depth))
+        elif status == _lib.IK_ERR_MISMATCH:
+            out.append((it.parsed.reason, None, None, 0, 0, 0))
+        else:
+            _check(status, "payload", "trytes 9A-Z, key trits")
+            raise IotaEdgeError("payload: kernel status %d" % status, "payload")
+        pos += it.n
+    return out
+
+
 def otrits(trytes):
     """Offset trits (bytearray, 3 per tryte) of a checked tryte string (mam.trytes_to_otrits)."""
     raw = trytes.encode("ascii")

@@ -20,7 +20,7 @@ TARGETS = [
     ("rv32imc", "riscv64-unknown-elf-", ["-march=rv32imc", "-mabi=ilp32"]),
 ]
 PUBLIC = ["ik_curl_hash_trytes", "ik_kerl_hash_trytes", "ik_address", "ik_sign", "ik_verify", "ik_key",
-          "ik_digests", "ik_bundle_finalize", "ik_mam_unmask", "ik_mam_leaf", "ik_mam_parse", "ik_pow_search", "ik_pow_search_threads"]
+          "ik_digests", "ik_bundle_finalize", "ik_mam_unmask", "ik_mam_leaf", "ik_mam_parse", "ik_curl_chains_many", "ik_mam_parse_many", "ik_pow_search", "ik_pow_search_threads"]
 # Indirect call: kernel_for() returns ikp_search_portable on these targets.
 INDIRECT = {"ikp_run": ["ikp_search_portable"]}
 

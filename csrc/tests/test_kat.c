@@ -2,6 +2,7 @@
  * UBSan), on aarch64 under qemu-user and bare-metal on a Cortex-M3 under QEMU semihosting. The vectors come
  * from the tests/vectors JSON files through the generated vectors.h. Prints "N passed, N failed". */
 #include "iota_kernel.h"
+#include "pow_internal.h" /* ikp_chains_many: each width on its own */
 #ifdef KAT_SMALL
 #include "vectors_small.h" /* a few cases per file: emulated targets */
 #else
@@ -161,6 +162,121 @@ static void test_curl_chain(tally *t)
             break;
         }
     }
+}
+
+static uint32_t kat_random(void);
+
+#if UINTPTR_MAX > 0xffffffffu
+#define CHAIN_WORK_BYTES (512 / 4 * IKP_CHAIN_TRITS + 64)
+#else
+#define CHAIN_WORK_BYTES (32 / 4 * IKP_CHAIN_TRITS + 64)
+#endif
+#ifdef KAT_SMALL
+#define CHAINS_MAX 300
+#else
+#define CHAINS_MAX 700
+#endif
+
+/* ik_curl_chains_many (and each width through ikp_chains_many, every group bit-sliced) against ik_curl_chains, one
+ * chunk at a time: random chunks and link counts (0..26, some up to 255), 27 and 81 rounds, batch sizes around the
+ * widths' lane counts; then the refusals. */
+static void test_chains_many(tally *t)
+{
+    static int8_t chunks[CHAINS_MAX * IK_HASH_TRITS];
+    static int8_t want[CHAINS_MAX * IK_HASH_TRITS];
+    static int8_t got[CHAINS_MAX * IK_HASH_TRITS];
+    static uint8_t times[CHAINS_MAX];
+    static uint64_t work[CHAIN_WORK_BYTES / 8 + 1];
+    int8_t state[IK_CURL_STATE_TRITS];
+    size_t sizes[12];
+    unsigned n_sizes = 0;
+    unsigned rounds;
+    unsigned si;
+    int s;
+    size_t i;
+    size_t j;
+    int case_no = 0;
+    sizes[n_sizes++] = 0;
+    sizes[n_sizes++] = 1;
+    for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) { /* lanes - 1, lanes, lanes + 1 of every width here */
+        unsigned lanes = ik_pow_simd_lanes((ik_simd)s);
+        if (ik_pow_simd_supported((ik_simd)s) && lanes + 1 <= CHAINS_MAX && n_sizes + 3 <= 11) {
+            sizes[n_sizes++] = lanes - 1;
+            sizes[n_sizes++] = lanes;
+            sizes[n_sizes++] = lanes + 1;
+        }
+    }
+    sizes[n_sizes++] = CHAINS_MAX;
+    for (rounds = 27; rounds <= 81; rounds += 54) {
+        for (si = 0; si < n_sizes; si++) {
+            size_t n = sizes[si];
+#ifdef KAT_SMALL
+            if (rounds == 81 && n > 40) {
+                continue;
+            }
+#else
+            if (rounds == 81 && n > 300) {
+                continue;
+            }
+#endif
+            for (i = 0; i < n * IK_HASH_TRITS; i++) {
+                chunks[i] = (int8_t)((int)(kat_random() % 3u) - 1);
+            }
+            for (i = 0; i < n; i++) {
+                uint32_t r = kat_random();
+                times[i] = (uint8_t)(r % 50u == 0 ? 27 + (r >> 8) % 229u : (r >> 8) % 27u);
+#ifdef KAT_SMALL
+                times[i] = (uint8_t)(times[i] % (rounds == 27 ? 9u : 3u));
+#endif
+                memset(state, 0, sizeof state);
+                memcpy(state, chunks + i * IK_HASH_TRITS, IK_HASH_TRITS);
+                ik_curl_chain(state, times[i], rounds);
+                memcpy(want + i * IK_HASH_TRITS, state, IK_HASH_TRITS);
+            }
+            memcpy(got, chunks, n * IK_HASH_TRITS);
+            check(t, ik_curl_chains_many(got, n, times, rounds, work, sizeof work) == IK_OK &&
+                         memcmp(got, want, n * IK_HASH_TRITS) == 0,
+                  "chains many", case_no);
+            memcpy(got, chunks, n * IK_HASH_TRITS);
+            check(t, ik_curl_chains_many(got, n, times, rounds, NULL, 0) == IK_OK &&
+                         memcmp(got, want, n * IK_HASH_TRITS) == 0,
+                  "chains many byte-wise", case_no);
+            for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
+                ik_status st;
+                if (!ik_pow_simd_supported((ik_simd)s) || ik_pow_simd_lanes((ik_simd)s) / 4 * IKP_CHAIN_TRITS + 63 >
+                                                             sizeof work) {
+                    continue;
+                }
+                memcpy(got, chunks, n * IK_HASH_TRITS);
+                st = ikp_chains_many(got, n, times, rounds, work, sizeof work, (ik_simd)s, 1);
+                for (j = 0; j < n * IK_HASH_TRITS && got[j] == want[j]; j++) {
+                }
+                check(t, st == IK_OK && j == n * IK_HASH_TRITS, "chains many width", 100 * case_no + s);
+            }
+            case_no++;
+        }
+    }
+    /* a work area too small for the widest width takes a narrower one (or none) */
+    memcpy(got, chunks, 40 * IK_HASH_TRITS);
+    check(t, ik_curl_chains_many(got, 40, times, 81, work, 64 / 4 * IKP_CHAIN_TRITS + 63) == IK_OK &&
+                 memcmp(got, chunks, 40 * IK_HASH_TRITS) != 0,
+          "chains many small work", 0);
+    memcpy(want, got, 40 * IK_HASH_TRITS);
+    memcpy(got, chunks, 40 * IK_HASH_TRITS);
+    check(t, ik_curl_chains_many(got, 40, times, 81, work, 100) == IK_OK && memcmp(got, want, 40 * IK_HASH_TRITS) == 0,
+          "chains many tiny work", 0);
+    check(t, ik_curl_chains_many(got, 3, times, 0, work, sizeof work) == IK_ERR_VALUE &&
+                 ik_curl_chains_many(got, 3, times, 82, work, sizeof work) == IK_ERR_VALUE,
+          "chains many rounds", 0);
+    memcpy(got, chunks, 3 * IK_HASH_TRITS);
+    got[2 * IK_HASH_TRITS + 100] = 2;
+    check(t, ik_curl_chains_many(got, 3, times, 27, work, sizeof work) == IK_ERR_TRIT &&
+                 memcmp(got, chunks, 2 * IK_HASH_TRITS) == 0,
+          "chains many trits", 0);
+    check(t, ik_curl_chains_work_bytes() >= 32 / 4 * IKP_CHAIN_TRITS && ik_curl_chains_work_bytes() <= sizeof work,
+          "chains many work bytes", 0);
+    check(t, ikp_chains_many(got, 3, times, 27, work, sizeof work, (ik_simd)9, 1) == IK_ERR_UNSUPPORTED,
+          "chains many width range", 0);
 }
 
 static void test_kerl(tally *t)
@@ -346,6 +462,117 @@ static void test_mam(tally *t)
     check(t, ik_mam_leaf(hmac, buf, 1, node) == IK_ERR_TRIT, "mam leaf trits", 0);
 }
 
+#ifdef KAT_SMALL
+#define MANY_ITEMS 26 /* the first cases' variants: the buffers take under 2 MiB of the Cortex-M3's RAM */
+#else
+#define MANY_ITEMS 80
+#endif
+#define MANY_VARIANTS 8
+#define MANY_POOL (MANY_ITEMS * 7200)
+
+/* ik_mam_parse_many against ik_mam_parse item by item (status, reason and fields, message, next root): every MAM
+ * case as is and tampered (a tryte of the signature, of the message, of the last sibling; the root; a tryte cut
+ * off; a trailing A; a bad character; a bad side key trit), in one batch, with the whole scratch, a scratch for
+ * one payload at a time with byte-wise chains, and one too small. */
+static void test_mam_many(tally *t)
+{
+    static char payloads[MANY_POOL];
+    static int8_t works[3 * MANY_POOL];
+    static char messages[MANY_POOL];
+    static char want_messages[MANY_POOL];
+    static char roots[MANY_ITEMS][IK_HASH_TRYTES];
+    static char next_roots[MANY_ITEMS][IK_HASH_TRYTES];
+    static char want_next[MANY_ITEMS][IK_HASH_TRYTES];
+    static int8_t keys[MANY_ITEMS][IK_HASH_TRITS];
+    static ik_mam_item items[MANY_ITEMS];
+    static ik_mam_item want[MANY_ITEMS];
+    static uint64_t scratch[(CHAIN_WORK_BYTES + MANY_ITEMS * 21000) / 8];
+    size_t used = 0;
+    size_t m = 0;
+    size_t sizes[3];
+    unsigned reasons = 0;
+    int i;
+    int v;
+    int k;
+    for (i = 0; mam_cases[i].payload; i++) {
+        size_t len = strlen(mam_cases[i].payload);
+        size_t p_rest = (mam_cases[i].header + IK_HASH_TRITS + mam_cases[i].length + IK_NONCE_TRITS) / 3;
+        for (v = 0; v < MANY_VARIANTS && m < MANY_ITEMS && used + len + 2 <= MANY_POOL; v++, m++) {
+            ik_mam_item *it = &items[m];
+            char *p = payloads + used;
+            size_t at = 0;
+            memcpy(p, mam_cases[i].payload, len);
+            memcpy(roots[m], mam_cases[i].root, IK_HASH_TRYTES);
+            to_trits(mam_cases[i].key, keys[m]);
+            it->n = len;
+            switch (v) {
+            case 1: at = p_rest + 100 + (size_t)i; break;       /* signature */
+            case 2: at = mam_cases[i].header / 3 + 81 + 3; break; /* message */
+            case 3: at = len - 20; break;                        /* last sibling (or the sibling count) */
+            case 4: roots[m][i % 81] = roots[m][i % 81] == 'Z' ? '9' : 'Z'; break;
+            case 5: it->n = len - 1 - (size_t)i % 3; break;
+            case 6: p[len] = 'A'; it->n = len + 1; break;
+            case 7: p[i % 7] = i % 2 ? 'a' : '!'; if (i % 3 == 0) keys[m][i] = 2; break;
+            default: break;
+            }
+            if (at) {
+                p[at] = p[at] == 'A' ? 'B' : 'A';
+            }
+            it->payload = p;
+            it->root = roots[m];
+            it->key = keys[m];
+            it->work = works + 3 * used;
+            it->message = messages + used;
+            it->next_root = next_roots[m];
+            want[m] = *it;
+            want[m].message = want_messages + used;
+            want[m].next_root = want_next[m];
+            want[m].status = ik_mam_parse(p, it->n, it->root, it->key, it->work, want[m].message, want[m].next_root,
+                                          &want[m].parsed);
+            reasons |= 1u << (want[m].status == IK_OK ? 0 : want[m].status == IK_ERR_MISMATCH ? want[m].parsed.reason
+                                                                                             : (uint32_t)(4 + want[m].status));
+            used += len + 2;
+        }
+    }
+    sizes[0] = ik_mam_parse_many_scratch(m, 3);
+    sizes[1] = ik_mam_parse_many_scratch(1, 3) - ik_curl_chains_work_bytes();
+    sizes[2] = sizes[1] - 1;
+    check(t, sizes[0] <= sizeof scratch && m >= 8, "mam many setup", (int)m);
+    /* verified, refused as decode, nonce and signature, bad characters and key trits among the cases */
+    check(t, (reasons & 0x17) == 0x17 && (reasons & (1u << (4 + IK_ERR_TRYTE))) && (reasons & (1u << (4 + IK_ERR_TRIT))),
+          "mam many coverage", (int)reasons);
+    for (k = 0; k < 3; k++) {
+        size_t j;
+        int same = 1;
+        for (j = 0; j < m; j++) {
+            items[j].status = -1;
+            memset(&items[j].parsed, 0xa5, sizeof items[j].parsed);
+        }
+        if (k == 2) {
+            check(t, ik_mam_parse_many(items, m, scratch, sizes[k]) == IK_ERR_LENGTH && items[0].status == -1,
+                  "mam many scratch too small", k);
+            continue;
+        }
+        check(t, sizes[k] <= sizeof scratch && ik_mam_parse_many(items, m, scratch, sizes[k]) == IK_OK,
+              "mam many", k);
+        for (j = 0; j < m; j++) {
+            const ik_mam_item *a = &items[j];
+            const ik_mam_item *b = &want[j];
+            int ok = a->status == b->status && memcmp(&a->parsed, &b->parsed, sizeof a->parsed) == 0;
+            if (ok && a->status == IK_OK) {
+                ok = memcmp(a->message, b->message, b->parsed.message_trytes) == 0 &&
+                     memcmp(a->next_root, b->next_root, IK_HASH_TRYTES) == 0;
+            }
+            if (!ok) {
+                check(t, 0, "mam many item", (int)(100 * k + j));
+            }
+            same = same && ok;
+        }
+        check(t, same, "mam many == parse", k);
+    }
+    check(t, ik_mam_parse_many(items, 0, scratch, sizes[1]) == IK_OK, "mam many empty", 0);
+}
+
 /* Bundle hashes of PyOTA bundles from the tail's obsolete tag before its M-bug increments. */
 static void test_bundle(tally *t)
 {
@@ -520,9 +747,11 @@ int main(void)
     test_keccak(&t);
     test_curl(&t);
     test_curl_chain(&t);
+    test_chains_many(&t);
     test_kerl(&t);
     test_iss(&t);
     test_mam(&t);
+    test_mam_many(&t);
     test_bundle(&t);
     test_bundle_random(&t);
     test_pow(&t);

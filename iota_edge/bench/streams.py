@@ -17,6 +17,10 @@ depth (count = 2**depth, next_count = count):
 
 The unix port on x64 runs Curl's viper kernel far faster than an ESP32 at 240 MHz does; scale the times, not the
 heap figures, for a board.
+
+The gateway side comes first (CPython, ``--verify`` for it alone): microseconds per message to verify with
+parse_payload one by one and with parse_payloads in batches of 256 (the C kernel's ik_mam_parse_many, whose hash
+chains run bit-sliced across the batch), security 1 and 2, and their ratio.
 """
 import argparse
 import json
@@ -151,6 +155,44 @@ def measure(securities, depths, heap_kb, cold_heap=True, repeat=3, heaps=True, m
     return rows
 
 
+def measure_verify(securities, batch=256, repeat=3):
+    """Rows of per-message verify times (us), parse_payload one by one against parse_payloads in batches of
+    ``batch``, the fastest of ``repeat`` runs over the same ``batch`` payloads (8 messages of a 3-level tree, each
+    repeated: a verification caches nothing)."""
+    from iota_edge import _native
+    from iota_edge.streams import Channel, parse_payload, parse_payloads
+
+    rows = []
+    for security in securities:
+        ch = Channel(SEED, security=security, count=8, next_count=8)
+        messages = [ch.create_message(MESSAGE[: 60 + i]) for i in range(8)]
+        items = [(m.payload, m.root, None) for m in messages] * (batch // 8 + 1)
+        items = items[:batch]
+        one = many = None
+        for _ in range(repeat):
+            t = time.perf_counter()
+            for payload, root, key in items:
+                parse_payload(payload, root, key)
+            t1 = time.perf_counter()
+            results = parse_payloads(items)
+            t2 = time.perf_counter()
+            one = min(one or t1 - t, t1 - t)
+            many = min(many or t2 - t1, t2 - t1)
+        assert all(r.security == security for r in results)
+        rows.append({"security": security, "batch": batch, "backend": _native.BACKEND,
+                     "one_by_one_us": round(one / batch * 1e6, 1), "batched_us": round(many / batch * 1e6, 1),
+                     "ratio": round(one / many, 2)})
+    return rows
+
+
+def report_verify(rows):
+    print("MAM v0 verification on the gateway (CPython, %s): us per message" % (rows[0]["backend"] if rows else "-"))
+    print("%-4s | %18s %22s %7s" % ("sec", "parse_payload", "parse_payloads (%d)" % (rows[0]["batch"] if rows else 0),
+                                    "ratio"))
+    for r in rows:
+        print("%-4d | %18.1f %22.1f %6.2fx" % (r["security"], r["one_by_one_us"], r["batched_us"], r["ratio"]))
+
+
 def report(rows, heap_kb):
     print("MAM v0 create_message on the MicroPython unix port (x64, viper Curl), modules as .mpy in the heap")
     print("%-4s %-5s %-6s | %14s %10s | %14s %10s | %8s" % (
@@ -184,13 +226,24 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3, help="timing runs per step, the fastest reported (default 3)")
     p.add_argument("--times-only", action="store_true", help="skip the heap bisections")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--verify", action="store_true", help="only the gateway's verification (CPython, no MicroPython)")
     args = p.parse_args(argv)
     securities = [int(x) for x in args.security.split(",")]
+    verify = measure_verify(securities, repeat=args.repeat)
+    if args.verify:
+        if args.json:
+            print(json.dumps({"verify": verify}))
+        else:
+            report_verify(verify)
+        return 0
+    if not args.json:
+        report_verify(verify)
+        print()
     depths = [2, 3] if args.quick else [int(x) for x in args.depths.split(",")]
     rows = measure(securities, depths, args.heap, cold_heap=not args.no_first_heap, repeat=args.repeat,
                    heaps=not args.times_only)
     if args.json:
-        print(json.dumps({"heap_kib": args.heap, "rows": rows}))
+        print(json.dumps({"heap_kib": args.heap, "rows": rows, "verify": verify}))
     else:
         report(rows, args.heap)
     return 0

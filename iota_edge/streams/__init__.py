@@ -15,7 +15,7 @@ import sys
 
 _WHERE = {
     "MODES": "channel", "Channel": "channel", "Message": "channel", "channel_address": "channel",
-    "ParsedMessage": "parser", "parse_message": "parser", "parse_payload": "parser",
+    "ParsedMessage": "parser", "parse_message": "parser", "parse_payload": "parser", "parse_payloads": "parser",
     "ReadResult": "reader", "next_root_of": "reader", "read_channel": "reader",
     "FileStore": "store", "MemoryStore": "store",
 }
@@ -34,6 +34,6 @@ if sys.implementation.name == "micropython":
 
 else:
     from iota_edge.streams.channel import MODES, Channel, Message, channel_address
-    from iota_edge.streams.parser import ParsedMessage, parse_message, parse_payload
+    from iota_edge.streams.parser import ParsedMessage, parse_message, parse_payload, parse_payloads
     from iota_edge.streams.reader import ReadResult, next_root_of, read_channel
     from iota_edge.streams.store import FileStore, MemoryStore

@@ -14,7 +14,7 @@ from iota_edge import _native, bundle, curl, kerl, signing
 from iota_edge.curl import Curl
 from iota_edge.errors import InvalidTrytes
 from iota_edge.errors import InvalidMessage
-from iota_edge.streams import Channel, mam, parse_payload
+from iota_edge.streams import Channel, mam, parse_payload, parse_payloads
 from iota_edge.streams import parser as mam_parser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,7 +35,7 @@ def vectors(name):
 
 _MAM_HOOKS = {"_K_OTRITS": "otrits", "_K_TRYTES": "otrits_to_trytes", "_K_MASK": "mam_mask",
               "_K_UNMASK": "mam_unmask", "_K_CHAIN": "curl_chain", "_K_LEAF": "mam_leaf", "_K_FOLD": "mam_fold"}
-_PARSER_HOOKS = {"_K_PARSE": "mam_parse"}  # bound in streams.parser
+_PARSER_HOOKS = {"_K_PARSE": "mam_parse", "_K_PARSE_MANY": "mam_parse_many"}  # bound in streams.parser
 
 
 class _Pure:
@@ -403,6 +403,111 @@ def test_mam_parse_index_and_deep_trees_equal_pure():
             payload = build_payload(seed_ot, 3, index, 1, "DEEP", mam.check_key(None), mam.trytes_to_otrits(real),
                                     siblings, mam.trytes_to_otrits("N" * 81))
             assert _compare_parse(payload, real, None) == ("ok", "DEEP", "N" * 81, index, 1, depth)
+
+
+# ---- parse_payloads: a batch in one kernel call ------------------------------------------------------------------
+
+def _outcome(result):
+    """A parse_payloads element (ParsedMessage or InvalidMessage) as comparable values."""
+    if isinstance(result, InvalidMessage):
+        return ("error", result.reason, str(result), result.field)
+    return ("ok", result.message, result.next_root, result.index, result.security, result.depth)
+
+
+def _one_by_one(items):
+    out = []
+    for payload, root, side_key in items:
+        try:
+            out.append(_outcome(parse_payload(payload, root, side_key)))
+        except InvalidMessage as e:
+            out.append(_outcome(e))
+    return out
+
+
+def _flip(payload, pos, rng):
+    return payload[:pos] + rng.choice(ALPHABET.replace(payload[pos], "")) + payload[pos + 1:]
+
+
+def _batch_pool(rng):
+    """(payload, root, side_key) items: good messages of every mode and security level and several tree sizes, and
+    tampered ones: a tryte flipped in the signature, the message, the nonce, the last sibling; the wrong root or
+    side key; cut short; garbage appended; bad characters; a short root."""
+    good, bad = [], []
+    for mode, security, leaves in _PARSE_CHANNELS:
+        side_key, messages = _parse_channel_messages(mode, security, leaves, rng)
+        for m, text in messages[:3]:
+            good.append((m.payload, m.root, side_key))
+            n = len(m.payload)
+            header = len(mam.pascal_otrits(m.index)) + len(mam.pascal_otrits(3 * len(text)))  # trits
+            p_msg = (header + 243) // 3
+            p_sig = p_msg + len(text) + 27
+            bad += [
+                (_flip(m.payload, p_sig + rng.randrange(2187 * security), rng), m.root, side_key),
+                (_flip(m.payload, p_msg + rng.randrange(len(text)), rng), m.root, side_key),
+                (_flip(m.payload, p_msg + len(text) + rng.randrange(27), rng), m.root, side_key),
+                (_flip(m.payload, n - 1 - rng.randrange(min(81, n)), rng), m.root, side_key),
+                (m.payload, m.next_root, side_key),
+                (m.payload, m.root, "OTHER9KEY"),
+                (m.payload[: n - rng.randint(1, 40)], m.root, side_key),
+                (m.payload + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 20))), m.root, side_key),
+                (m.payload + "9" * rng.randint(1, 5), m.root, side_key),
+                (m.payload[:9] + "a" + m.payload[10:], m.root, side_key),
+                (m.payload, m.root[:80], side_key),
+                ("".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 3000))), m.root, side_key),
+            ]
+    return good, bad
+
+
+_POOL = {}
+
+
+def _pool():
+    if not _POOL:
+        _POOL["good"], _POOL["bad"] = _batch_pool(random.Random(2024))
+    return _POOL["good"], _POOL["bad"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 100, 600])
+def test_parse_payloads_equals_parse_payload(size):
+    """Element i of parse_payloads is what parse_payload(*items[i]) returns or raises: the fields of good messages
+    (security 1..3, public, private and restricted, 1..16 leaves), the reason, text and field of every refusal, in
+    batches of any size (a good and a tampered message side by side, repeated where the batch is larger)."""
+    good, bad = _pool()
+    rng = random.Random(size)
+    items = [rng.choice(good) if rng.random() < 0.5 else rng.choice(bad) for _ in range(size)]
+    if size >= 100:
+        items[: len(good) + len(bad)] = good + bad  # every one of them at least once
+    got = [_outcome(r) for r in parse_payloads(items)]
+    want = _one_by_one(items)
+    assert got == want
+    if size:
+        kinds = {w[0] if w[0] == "ok" else w[1] for w in want}
+        assert kinds >= ({"ok", "decode", "nonce", "signature"} if size >= 100 else {want[0][0] if want[0][0] == "ok"
+                                                                                      else want[0][1]})
+    if size <= 100:  # the pure backend: parse_payload one by one
+        with pure:
+            assert mam_parser._K_PARSE_MANY is None
+            assert [_outcome(r) for r in parse_payloads(items)] == want
+
+
+def test_parse_payloads_verifies_security_levels_and_trees():
+    """Every good message of the pool verifies in one batch, at its security level, and its tampered copies do not."""
+    good, bad = _pool()
+    results = parse_payloads(good + bad)
+    assert all(not isinstance(r, InvalidMessage) for r in results[: len(good)])
+    assert {r.security for r in results[: len(good)]} == {1, 2, 3}
+    assert {r.depth for r in results[: len(good)]} >= {0, 1, 2, 3, 4}
+    assert sum(isinstance(r, InvalidMessage) for r in results[len(good):]) >= len(bad) - len(bad) // 12 - 1
+
+
+def test_parse_payloads_kernel_alone_refuses_alike():
+    """The batch kernel call alone: the reason of each refusal, and the fields of each good message, are those of
+    the one-payload kernel call."""
+    good, bad = _pool()
+    items = [(p, r, mam.check_key(k)) for p, r, k in good + bad
+             if len(r) == 81 and all(ch in ALPHABET for ch in p + r)]
+    assert _native.mam_parse_many(items) == [_native.mam_parse(*it) for it in items]
+    assert _native.mam_parse_many([]) == []
 
 
 @settings(max_examples=25, deadline=None)

@@ -6,6 +6,7 @@ from iota_edge import cbor
 from iota_edge.curl import curl_hash
 from iota_edge.errors import InvalidMessage, InvalidValue
 from iota_edge.streams import Channel, FileStore, MemoryStore, channel_address, mam, parse_message, parse_payload
+from iota_edge.streams import parse_payloads
 from iota_edge.streams import read_channel
 from iota_edge.streams.reading import decode_reading, encode_batch, encode_reading, reading_from_trytes, reading_to_trytes
 from iota_edge.trinary import bytes_to_trytes
@@ -137,6 +138,26 @@ def test_tampering_anywhere_is_detected():
     assert e.reason == "decode"
     e = raises(InvalidMessage, parse_message, "abc", m0.root)
     assert e.reason == "decode"
+
+
+def test_parse_payloads_is_parse_payload_item_by_item():
+    """A batch (the C kernel's one call on CPython, parse_payload one by one on MicroPython): each element is the
+    ParsedMessage, or the InvalidMessage parse_payload raises, of its item."""
+    _, (m0, m1) = _channel_messages("restricted", "SIDE9KEY")
+    items = [(m0.payload, m0.root, "SIDE9KEY"), (_flip(m0.payload, 3000), m0.root, "SIDE9KEY"),
+             (m1.payload, m1.root, "SIDE9KEY"), (m0.payload, m0.root, None), ("abc", m0.root, None)]
+    results = parse_payloads(items)
+    assert len(results) == len(items)
+    for (payload, root, key), got in zip(items, results):
+        try:
+            want = parse_payload(payload, root, key)
+        except InvalidMessage as e:
+            assert isinstance(got, InvalidMessage) and (got.reason, str(got)) == (e.reason, str(e))
+        else:
+            assert (got.message, got.next_root, got.index) == (want.message, want.next_root, want.index)
+    assert results[0].message == "HELLO9WORLD" and results[2].message == ""
+    assert isinstance(results[1], InvalidMessage) and results[4].reason == "decode"
+    assert parse_payloads([]) == []
 
 
 def test_message_bundle_carries_the_payload():
