@@ -24,7 +24,7 @@ again) and a ``Rejected('replay')`` otherwise. ``Registry.to_state()`` / ``from_
 """
 
 from iota_edge.errors import IotaEdgeError, InvalidMessage, InvalidValue
-from iota_edge.streams.parser import parse_payload
+from iota_edge.streams.parser import parse_payload, parse_payloads
 from iota_edge.streams.reading import reading_from_trytes
 
 REASONS = ("unknown_device", "mode", "stream_position", "signature", "reading", "mismatch", "replay")
@@ -139,6 +139,20 @@ class Verifier:
     def __init__(self, registry, resolve_root=None):
         self.registry = registry
         self.resolve_root = resolve_root
+        self.prepared = {}  # (payload, root, side key) -> parse_payloads' result, for the burst being verified
+
+    def prepare(self, ups):
+        """Check the MAM signatures of a burst of Up messages at once (``parse_payloads``: the kernel hashes the
+        chains of all of them side by side); ``verify`` then takes each message's result from ``prepared`` instead
+        of parsing it alone. A result depends only on the payload, its root and the device's side key, so the
+        registry moving on within the burst does not change it. The caller clears ``prepared`` after the burst."""
+        items = []
+        for up in ups:
+            d = self.registry.get(up.device)
+            if d is not None and up.mode == d["mode"] and up.bundle is None:
+                items.append((up.payload, up.root, d["side_key"]))
+        if len(items) > 1:
+            self.prepared.update(zip(items, parse_payloads(items)))
 
     def verify(self, up):
         d = self.registry.get(up.device)
@@ -155,8 +169,12 @@ class Verifier:
             # on to an announced root), so a root unknown below that seq is not this device's channel.
             raise Rejected("root %s... is not a tree of this device's channel at seq %d" % (up.root[:9], up.seq),
                            "stream_position", up.device, up.seq)
+        parsed = self.prepared.pop((up.payload, up.root, d["side_key"]), None)
         try:
-            parsed = parse_payload(up.payload, up.root, d["side_key"])
+            if parsed is None:
+                parsed = parse_payload(up.payload, up.root, d["side_key"])
+            elif isinstance(parsed, InvalidMessage):
+                raise parsed
         except InvalidMessage as e:
             raise Rejected("MAM verification failed (%s): %s" % (e.reason, e), "signature", up.device, up.seq)
         try:

@@ -202,3 +202,42 @@ def test_a_gateway_that_missed_a_tree_switch_learns_it_from_the_channel():
     with pytest.raises(Unplaced):   # without a resolver it waits as well (newer than anything accepted)
         Verifier(Registry({"meter-7": {"root": ups[0].root, "mode": "restricted", "side_key": "SIDEKEY"}})).verify(
             stranger)
+
+
+def test_a_prepared_burst_gives_the_same_verdicts_without_parsing_one_by_one(fleet, monkeypatch):
+    """Verifier.prepare checks a burst's signatures in one parse_payloads call; verify then uses those results: the
+    same Accepted / Duplicate / Rejected (with reason) as one message at a time, a tampered payload included."""
+    import iota_edge.gateway.verify as V
+
+    ch, _, up0 = fleet
+    ups = [up0] + [up_for(ch, "meter-7", seq)[0] for seq in range(1, 6)]
+    bad = ups[3].payload
+    flip = "A" if bad[400] != "A" else "B"
+    ups[3] = wire.Up("meter-7", 3, ups[3].root, bad[:400] + flip + bad[401:], "restricted")  # signature broken
+    burst = ups + [ups[1], wire.Up("meter-9", 0, up0.root, up0.payload, "restricted")]  # a resend, an unknown
+
+    def verdicts(verifier, prepared):
+        out = []
+        if prepared:
+            verifier.prepare(burst)
+            assert len(verifier.prepared) == len(ups)  # the resend shares its key; the unknown device is left out
+        for up in burst:
+            try:
+                r = verifier.verify(up)
+                out.append((type(r).__name__, getattr(getattr(r, "reading", None), "seq", None)))
+            except Rejected as e:
+                out.append(("Rejected", e.reason))
+        verifier.prepared.clear()
+        return out
+
+    registry = lambda: Registry({"meter-7": {"root": up0.root, "mode": "restricted", "side_key": "SIDEKEY"}})
+    alone = verdicts(Verifier(registry()), False)
+    calls = []
+    real = V.parse_payload
+    monkeypatch.setattr(V, "parse_payload", lambda *a: calls.append(a) or real(*a))
+    together = verdicts(Verifier(registry()), True)
+    assert together == alone
+    assert alone[3] == ("Rejected", "signature") and alone[6][0] == "Duplicate" and alone[7] == ("Rejected",
+                                                                                                  "unknown_device")
+    assert [v[0] for v in alone[:3] + alone[4:6]] == ["Accepted"] * 5
+    assert len(calls) == 1  # only the resend, whose prepared result the first copy took, was parsed alone
