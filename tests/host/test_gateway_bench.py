@@ -15,6 +15,7 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
+    assert result["ingest"]["verify_ms"] > 0 and result["ingest"]["verify_burst_ms"] > 0
     assert result["transactions_per_reading"] == 2.0  # MAM security 1 reading: signature + message, 2 fragments
     assert set(result["layouts"]) <= {"split", "shared"} and result["layouts"]
     for layout in result["layouts"].values():
