@@ -14,12 +14,9 @@ storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates 
 ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
 refused or does not confirm.
 
-Cost per item, for throughput: PoW jobs are queued per worker, so the pool keeps working while this thread talks to
-the node, and the thread wakes once three quarters of them finished rather than after each, so a pass handles many
-items and its fixed costs (outbox commits, node calls, window reads) are shared. How many: about QUEUE_S (0.5 s) of
-PoW by the recent PoW latency, between IN_FLIGHT_MIN (16) and IN_FLIGHT_MAX (64) per worker (64 on a desktop CPU at
-MWM 9, 16 where one bundle's PoW takes 30 ms or more, so no queued job waits long enough for its tips to age). A
-pass then handles its items together: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
+Cost per item, for throughput: up to IN_FLIGHT (16) PoW jobs per worker are queued, so the pool keeps working while
+this thread talks to the node, and the thread wakes once HARVEST (8) of them finished rather than after each, so a
+pass handles several items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
 one storeTransactions call, sent from the trytes it has just written (not read back), the ``stored`` marks without an
 fsync (storing again after a power cut is harmless). It reads the outbox without trytes where it does not send them,
 and its window of waiting items without those in flight.
@@ -66,10 +63,9 @@ from iota_edge.pow import usable_cpus
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (read without their trytes)
-IN_FLIGHT_MIN = 16  # PoW jobs queued per worker, at least: the pool keeps working while the loop talks to the node
-IN_FLIGHT_MAX = 64  # and at most (measured, bench gateway, split: forwarder CPU per reading 0.70 ms with 16 queued
-# and 8 harvested, 0.62 with 32/16, 0.55 with 64/48)
-QUEUE_S = 0.5  # seconds of PoW queued per worker, by the recent PoW latency, within those bounds
+IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
+HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
+# writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
@@ -189,7 +185,6 @@ class Forwarder:
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
-        self._harvest_at = IN_FLIGHT_MIN * 3 // 4 * workers  # finished jobs that wake the loop (_in_flight sets it)
         self._more = False  # the pass left a full batch behind (store, confirm): the next one goes at once
         self._finished_lock = threading.Lock()
         self._last_ts = 0
@@ -265,7 +260,7 @@ class Forwarder:
         return work
 
     def run(self, stop):
-        """``step`` until ``stop`` (a threading.Event) is set; between passes wait for most queued PoW jobs to finish,
+        """``step`` until ``stop`` (a threading.Event) is set; between passes wait for HARVEST finished PoW jobs,
         the breaker or the next poll instead of spinning (a pass that left a full batch behind goes on at once).
         Cancels PoW in flight when stopping."""
         try:
@@ -298,7 +293,7 @@ class Forwarder:
     # -- attaching -----------------------------------------------------------------------------------------------
 
     def _submit(self):
-        room = self._in_flight() * self.workers - len(self._jobs)
+        room = IN_FLIGHT * self.workers - len(self._jobs)
         if room <= 0:
             return 0
         if self._pool is None:
@@ -330,19 +325,8 @@ class Forwarder:
         with self._finished_lock:
             self._finished += 1
             finished = self._finished
-        if finished >= min(self._harvest_at, len(self._jobs)):
+        if finished >= min(HARVEST * self.workers, len(self._jobs)):
             self._wake.set()
-
-    def _in_flight(self):
-        """PoW jobs to keep queued per worker: QUEUE_S of PoW at the recent latency, within IN_FLIGHT_MIN..MAX. Also
-        sets how many finished jobs wake the loop (three quarters of them, all workers together)."""
-        samples = self.pow_latency.samples
-        n = IN_FLIGHT_MIN
-        if samples:
-            latency = sum(samples) / len(samples)
-            n = IN_FLIGHT_MAX if latency <= 0 else max(IN_FLIGHT_MIN, min(IN_FLIGHT_MAX, int(QUEUE_S / latency)))
-        self._harvest_at = max(1, n * 3 // 4) * self.workers
-        return n
 
     def _next_items(self, room):
         """Up to ``room`` (item, gap) pairs to attach now: receive order across devices, each device's lowest

@@ -435,19 +435,3 @@ def test_pow_threads_follow_the_cpus_the_gateway_may_use(tmp_path):
     t.join()
     assert out == {"usable": 1, "workers": 1, "threads": 1, "default": 1}
     assert pow_mod.usable_cpus() == len(os.sched_getaffinity(0))
-
-
-def test_pow_queue_depth_follows_the_pow_latency():
-    """About QUEUE_S of PoW queued per worker: deep where a bundle's PoW is quick (fewer, larger passes), shallow where
-    it is slow (queued jobs do not wait long on tips that age); the loop wakes at three quarters of it."""
-    from iota_edge.gateway import forwarder as F
-
-    fwd = Forwarder("x.db", "http://127.0.0.1:1", workers=2)
-    assert fwd._in_flight() == F.IN_FLIGHT_MIN  # nothing measured yet
-    assert fwd._harvest_at == F.IN_FLIGHT_MIN * 3 // 4 * 2
-    for latency, want in ((0.002, F.IN_FLIGHT_MAX), (F.QUEUE_S / 25, 25), (0.2, F.IN_FLIGHT_MIN)):
-        fwd.pow_latency = F.Histogram(F.LATENCY_BUCKETS)
-        for _ in range(10):
-            fwd.pow_latency.observe(latency)
-        assert fwd._in_flight() == want, latency
-        assert fwd._harvest_at == want * 3 // 4 * 2
