@@ -7,7 +7,8 @@
     stop = threading.Event()
     fwd.run(stop)          # or fwd.step() in a loop of your own; fwd.stats() for metrics
 
-Per item: ``received`` -> tips (getTransactionsToApprove, a pair for each item) -> Proof-of-Work (the C kernel in a
+Per item: ``received`` -> what it approves (a tail of ours that the last store sent, and a tip of one
+getTransactionsToApprove pair per pass; a pair of its own when no such tail waits) -> Proof-of-Work (the C kernel in a
 thread pool, the kernel releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the
 attached trytes are written to the outbox *before* the node sees them, so a crash never attaches a bundle twice) ->
 storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone ->
@@ -67,6 +68,8 @@ IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the l
 HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
 # writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
+PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _approvees)
+PARENTS_MAX = 1024  # tails kept for that at most
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -182,6 +185,8 @@ class Forwarder:
         self._pool = None
         self._jobs = collections.deque()  # in flight, in submission order
         self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
+        self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
+        self._pair = None  # this pass's getTransactionsToApprove answer, for bundles that approve a tail of ours
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
@@ -305,12 +310,10 @@ class Forwarder:
             item = full.get(item.bundle_hash)
             if item is None:  # evicted (drop_oldest) since the window was read
                 continue
-            # Tips of its own for each bundle: bundles sharing a pair leave the others' tails as tips, which pile up
-            # faster than milestones take them (seen: 7,400 tips after 25,000 readings, and the rate falling).
-            tips = self.node.get_transactions_to_approve(self.depth)
+            trunk, branch = self._approvees(started)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
-            future = self._pool.submit(self._attach, item.trytes, tips.trunk, tips.branch, ts)
+            future = self._pool.submit(self._attach, item.trytes, trunk, branch, ts)
             future.add_done_callback(self._job_done)
             self._jobs.append(_Job(item, future))
             started += 1
@@ -320,6 +323,23 @@ class Forwarder:
                 self._log("warning", "order_gap_skipped", device=item.device, seq=item.seq, expected=gap,
                           waited=round(_waited(item, self._clock()), 1), order_hold_s=self.order_hold_s)
         return started
+
+    def _approvees(self, k):
+        """(trunk, branch) for the ``k``-th bundle started in this pass. Each bundle approves one tail of ours that
+        a recent store sent (``_parents``) and one tip of a getTransactionsToApprove pair asked once per pass, so
+        our stored tails stop being tips at the next pass and the node is asked once per pass, not per bundle.
+        Without such a tail, a pair of its own: bundles sharing a pair, none approving another, leave each other's
+        tails as tips, which pile up faster than milestones take them (seen: 7,400 tips after 25,000 readings
+        with a pair per 16 bundles, and the rate falling)."""
+        now = time.monotonic()
+        while self._parents and now - self._parents[0][1] > PARENT_S:
+            self._parents.popleft()  # not taken in time: approving an old unconfirmed tail risks a lazy tip
+        if self._parents:
+            if k == 0 or self._pair is None:
+                self._pair = self.node.get_transactions_to_approve(self.depth)
+            return self._parents.pop()[0], self._pair[k % 2]
+        tips = self.node.get_transactions_to_approve(self.depth)
+        return tips.trunk, tips.branch
 
     def _job_done(self, future):
         with self._finished_lock:
@@ -494,11 +514,17 @@ class Forwarder:
 
     def _mark_stored(self, items):
         now = self._clock()
-        missing = self.outbox.mark_many([(item.bundle_hash, "stored", {
+        changes = [(item.bundle_hash, "stored", {
             "tails": item.info.get("tails") or [_tail_hash(item.trytes)], "stored_milestone": self._milestone,
-            "stored_at": now}) for item in items], durable=False)  # lost in a power cut: stored again, idempotent
+            "stored_at": now}) for item in items]
+        missing = self.outbox.mark_many(changes, durable=False)  # lost in a power cut: stored again, idempotent
         n = len(items) - len(missing)
         self.counters["stored"] += n
+        gone = set(missing)
+        now_s = time.monotonic()
+        self._parents.extend((change[2]["tails"][-1], now_s) for change in changes if change[0] not in gone)
+        while len(self._parents) > PARENTS_MAX:
+            self._parents.popleft()
         self._unchecked = self._unchecked or n > 0
         return n
 

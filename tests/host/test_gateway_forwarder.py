@@ -14,6 +14,7 @@ from iota_edge.gateway.breaker import Breaker
 from iota_edge.gateway.forwarder import MAX_REFUSALS, Forwarder
 from iota_edge.gateway.outbox import Outbox
 from iota_edge.pow import attach_to_tangle
+from iota_edge.transaction import Transaction
 from simulators.node import Node
 
 MWM = 9 if have_native_pow() else 3  # the pure search is only fit for tiny MWM (IOTA_EDGE_PURE=1 runs)
@@ -435,3 +436,32 @@ def test_pow_threads_follow_the_cpus_the_gateway_may_use(tmp_path):
     t.join()
     assert out == {"usable": 1, "workers": 1, "threads": 1, "default": 1}
     assert pow_mod.usable_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path):
+    """Each bundle approves one tail of ours that an earlier pass stored (and a tip of one getTransactionsToApprove
+    pair per pass): the node is asked far less than once per bundle, our tails stop being tips at the next pass, and
+    everything still confirms once, in order."""
+    path = str(tmp_path / "outbox.db")
+    with Outbox(path) as box:
+        expected = fill_outbox(box, devices=4, per_device=15, size=100)  # 60 one-transaction bundles
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        ft = ForwarderThread(path, node.url, mwm=MWM, workers=1)
+        asked = []
+        real = ft.forwarder.node.get_transactions_to_approve
+        ft.forwarder.node.get_transactions_to_approve = lambda depth: asked.append(depth) or real(depth)
+        with ft:
+            wait_for(lambda: confirmed_count(path) == 60, 180, "60 confirmed items")
+        view = check_confirmed_once_in_order(node.url, expected)
+        client = NodeClient(node.url)
+        ours = {}
+        for h in view:
+            for trytes in client.get_trytes(client.find_transactions(bundles=[h])):
+                tx = Transaction.from_trytes(trytes)
+                ours[tx.hash] = tx
+        parents = {tx.trunk for tx in ours.values()} | {tx.branch for tx in ours.values()}
+        approved = sum(1 for tx in ours.values() if tx.hash in parents)
+        tips = client.get_node_info()["tips"]
+    assert approved >= 40, approved  # all but the first pass's and the last pass's bundles
+    assert len(asked) <= 25, len(asked)  # once per pass (and per bundle only where no tail of ours waited)
+    assert tips <= 20, tips
