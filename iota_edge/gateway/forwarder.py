@@ -15,17 +15,10 @@ storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates 
 ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
 refused or does not confirm.
 
-Cost per item, for throughput: PoW jobs are queued per worker, so the pool keeps working while this thread talks to
-the node, and the thread wakes once three quarters of them finished rather than after each, so a pass handles many
-items and shares its fixed costs (outbox commits, node calls, window reads). What each bundle approves keeps the
-node's tips few, which is what lets the queue be deep: one tail of ours that a recent store sent (so our stored
-tails are approved at the next pass), and one tip of a getTransactionsToApprove pair asked once per pass. The queue
-deepens by up to CHILDREN bundles per such tail, to about QUEUE_S (0.5 s) of PoW at the recent PoW latency within
-IN_FLIGHT_MIN..IN_FLIGHT_MAX (16..64) per worker; without tails of ours to approve (the start, a pass that stored
-nothing) it holds IN_FLIGHT_MIN, as many as one snapshot of tips serves: 64 bundles attached from one snapshot,
-none approving another, piled up 6,500 tips in 11,000 readings and the node slowed to a fifth. A pass handles its
-items together: their results in one outbox transaction (``Outbox.mark_many``), everything attached in one
-storeTransactions call, sent from the trytes it has just written (not read back), the ``stored`` marks without an
+Cost per item, for throughput: up to IN_FLIGHT (16) PoW jobs per worker are queued, so the pool keeps working while
+this thread talks to the node, and the thread wakes once HARVEST (8) of them finished rather than after each, so a
+pass handles several items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
+one storeTransactions call, sent from the trytes it has just written (not read back), the ``stored`` marks without an
 fsync (storing again after a power cut is harmless). It reads the outbox without trytes where it does not send them,
 and its window of waiting items without those in flight.
 
@@ -71,14 +64,11 @@ from iota_edge.pow import usable_cpus
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (read without their trytes)
-IN_FLIGHT_MIN = 16  # PoW jobs queued per worker, also when no tail of ours waits to be approved (one snapshot of
-# tips serves that many without a pile-up)
-IN_FLIGHT_MAX = 64  # at most, while our stored tails are approved by the next bundles (measured, bench gateway,
-# split: forwarder CPU per reading 0.70 ms with 16 queued, 0.55 ms with 64)
-QUEUE_S = 0.5  # seconds of PoW queued per worker, by the recent PoW latency, within those bounds
-CHILDREN = 2  # bundles a pass starts per tail of ours stored: the queue deepens from pass to pass
+IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
+HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
+# writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
-PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
+PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _approvees)
 PARENTS_MAX = 1024  # tails kept for that at most
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
@@ -196,10 +186,10 @@ class Forwarder:
         self._jobs = collections.deque()  # in flight, in submission order
         self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
         self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
+        self._pair = None  # this pass's getTransactionsToApprove answer, for bundles that approve a tail of ours
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
-        self._harvest_at = 1  # finished jobs that wake the loop: three quarters of those in flight after a pass
         self._more = False  # the pass left a full batch behind (store, confirm): the next one goes at once
         self._finished_lock = threading.Lock()
         self._last_ts = 0
@@ -275,7 +265,7 @@ class Forwarder:
         return work
 
     def run(self, stop):
-        """``step`` until ``stop`` (a threading.Event) is set; between passes wait for most queued PoW jobs to finish,
+        """``step`` until ``stop`` (a threading.Event) is set; between passes wait for HARVEST finished PoW jobs,
         the breaker or the next poll instead of spinning (a pass that left a full batch behind goes on at once).
         Cancels PoW in flight when stopping."""
         try:
@@ -308,33 +298,19 @@ class Forwarder:
     # -- attaching -----------------------------------------------------------------------------------------------
 
     def _submit(self):
-        now = time.monotonic()
-        while self._parents and now - self._parents[0][1] > PARENT_S:
-            self._parents.popleft()  # not taken in time: approving an old unconfirmed tail risks a lazy tip
-        parents = [t for t, _ in self._parents]
-        # Deep while there are tails of ours to approve (at most CHILDREN per tail, so the queue grows from pass to
-        # pass up to _depth()), otherwise up to IN_FLIGHT_MIN per worker, as many as one snapshot of tips serves
-        # without a pile-up.
-        room = min(self._depth() * self.workers, max(IN_FLIGHT_MIN * self.workers,
-                                                     len(self._jobs) + CHILDREN * len(parents))) - len(self._jobs)
+        room = IN_FLIGHT * self.workers - len(self._jobs)
         if room <= 0:
             return 0
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
-        pair = None
         chosen = self._next_items(room)
         full = self.outbox.get_many([item.bundle_hash for item, _ in chosen])  # the window was read without trytes
         for item, gap in chosen:
             item = full.get(item.bundle_hash)
             if item is None:  # evicted (drop_oldest) since the window was read
                 continue
-            if pair is None:
-                pair = self.node.get_transactions_to_approve(self.depth)
-            if parents:  # a tail of ours and one tip of the pass's pair
-                trunk, branch = parents[started % len(parents)], pair[started % 2]
-            else:
-                trunk, branch = pair
+            trunk, branch = self._approvees(started)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
             future = self._pool.submit(self._attach, item.trytes, trunk, branch, ts)
@@ -346,25 +322,30 @@ class Forwarder:
                 self.counters["order_gaps_skipped"] += 1
                 self._log("warning", "order_gap_skipped", device=item.device, seq=item.seq, expected=gap,
                           waited=round(_waited(item, self._clock()), 1), order_hold_s=self.order_hold_s)
-        for _ in range(min(started, len(parents))):
-            self._parents.popleft()  # approved now; the ones left wait for the next pass
-        self._harvest_at = max(1, len(self._jobs) * 3 // 4)
         return started
 
-    def _depth(self):
-        """PoW jobs to keep queued per worker at most: QUEUE_S of PoW at the recent latency, within
-        IN_FLIGHT_MIN..IN_FLIGHT_MAX."""
-        samples = self.pow_latency.samples
-        if not samples:
-            return IN_FLIGHT_MIN
-        latency = sum(samples) / len(samples)
-        return IN_FLIGHT_MAX if latency <= 0 else max(IN_FLIGHT_MIN, min(IN_FLIGHT_MAX, int(QUEUE_S / latency)))
+    def _approvees(self, k):
+        """(trunk, branch) for the ``k``-th bundle started in this pass. Each bundle approves one tail of ours that
+        a recent store sent (``_parents``) and one tip of a getTransactionsToApprove pair asked once per pass, so
+        our stored tails stop being tips at the next pass and the node is asked once per pass, not per bundle.
+        Without such a tail, a pair of its own: bundles sharing a pair, none approving another, leave each other's
+        tails as tips, which pile up faster than milestones take them (seen: 7,400 tips after 25,000 readings
+        with a pair per 16 bundles, and the rate falling)."""
+        now = time.monotonic()
+        while self._parents and now - self._parents[0][1] > PARENT_S:
+            self._parents.popleft()  # not taken in time: approving an old unconfirmed tail risks a lazy tip
+        if self._parents:
+            if k == 0 or self._pair is None:
+                self._pair = self.node.get_transactions_to_approve(self.depth)
+            return self._parents.pop()[0], self._pair[k % 2]
+        tips = self.node.get_transactions_to_approve(self.depth)
+        return tips.trunk, tips.branch
 
     def _job_done(self, future):
         with self._finished_lock:
             self._finished += 1
             finished = self._finished
-        if finished >= min(self._harvest_at, len(self._jobs)):
+        if finished >= min(HARVEST * self.workers, len(self._jobs)):
             self._wake.set()
 
     def _next_items(self, room):
