@@ -376,8 +376,10 @@ def end_to_end(readings, url, mwm, workers, tmp):
             "reattaches": stats["reattaches"]}
 
 
-def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
-    """RSS samples [(seconds, acknowledged readings, rss bytes)] over ``total`` readings cycled from ``pool``."""
+def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None, stats=None):
+    """RSS samples [(seconds, acknowledged readings, rss bytes)] over ``total`` readings cycled from ``pool``;
+    ``stats``, a dict, gets ``skipped`` (pool bundles passed over because their tombstone was still kept: they were
+    confirmed late) and the forwarder's ``reattaches``."""
     from iota_edge.gateway.outbox import Outbox
 
     p = Pipeline(tmp, url, mwm, workers, max_tombstones=max(1, len(pool) // 4))
@@ -387,20 +389,22 @@ def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
     def produce():
         seqs = {}
         with Outbox(p.path, max_tombstones=p.max_tombstones) as box:
-            i = 0
+            i = k = 0  # readings put, pool cursor
             while i < total and not p.stop.is_set():
-                if i - p.acked >= window:  # the previous put of pool[i % len(pool)] must be gone first
+                if i - p.acked >= window:  # at most half the pool in the outbox at once
                     time.sleep(0.05)
                     continue
-                device, _, h, trytes = pool[i % len(pool)]
+                device, _, h, trytes = pool[k % len(pool)]
+                k += 1
                 seq = seqs.get(device, 0)
                 if box.put(device, seq, h, trytes):
                     seqs[device] = seq + 1
                     p.put += 1
                     i += 1
-                else:  # its tombstone is still kept: wait for more prunes
+                else:  # its tombstone is still kept (it was confirmed late): the next bundle of the pool instead
                     p.duplicates += 1
-                    time.sleep(0.05)
+                    if p.duplicates % len(pool) == 0:
+                        time.sleep(0.05)
 
     samples = []
     started = time.perf_counter()
@@ -420,6 +424,8 @@ def memory_run(pool, total, url, mwm, workers, tmp, sample_s=1.0, report=None):
         samples.append((time.perf_counter() - started, p.acked, rss_bytes()))
     finally:
         p.finish()
+    if stats is not None:
+        stats.update(skipped=p.duplicates, reattaches=p.forwarder.counters["reattached"])
     return samples
 
 
@@ -498,7 +504,8 @@ def run(args):
         with tempfile.TemporaryDirectory() as tmp:
             proc, url = start_node(os.path.join(tmp, "node.db"), args.memory_mwm, 0.5, node_cpus)
             try:
-                samples = memory_run(pool, args.memory_readings, url, args.memory_mwm, workers, tmp,
+                extra = {}
+                samples = memory_run(pool, args.memory_readings, url, args.memory_mwm, workers, tmp, stats=extra,
                                      report=None if args.json else _every(10, lambda s: print(
                                          "  %7.1f s %8d readings  RSS %7.1f MiB" % (s[0], s[1], s[2] / 1048576.0))))
             finally:
@@ -509,11 +516,12 @@ def run(args):
         result["memory"] = {"readings": samples[-1][1], "seconds": samples[-1][0], "mwm": args.memory_mwm,
                             "rss_first_mib": samples[0][2] / 1048576.0, "rss_last_mib": samples[-1][2] / 1048576.0,
                             "rss_second_half_range_mib": (max(half) - min(half)) / 1048576.0,
-                            "slope_kib_per_1000_readings": slope_kib_per_1000(samples)}
+                            "slope_kib_per_1000_readings": slope_kib_per_1000(samples), **extra}
         m = result["memory"]
-        say("  %d readings in %.0f s; RSS %.1f -> %.1f MiB; second half: range %.2f MiB, slope %.1f KiB/1000 readings"
+        say("  %d readings in %.0f s; RSS %.1f -> %.1f MiB; second half: range %.2f MiB, slope %.1f KiB/1000 readings;"
+            " %d reattaches, %d pool bundles skipped (confirmed late)"
             % (m["readings"], m["seconds"], m["rss_first_mib"], m["rss_last_mib"], m["rss_second_half_range_mib"],
-               m["slope_kib_per_1000_readings"]))
+               m["slope_kib_per_1000_readings"], m["reattaches"], m["skipped"]))
     if args.json:
         print(json.dumps(result))
     return 0
