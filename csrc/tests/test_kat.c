@@ -15,6 +15,7 @@
 #if !defined(IK_NO_THREADS) && defined(__linux__)
 #define KAT_THREADS 1
 #include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
 #endif
 
@@ -809,11 +810,11 @@ typedef struct {
     const char *tx;
     int inline_here;
     int ok;
-} small_stack_run;
+} stack_run;
 
-static void *search_on_small_stack(void *arg)
+static void *search_on_stack(void *arg)
 {
-    small_stack_run *r = (small_stack_run *)arg;
+    stack_run *r = (stack_run *)arg;
     r->inline_here = ikp_runs_inline();
     r->ok = pow_hash_ok(r->tx, 9, IK_SIMD_AUTO, 1);
     return 0;
@@ -821,8 +822,8 @@ static void *search_on_small_stack(void *arg)
 #endif
 
 /* ik_pow_search_trytes_hash on random transactions, every mwm up to 12 (5 on emulated targets), every width this
- * CPU runs, 1 and 2 threads; refusals; cancellation before and during a search on the calling thread; a search
- * from a thread whose stack is too small to run it there. */
+ * CPU runs, 1 and 2 threads; refusals; cancellation before and during a search on the calling thread; searches
+ * from a thread whose stack is too small to run them there and from one whose stack is big enough. */
 static void test_pow_hash(tally *t)
 {
 #if defined(KAT_SMALL)
@@ -883,22 +884,27 @@ static void test_pow_hash(tally *t)
     {
         pthread_t id;
         pthread_attr_t attr;
-        small_stack_run run = {tx, -1, 0};
-#if defined(__x86_64__)
-        check(t, ikp_runs_inline() == 1, "pow inline on the main thread", 0); /* 8 MiB (ulimit -s) */
-#endif
+        stack_run run = {tx, -1, 0};
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 4096u * 1024u) {
+            check(t, ikp_runs_inline() == 1, "pow inline on the main thread", 0); /* ulimit -s: 8 MiB by default */
+        }
         memset(&ctl, 0, sizeof ctl);
         check(t, pthread_create(&id, 0, cancel_later, &ctl) == 0, "pow cancel thread", 0);
         check(t, ik_pow_search_trytes_hash(tx, 243, IK_SIMD_AUTO, 1, &ctl, nonce, hash) == IK_ERR_CANCELLED &&
                      ctl.trials > 0 && ctl.found == 0,
               "pow hash cancelled while searching", 1);
         pthread_join(id, 0);
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256u * 1024u);
-        check(t, pthread_create(&id, &attr, search_on_small_stack, &run) == 0, "pow small stack thread", 0);
-        pthread_join(id, 0);
-        pthread_attr_destroy(&attr);
-        check(t, run.inline_here == 0 && run.ok == 1, "pow small stack", run.inline_here);
+        for (i = 0; i < 2; i++) { /* 256 KiB: the kernel's own thread; 8 MiB: on the caller's */
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, i == 0 ? 256u * 1024u : 8192u * 1024u);
+            run.inline_here = -1;
+            run.ok = 0;
+            check(t, pthread_create(&id, &attr, search_on_stack, &run) == 0, "pow stack thread", i);
+            pthread_join(id, 0);
+            pthread_attr_destroy(&attr);
+            check(t, run.inline_here == i && run.ok == 1, "pow stack", i * 10 + run.inline_here);
+        }
     }
 #endif
 }
