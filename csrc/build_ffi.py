@@ -81,6 +81,8 @@ ik_simd ik_pow_simd_best(void);
 unsigned ik_pow_simd_lanes(ik_simd simd);
 ik_status ik_pow_search_trytes(const char tx[2673], unsigned mwm, ik_simd simd, unsigned threads,
                                ik_pow_control *ctl, char nonce[27]);
+ik_status ik_pow_search_trytes_hash(const char tx[2673], unsigned mwm, ik_simd simd, unsigned threads,
+                                    ik_pow_control *ctl, char nonce[27], char hash[81]);
 """
 
 

@@ -256,14 +256,24 @@ ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd
                         unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
 
 /* Multi-threaded search (pow_threads.c, hosts with POSIX threads): threads (1..64) workers, each on
- * its own partition and its own 4 MiB stack; returns when one finds a nonce or ctl->cancel is set. Builds
- * with IK_NO_THREADS accept threads == 1 only (IK_ERR_UNSUPPORTED otherwise). */
+ * its own partition and its own 4 MiB stack; returns when one finds a nonce or ctl->cancel is set. threads == 1
+ * runs the search on the calling thread instead when, on Linux, at least 2 MiB of its stack is left below the call
+ * (pthread_getattr_np; on the main thread RLIMIT_STACK less what is used below the top of the initial stack), as on
+ * glibc's default threads and main thread (8 MiB; the widest kernel takes 0.6 MiB): that saves creating, joining
+ * and faulting in a thread (0.1..0.2 ms a search). Elsewhere, on a smaller stack (musl's 128 KiB threads, an
+ * unlimited RLIMIT_STACK) or when it cannot tell, it starts the 4 MiB thread. Either way ctl->cancel, set
+ * from another thread, stops it within a batch. Builds with IK_NO_THREADS accept threads == 1 only
+ * (IK_ERR_UNSUPPORTED otherwise) and search on the calling thread. */
 ik_status ik_pow_search_threads(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned threads,
                                 ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
 
 /* Tryte front end for bindings: tx is 2673 trytes, nonce 27 trytes out. */
 ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
                                ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES]);
+/* The same, and on IK_OK also the transaction hash: Curl-P-81 of tx with its last 27 trytes replaced by nonce
+ * (81 trytes out), from the search's mid-state in one transform instead of 33 (ik_curl_hash_trytes). */
+ik_status ik_pow_search_trytes_hash(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                                    ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES], char hash[IK_HASH_TRYTES]);
 
 #ifdef __cplusplus
 }

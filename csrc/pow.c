@@ -352,18 +352,40 @@ ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd
     return st;
 }
 
-ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
-                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES])
+/* The tryte front ends: one job serves the search and, when hash is not null, the transaction hash, which is one
+ * transform of the mid-state with the nonce in place [§3.4] (no second pass over the 33 chunks). */
+static ik_status search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES], char *hash)
 {
     int8_t trits[IK_TX_TRITS];
     int8_t found[IK_NONCE_TRITS];
+    ikp_job job;
     ik_status st = ik_trytes_to_trits(tx, IK_TX_TRYTES, trits);
-    if (st != IK_OK) {
-        return st;
+    if (st == IK_OK) {
+        st = ikp_check_threads(threads);
     }
-    st = ik_pow_search_threads(trits, mwm, simd, threads, ctl, found);
-    if (st != IK_OK) {
-        return st;
+    if (st == IK_OK) {
+        st = ikp_prepare(trits, mwm, &simd, ctl, &job);
     }
-    return ik_trits_to_trytes(found, IK_NONCE_TRITS, nonce);
+    if (st == IK_OK) {
+        st = ikp_search_job(&job, simd, threads, found);
+    }
+    if (st == IK_OK && hash != 0) {
+        memcpy(job.base + IKP_NONCE, found, IK_NONCE_TRITS);
+        ik_curl_transform(job.base, 81);
+        st = ik_trits_to_trytes(job.base, IK_HASH_TRITS, hash);
+    }
+    return st == IK_OK ? ik_trits_to_trytes(found, IK_NONCE_TRITS, nonce) : st;
+}
+
+ik_status ik_pow_search_trytes(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                               ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES])
+{
+    return search_trytes(tx, mwm, simd, threads, ctl, nonce, 0);
+}
+
+ik_status ik_pow_search_trytes_hash(const char tx[IK_TX_TRYTES], unsigned mwm, ik_simd simd, unsigned threads,
+                                    ik_pow_control *ctl, char nonce[IK_NONCE_TRYTES], char hash[IK_HASH_TRYTES])
+{
+    return search_trytes(tx, mwm, simd, threads, ctl, nonce, hash);
 }

@@ -139,6 +139,15 @@ ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd,
 ik_status ikp_run(const ikp_job *job, ik_simd simd, unsigned part, int8_t nonce[IK_NONCE_TRITS],
                   uint64_t *trials);
 
+/* pow_threads.c: IK_OK for a thread count this build runs (1..64; 1 without threads), else the status
+ * ik_pow_search_threads returns for it. */
+ik_status ikp_check_threads(unsigned threads);
+/* Runs a prepared job on threads (checked) searchers, partitions 0 .. threads - 1: one runs on the calling
+ * thread when its stack has room (see ik_pow_search_threads); adds their trials to job->ctl->trials. */
+ik_status ikp_search_job(const ikp_job *job, ik_simd simd, unsigned threads, int8_t nonce[IK_NONCE_TRITS]);
+/* 1 when a one-thread search started here now would run on this thread (always, without threads). */
+int ikp_runs_inline(void);
+
 /* Polling helpers: plain volatile reads; the found flag is claimed with a compare-and-swap where the
  * target has one (single-core microcontrollers without it run one searcher). */
 static inline int ikp_should_stop(const ik_pow_control *ctl)

@@ -79,3 +79,4 @@ else:
         verify_signature = _c.verify_signature
         search = _c.search
         search_nonce = _c.search_nonce
+        search_hash = _c.search_hash

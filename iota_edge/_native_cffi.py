@@ -340,13 +340,9 @@ if hasattr(_os, "register_at_fork"):  # a child must not inherit a lock the pare
     _os.register_at_fork(after_in_child=_WATCHER.__init__)
 
 
-def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="auto"):
-    """Nonce search with statistics: ``(nonce or None, trials)``.
-
-    The C search runs with the GIL released (cffi API mode). Cancellation and timeout reach it through
-    ``cancel`` in a caller-held ``ik_pow_control`` that every searcher polls between batches; the process's one
-    watcher thread (``_Watcher``) sets it when ``cancel_event`` is set or ``timeout`` seconds have passed.
-    """
+def _search(tx_trytes, mwm, threads, timeout, cancel_event, simd, hash_out):
+    """(status, trials) of one kernel search: nonce (char[27]) and, unless hash_out is None, the transaction's
+    hash into hash_out (char[81])."""
     if simd not in _SIMD_IDS:
         raise InvalidValue("simd: expected one of %s, got %r" % (", ".join(_SIMD_IDS), simd), "simd")
     raw = tx_trytes.encode("ascii")
@@ -362,7 +358,10 @@ def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="aut
             deadline = None if timeout is None else _time.monotonic() + timeout
             key = _WATCHER.add(ctl, cancel_event, deadline)
     try:
-        status = _lib.ik_pow_search_trytes(raw, mwm, _SIMD_IDS[simd], threads, ctl, nonce)
+        if hash_out is None:
+            status = _lib.ik_pow_search_trytes(raw, mwm, _SIMD_IDS[simd], threads, ctl, nonce)
+        else:
+            status = _lib.ik_pow_search_trytes_hash(raw, mwm, _SIMD_IDS[simd], threads, ctl, nonce, hash_out)
     finally:
         if key is not None:
             _WATCHER.remove(key)
@@ -375,6 +374,28 @@ def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="aut
         raise PowError("simd: %s is not supported on this CPU or build" % simd, "simd")
     _check(status, "trytes", "transaction trytes, mwm 0..243, threads 1..64")
     raise PowError("nonce search failed with kernel status %d" % status)
+
+
+def search(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None, simd="auto"):
+    """Nonce search with statistics: ``(nonce or None, trials)``.
+
+    The C search runs with the GIL released (cffi API mode). Cancellation and timeout reach it through
+    ``cancel`` in a caller-held ``ik_pow_control`` that every searcher polls between batches; the process's one
+    watcher thread (``_Watcher``) sets it when ``cancel_event`` is set or ``timeout`` seconds have passed.
+    """
+    return _search(tx_trytes, mwm, threads, timeout, cancel_event, simd, None)
+
+
+def search_hash(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None):
+    """``(nonce, hash)``: the nonce as ``search_nonce`` finds it and the 81-tryte Curl-P-81 hash of
+    ``tx_trytes[:2646] + nonce``, which the kernel takes from the search's mid-state in one transform;
+    ``(None, None)`` on cancel/timeout."""
+    out = _ffi.new("char[81]")
+    nonce = _search(tx_trytes, mwm, threads, timeout, cancel_event, "auto", out)[0]
+    if nonce is None:
+        return None, None
+    return nonce, _ffi.unpack(out, 81).decode("ascii")
+
 
 def search_nonce(tx_trytes, mwm, threads=1, timeout=None, cancel_event=None):
     """27-tryte nonce for trytes 2646..2672 giving >= mwm trailing zero trits; None on cancel/timeout."""

@@ -12,6 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#if !defined(IK_NO_THREADS) && defined(__linux__)
+#define KAT_THREADS 1
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+#endif
+
 #ifndef KAT_POW_MWM
 #define KAT_POW_MWM 9
 #endif
@@ -740,6 +747,168 @@ static void test_pow(tally *t)
           "pow trytes", 0);
 }
 
+static int trailing_zero_trits(const char hash[IK_HASH_TRYTES])
+{
+    int8_t h[IK_HASH_TRITS];
+    int z = 0;
+    int i;
+    ik_trytes_to_trits(hash, IK_HASH_TRYTES, h);
+    for (i = IK_HASH_TRITS - 1; i >= 0 && h[i] == 0; i--) {
+        z++;
+    }
+    return z;
+}
+
+static void random_tx(char tx[IK_TX_TRYTES])
+{
+    static const char alphabet[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    int i;
+    for (i = 0; i < IK_TX_TRYTES; i++) {
+        tx[i] = alphabet[kat_random() % 27u];
+    }
+}
+
+/* One search with its hash: the nonce has the weight, the hash is Curl-P-81 of the transaction with that nonce
+ * (ik_curl_hash_trytes from scratch); with one thread and mwm up to 8 the nonce is ik_pow_search_trytes's. */
+static int pow_hash_ok(const char *tx, unsigned mwm, ik_simd simd, unsigned threads)
+{
+    static char done[IK_TX_TRYTES];
+    char nonce[IK_NONCE_TRYTES];
+    char hash[IK_HASH_TRYTES];
+    char nonce1[IK_NONCE_TRYTES];
+    char expect[IK_HASH_TRYTES];
+    ik_pow_control ctl;
+    memset(&ctl, 0, sizeof ctl);
+    if (ik_pow_search_trytes_hash(tx, mwm, simd, threads, &ctl, nonce, hash) != IK_OK || ctl.found != 1) {
+        return 0;
+    }
+    memcpy(done, tx, IK_TX_TRYTES - IK_NONCE_TRYTES);
+    memcpy(done + IK_TX_TRYTES - IK_NONCE_TRYTES, nonce, IK_NONCE_TRYTES);
+    if (ik_curl_hash_trytes(done, IK_TX_TRYTES, 81, expect) != IK_OK || memcmp(expect, hash, IK_HASH_TRYTES) != 0 ||
+        trailing_zero_trits(hash) < (int)mwm) {
+        return 0;
+    }
+    if (threads == 1 && mwm <= 8) {
+        memset(&ctl, 0, sizeof ctl);
+        if (ik_pow_search_trytes(tx, mwm, simd, 1, &ctl, nonce1) != IK_OK || memcmp(nonce, nonce1, sizeof nonce)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#ifdef KAT_THREADS
+static void *cancel_later(void *arg)
+{
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, 0);
+    ((ik_pow_control *)arg)->cancel = 1;
+    return 0;
+}
+
+typedef struct {
+    const char *tx;
+    int inline_here;
+    int ok;
+} stack_run;
+
+static void *search_on_stack(void *arg)
+{
+    stack_run *r = (stack_run *)arg;
+    r->inline_here = ikp_runs_inline();
+    r->ok = pow_hash_ok(r->tx, 9, IK_SIMD_AUTO, 1);
+    return 0;
+}
+#endif
+
+/* ik_pow_search_trytes_hash on random transactions, every mwm up to 12 (5 on emulated targets), every width this
+ * CPU runs, 1 and 2 threads; refusals; cancellation before and during a search on the calling thread; searches
+ * from a thread whose stack is too small to run them there and from one whose stack is big enough. */
+static void test_pow_hash(tally *t)
+{
+#if defined(KAT_SMALL)
+    enum { TXS = 1, MAX_MWM = 5 };
+#elif defined(IKP_FORCE_TAIL) /* the hash does not depend on the kernel's schedule: kat_host runs more */
+    enum { TXS = 1, MAX_MWM = 12 };
+#else
+    enum { TXS = 2, MAX_MWM = 12 };
+#endif
+    static char tx[IK_TX_TRYTES];
+    char nonce[IK_NONCE_TRYTES];
+    char hash[IK_HASH_TRYTES];
+    ik_pow_control ctl;
+    int i;
+    int s;
+    for (i = 0; i < TXS; i++) {
+        random_tx(tx);
+        for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
+            unsigned threads;
+            unsigned mwm;
+            if (!ik_pow_simd_supported((ik_simd)s)) {
+                continue;
+            }
+            for (threads = 1; threads <= 2; threads++) {
+                int ok = 1;
+#ifdef IK_NO_THREADS
+                if (threads > 1) {
+                    memset(&ctl, 0, sizeof ctl);
+                    check(t, ik_pow_search_trytes_hash(tx, 1, (ik_simd)s, 2, &ctl, nonce, hash) == IK_ERR_UNSUPPORTED,
+                          "pow hash threads unsupported", s);
+                    continue;
+                }
+#endif
+                for (mwm = 1; mwm <= MAX_MWM; mwm++) {
+                    ok &= pow_hash_ok(tx, mwm, (ik_simd)s, threads);
+                }
+                check(t, ok, "pow hash", i * 100 + s * 10 + (int)threads);
+            }
+        }
+    }
+    memset(&ctl, 0, sizeof ctl);
+    check(t, ik_pow_search_trytes_hash(tx, 244, IK_SIMD_AUTO, 1, &ctl, nonce, hash) == IK_ERR_VALUE,
+          "pow hash mwm range", 0);
+    check(t, ik_pow_search_trytes_hash(tx, 5, IK_SIMD_AUTO, 0, &ctl, nonce, hash) == IK_ERR_VALUE,
+          "pow hash threads range", 0);
+    check(t, ik_pow_search_trytes_hash(tx, 5, IK_SIMD_AUTO, 65, &ctl, nonce, hash) == IK_ERR_VALUE ||
+                 ik_pow_search_trytes_hash(tx, 5, IK_SIMD_AUTO, 65, &ctl, nonce, hash) == IK_ERR_UNSUPPORTED,
+          "pow hash threads range", 1);
+    tx[7] = 'a';
+    check(t, ik_pow_search_trytes_hash(tx, 5, IK_SIMD_AUTO, 1, &ctl, nonce, hash) == IK_ERR_TRYTE, "pow hash tryte", 0);
+    tx[7] = 'A';
+    ctl.cancel = 1;
+    check(t, ik_pow_search_trytes_hash(tx, 243, IK_SIMD_AUTO, 1, &ctl, nonce, hash) == IK_ERR_CANCELLED,
+          "pow hash cancelled", 1);
+#ifdef KAT_THREADS
+    check(t, ik_pow_search_trytes_hash(tx, 243, IK_SIMD_AUTO, 2, &ctl, nonce, hash) == IK_ERR_CANCELLED,
+          "pow hash cancelled", 2);
+    {
+        pthread_t id;
+        pthread_attr_t attr;
+        stack_run run = {tx, -1, 0};
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 4096u * 1024u) {
+            check(t, ikp_runs_inline() == 1, "pow inline on the main thread", 0); /* ulimit -s: 8 MiB by default */
+        }
+        memset(&ctl, 0, sizeof ctl);
+        check(t, pthread_create(&id, 0, cancel_later, &ctl) == 0, "pow cancel thread", 0);
+        check(t, ik_pow_search_trytes_hash(tx, 243, IK_SIMD_AUTO, 1, &ctl, nonce, hash) == IK_ERR_CANCELLED &&
+                     ctl.trials > 0 && ctl.found == 0,
+              "pow hash cancelled while searching", 1);
+        pthread_join(id, 0);
+        for (i = 0; i < 2; i++) { /* 256 KiB: the kernel's own thread; 8 MiB: on the caller's */
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, i == 0 ? 256u * 1024u : 8192u * 1024u);
+            run.inline_here = -1;
+            run.ok = 0;
+            check(t, pthread_create(&id, &attr, search_on_stack, &run) == 0, "pow stack thread", i);
+            pthread_join(id, 0);
+            pthread_attr_destroy(&attr);
+            check(t, run.inline_here == i && run.ok == 1, "pow stack", i * 10 + run.inline_here);
+        }
+    }
+#endif
+}
+
 int main(void)
 {
     tally t = {0, 0};
@@ -755,6 +924,7 @@ int main(void)
     test_bundle(&t);
     test_bundle_random(&t);
     test_pow(&t);
+    test_pow_hash(&t);
     printf("%d passed, %d failed\n", t.passed, t.failed);
     return t.failed != 0;
 }

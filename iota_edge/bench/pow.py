@@ -9,6 +9,8 @@ Measured in this process and in one run:
   * time to a nonce at MWM 9 and MWM 14 with the default settings (widest SIMD, one thread per CPU): median, min and
     max over --transactions random transactions, every nonce checked with Curl-P-81;
   * the pure-Python search (candidates per second, measured briefly);
+  * attach_to_tangle of --bundles two-transaction bundles at MWM 9, one thread, pinned to one CPU (Linux): wall,
+    calling-thread CPU, process user and system time per bundle (the fixed cost around each search shows in these);
   * PyOTA's extensions from PyPI in a side venv (.oracle/pow-ext): pyota-pow (libccurl, the PoW of
     ``pow.ccurl_interface``) on the same transactions, and pyota-ccurl's C Curl for a transaction hash;
   * Kerl address generation at security 2 against PyOTA 2.1.0 (the oracle venv, tests/oracle/pyota-venv.sh).
@@ -105,6 +107,37 @@ def measure_pure_rate(seconds, tx):
     return (counter.n - 1) / (time.perf_counter() - t)
 
 
+def measure_attach(n, seed):
+    """attach_to_tangle of n two-transaction bundles at MWM 9, threads=1, on one CPU where the OS lets us pin: ms per
+    bundle of wall, calling-thread CPU, process user and system time. The searches are the same from run to run
+    (fixed transactions and timestamp), so runs differ only by the cost around them."""
+    from iota_edge import pow as pow_module
+    from iota_edge.trinary import int_to_trytes
+
+    def tx(rnd, index):
+        t = "".join(rnd.choice(ALPHABET) for _ in range(2673))
+        t = t[:2268] + "9" * 27 + t[2295:]  # value 0
+        return t[:2331] + int_to_trytes(index, 9) + int_to_trytes(1, 9) + t[2349:]  # current_index, last_index 1
+
+    rnd = random.Random(seed)
+    bundles = [[tx(rnd, 0), tx(rnd, 1)] for _ in range(n)]
+    pinned = None
+    if hasattr(os, "sched_setaffinity"):
+        pinned = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(pinned)})
+    try:
+        pow_module.attach_to_tangle(bundles[0], "T" * 81, "B" * 81, 9, threads=1, timestamp_ms=5)  # warm
+        w, c, o = time.perf_counter(), time.thread_time(), os.times()
+        for b in bundles:
+            pow_module.attach_to_tangle(b, "T" * 81, "B" * 81, 9, threads=1, timestamp_ms=5)
+        w, c, o1 = time.perf_counter() - w, time.thread_time() - c, os.times()
+    finally:
+        if pinned is not None:
+            os.sched_setaffinity(0, pinned)
+    return {"n": n, "pinned": pinned is not None, "wall_ms": w * 1e3 / n, "thread_cpu_ms": c * 1e3 / n,
+            "user_ms": (o1.user - o.user) * 1e3 / n, "system_ms": (o1.system - o.system) * 1e3 / n}
+
+
 def measure_addresses(pyota_python, n):
     from iota_edge import _native
 
@@ -162,6 +195,7 @@ def run(args):
     for mwm in (9, 14):
         report["ours"][str(mwm)] = summary(measure_time_to_nonce(txs, mwm, pow_module, weight))
     report["pure_rate"] = measure_pure_rate(min(args.seconds, 2.0), probe)
+    report["attach"] = measure_attach(args.bundles, args.seed)
 
     hash_txs = txs[:10]
     t = time.perf_counter()
@@ -239,6 +273,11 @@ def show(report):
             print("  MWM %-2s pyota-pow  %9s [%s .. %s] n=%d (valid %d/%d)  ratio of medians %.0fx"
                   % (mwm, fmt_s(p["median"]), fmt_s(p["min"]), fmt_s(p["max"]), p["n"], p["valid"], p["n"],
                      p["median"] / o["median"]))
+    a = report["attach"]
+    print("  attach_to_tangle, 2-transaction bundles, MWM 9, 1 thread%s, n=%d: %.2f ms wall per bundle; CPU: calling"
+          " thread %.2f, process user %.2f, system %.2f ms" % (" on one CPU" if a["pinned"] else "", a["n"],
+                                                               a["wall_ms"], a["thread_cpu_ms"], a["user_ms"],
+                                                               a["system_ms"]))
     print()
     print("Curl-P-81 hash of one transaction: ours %.3f ms, pure Python %.2f ms%s" % (
         report["hash_ours_s"] * 1e3, report["hash_pure_s"] * 1e3,
@@ -255,9 +294,11 @@ def show(report):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m iota_edge.bench pow", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="0.5 s per rate, PyOTA MWM 14 on 2 transactions")
+    parser.add_argument("--quick", action="store_true",
+                        help="0.5 s per rate, 100 bundles, PyOTA MWM 14 on 2 transactions")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--transactions", type=int, default=20, help="random transactions per MWM (default 20)")
+    parser.add_argument("--bundles", type=int, default=400, help="bundles for the attach_to_tangle line (default 400)")
     parser.add_argument("--seconds", type=float, default=1.5, help="seconds per trials/s figure (default 1.5)")
     parser.add_argument("--pyota-mwm14", type=int, default=5,
                         help="transactions for pyota-pow at MWM 14 (about 15 s each here; default 5)")
@@ -272,6 +313,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = 0.5
+        args.bundles = min(args.bundles, 100)
         args.pyota_mwm14 = min(args.pyota_mwm14, 2)
     report = run(args)
     if report is None:

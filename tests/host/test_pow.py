@@ -91,6 +91,42 @@ def test_timeout(monkeypatch, backend):
 
 
 @native_only
+@pytest.mark.parametrize("threads", [1, 2])
+def test_search_hash_is_the_hash_of_the_finished_transaction(threads):
+    for mwm, tx in zip((1, 5, 9, 12), transactions(4)):
+        nonce, h = _native.search_hash(tx, mwm, threads)
+        assert h == curl.curl_hash(tx[:2646] + nonce, 81)
+        assert curl.trailing_zeros(h) >= mwm
+        if threads == 1:  # one searcher: the same nonce as the plain search
+            assert nonce == _native.search_nonce(tx, mwm, 1)
+    assert _native.search_hash(tx, 243, threads, 0.05) == (None, None)
+
+
+@native_only
+def test_search_on_a_small_stack_thread():
+    """256 KiB is too small for the widest kernel (0.6 MiB): the kernel starts its own 4 MiB thread."""
+    tx = transactions(1)[0]
+    out = {}
+
+    def work():
+        try:
+            out["ok"] = pow._search(tx, 9, 1, None, None)
+        except BaseException as e:  # re-raised on the main thread
+            out["error"] = e
+
+    old = threading.stack_size(256 * 1024)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+    finally:
+        threading.stack_size(old)
+    t.join()
+    assert "error" not in out, out.get("error")
+    nonce, h = out["ok"]
+    assert pure_weight(tx[:2646] + nonce) >= 9 and h == curl.curl_hash(tx[:2646] + nonce, 81)
+
+
+@native_only
 def test_threads_stop_together_and_count_trials():
     tx = transactions(1)[0]
     nonce, trials = _native.search(tx, 243, 2, 0.3, None)
@@ -120,6 +156,7 @@ def test_bad_arguments_are_refused_before_the_search(monkeypatch, change, error,
         raise AssertionError("the search ran")
 
     monkeypatch.setattr(_native, "search_nonce", boom, raising=False)
+    monkeypatch.setattr(_native, "search_hash", boom, raising=False)
     monkeypatch.setattr(pow, "_pure_search", boom)
     args = dict(trytes=transactions(1)[0], mwm=9)
     args.update(change)
@@ -220,6 +257,34 @@ def test_attach_refuses_bad_arguments(args, field):
     with pytest.raises((InvalidTrytes, InvalidValue)) as info:
         pow.attach_to_tangle(*full)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("backend", ["native", "pure"])
+def test_attach_returns_the_hashes_of_the_returned_trytes(monkeypatch, backend):
+    if backend == "native" and not _native.AVAILABLE:
+        pytest.skip("the C kernel is not built")
+    trytes = _bundle()
+    mwm = 9 if backend == "native" else 3
+    native_hash = curl.curl_hash
+    if backend == "pure":
+        monkeypatch.setattr(_native, "AVAILABLE", False)
+    out, hashes = pow.attach_to_tangle(trytes, "T" * 81, "B" * 81, mwm, threads=1, timestamp_ms=7, hashes=True)
+    monkeypatch.setattr(_native, "AVAILABLE", False)  # the expected hashes by the pure Curl-P-81
+    assert hashes == [curl.curl_hash(t, 81) for t in out]
+    monkeypatch.undo()
+    assert hashes == [native_hash(t, 81) for t in out]
+    check_attached(out, trytes, "T" * 81, "B" * 81, mwm, 7)
+
+
+@native_only
+@pytest.mark.parametrize("threads", [1, 2])
+def test_attach_cancel_event(threads):
+    ev = threading.Event()
+    threading.Timer(0.2, ev.set).start()
+    t = time.monotonic()
+    with pytest.raises(PowCancelled):
+        pow.attach_to_tangle(_bundle(), "T" * 81, "B" * 81, 243, threads=threads, cancel=ev)
+    assert 0.15 < time.monotonic() - t < 1.5
 
 
 def test_attach_refuses_bad_timestamp():
