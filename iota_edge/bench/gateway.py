@@ -207,12 +207,14 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
             "rejects": stats["rejects"],
             "thread_cpu_seconds": {"ingest": threads.get("gateway ingest", 0.0),
                                    "forwarder": threads.get("gateway forwarder", 0.0),
-                                   "pow_workers_python": sum(v for k, v in threads.items() if k.startswith("pow_"))}}
+                                   "pow_workers": sum(v for k, v in threads.items() if k.startswith("pow_"))}}
 
 
 def thread_cpu_seconds():
-    """{thread name: CPU seconds} of this process's live Python threads (Linux /proc; {} elsewhere). The nonce
-    search itself runs in the C kernel's own threads, so a PoW worker's figure is the Python around it."""
+    """{thread name: CPU seconds} of this process's live Python threads (Linux /proc; {} elsewhere). A one-thread
+    nonce search runs on the PoW worker that asked for it when the worker's stack allows (glibc's 8 MiB threads), so
+    a PoW worker's figure includes its searches; where the kernel starts a thread of its own, only the Python
+    around them."""
     names = {t.native_id: t.name for t in threading.enumerate()}
     out = {}
     try:
@@ -573,8 +575,9 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
             1000 * e["gateway_cpu_seconds"] / args.readings, 1000 * (e["node_cpu_seconds"] or 0) / args.readings))
         if e.get("thread_cpu_seconds"):
             t = e["thread_cpu_seconds"]
-            say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, Python around the nonce searches %.2f ms"
-                % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers_python")))
+            say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, PoW workers %.2f ms (their nonce searches "
+                "included where they run on the worker's own stack)"
+                % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers")))
     r["pow_bound_per_s"] = sum(bounds) / len(bounds)
     r["pow_bound_samples"] = bounds
     return r

@@ -23,7 +23,7 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
         gw = layout["gateway"]
         assert gw["counters"]["accepted"] == 16 and gw["counters"]["duplicates"] == 0, gw["counters"]
         assert gw["rejects"] == {}
-        assert set(gw["thread_cpu_seconds"]) == {"ingest", "forwarder", "pow_workers_python"}
+        assert set(gw["thread_cpu_seconds"]) == {"ingest", "forwarder", "pow_workers"}
         for run in (layout["outbox"], gw):
             assert 0 < run["seconds_to_stored"] <= run["seconds_to_confirmed"]
             assert run["node_cpu_seconds"] is not None
