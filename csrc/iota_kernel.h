@@ -189,7 +189,7 @@ typedef struct {
  * there); message: room for n trytes. IK_OK with out and the message and next_root trytes filled in;
  * IK_ERR_MISMATCH with out->reason; IK_ERR_TRYTE for a bad character, IK_ERR_TRIT for a key trit outside -1..1.
  * Index and length pascal integers of 14 value trytes (values beyond 2^61) are refused as IK_MAM_DECODE.
- * Stack: 4.7 KiB in all on 32-bit targets (ik_mam_leaf inside it 3.1 KiB). */
+ * Stack: 3.9 KiB in all on 32-bit targets (ik_mam_leaf inside it 3.1 KiB; `make size`). */
 ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
                        const int8_t key[IK_HASH_TRITS], int8_t *work, char *message,
                        char next_root[IK_HASH_TRYTES], ik_mam_parsed *out);
@@ -250,8 +250,9 @@ unsigned ik_pow_simd_lanes(ik_simd simd);
  * Partition part of parts (0 <= part < parts <= 19683) selects a disjoint region of the nonce space, so
  * several callers (threads) never try the same candidate. Returns IK_ERR_CANCELLED when ctl->cancel or
  * ctl->found (a sibling won) is set. Stack: 13.5 KiB on 32-bit microcontrollers (32 lanes, plain rounds);
- * up to 0.8 MiB on hosts, whose kernels cache the first 9 rounds and keep a round schedule (pow_internal.h),
- * so call it on a thread with a large stack, or use ik_pow_search_threads, whose threads have 4 MiB. */
+ * up to 0.58 MiB on hosts (1.07 MiB with IKP_AVX512_BITS=512; -fstack-usage), whose kernels cache the first
+ * rounds and keep a round schedule (pow_internal.h), so call it on a thread with a large stack, or use
+ * ik_pow_search_threads, which runs it on the caller's stack only when 2 MiB of it are left. */
 ik_status ik_pow_search(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd simd, unsigned part,
                         unsigned parts, ik_pow_control *ctl, int8_t nonce[IK_NONCE_TRITS]);
 
