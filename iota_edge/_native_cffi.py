@@ -155,10 +155,16 @@ def mam_parse(payload, root, key):
     out = _ffi.new("ik_mam_parsed *")
     status = _lib.ik_mam_parse(raw, n, root.encode("ascii"), _ptr(_int8(key, 0, 243, "key")), _ptr(work),
                                _ffi.from_buffer("char[]", message), _ffi.from_buffer("char[]", next_root), out)
+    return _mam_result(status, out, message, next_root)
+
+
+def _mam_result(status, parsed, message, next_root):
+    """mam_parse's tuple from a kernel status, its ik_mam_parsed and the message / next root buffers it wrote."""
     if status == _lib.IK_OK:
-        return 0, message[: out.message_trytes].decode(), next_root.decode(), out.index, out.security, out.depth
+        return (0, bytes(message[: parsed.message_trytes]).decode(), bytes(next_root).decode(), parsed.index,
+                parsed.security, parsed.depth)
     if status == _lib.IK_ERR_MISMATCH:
-        return out.reason, None, None, 0, 0, 0
+        return parsed.reason, None, None, 0, 0, 0
     _check(status, "payload", "trytes 9A-Z, key trits")
     raise IotaEdgeError("payload: kernel status %d" % status, "payload")
 
@@ -198,19 +204,11 @@ def mam_parse_many(items):
     scratch = bytearray(_lib.ik_mam_parse_many_scratch(m, 1))
     _check(_lib.ik_mam_parse_many(c_items, m, _ffi.from_buffer(scratch), len(scratch)), "scratch", "size")
     out = []
+    view = memoryview(messages)
     pos = 0
     for i in range(m):
         it = c_items[i]
-        status = it.status
-        if status == _lib.IK_OK:
-            parsed = it.parsed
-            out.append((0, messages[pos : pos + parsed.message_trytes].decode(),
-                        next_roots[81 * i : 81 * i + 81].decode(), parsed.index, parsed.security, parsed.depth))
-        elif status == _lib.IK_ERR_MISMATCH:
-            out.append((it.parsed.reason, None, None, 0, 0, 0))
-        else:
-            _check(status, "payload", "trytes 9A-Z, key trits")
-            raise IotaEdgeError("payload: kernel status %d" % status, "payload")
+        out.append(_mam_result(it.status, it.parsed, view[pos:], next_roots[81 * i : 81 * i + 81]))
         pos += it.n
     return out
 

@@ -70,7 +70,7 @@ IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the l
 HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
 # writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
-PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _approvees)
+PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
 PARENTS_MAX = 1024  # tails kept for that at most
 SEQ_WINDOW = 16  # received items looked at beyond those attached next, to attach each device's in seq order
 POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
@@ -188,7 +188,6 @@ class Forwarder:
         self._jobs = collections.deque()  # in flight, in submission order
         self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
         self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
-        self._pair = None  # this pass's getTransactionsToApprove answer, for bundles that approve a tail of ours
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
@@ -306,13 +305,25 @@ class Forwarder:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pow")
         started = 0
+        pair = None  # one getTransactionsToApprove answer for the pass's bundles that approve a tail of ours
+        now = time.monotonic()
+        while self._parents and now - self._parents[0][1] > PARENT_S:
+            self._parents.popleft()  # not taken in time: approving an old unconfirmed tail risks a lazy tip
         chosen = self._next_items(room)
         full = self.outbox.get_many([item.bundle_hash for item, _ in chosen])  # the window was read without trytes
         for item, gap in chosen:
             item = full.get(item.bundle_hash)
             if item is None:  # evicted (drop_oldest) since the window was read
                 continue
-            trunk, branch = self._approvees(started)
+            # What it approves: a tail of ours that a recent store sent, so our stored tails stop being tips at the
+            # next pass, and a tip of the pass's pair. Without such a tail, a pair of its own: bundles sharing a
+            # pair, none approving another, leave each other's tails as tips (an earlier round saw 7,400 tips after
+            # 25,000 readings and the rate falling; the node's count also holds its own milestones).
+            if self._parents:
+                pair = pair or self.node.get_transactions_to_approve(self.depth)
+                trunk, branch = self._parents.pop()[0], pair[started % 2]
+            else:
+                trunk, branch = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)
             self._last_ts = ts
             future = self._pool.submit(self._attach, item.trytes, trunk, branch, ts)
@@ -325,23 +336,6 @@ class Forwarder:
                 self._log("warning", "order_gap_skipped", device=item.device, seq=item.seq, expected=gap,
                           waited=round(_waited(item, self._clock()), 1), order_hold_s=self.order_hold_s)
         return started
-
-    def _approvees(self, k):
-        """(trunk, branch) for the ``k``-th bundle started in this pass. Each bundle approves one tail of ours that
-        a recent store sent (``_parents``) and one tip of a getTransactionsToApprove pair asked once per pass, so
-        our stored tails stop being tips at the next pass and the node is asked once per pass, not per bundle.
-        Without such a tail, a pair of its own: bundles sharing a pair, none approving another, leave each other's
-        tails as tips (an earlier round saw 7,400 tips after 25,000 readings and the rate falling; the node's count
-        also holds its own milestones, which nothing approves)."""
-        now = time.monotonic()
-        while self._parents and now - self._parents[0][1] > PARENT_S:
-            self._parents.popleft()  # not taken in time: approving an old unconfirmed tail risks a lazy tip
-        if self._parents:
-            if k == 0 or self._pair is None:
-                self._pair = self.node.get_transactions_to_approve(self.depth)
-            return self._parents.pop()[0], self._pair[k % 2]
-        tips = self.node.get_transactions_to_approve(self.depth)
-        return tips.trunk, tips.branch
 
     def _job_done(self, future):
         with self._finished_lock:

@@ -12,9 +12,8 @@ ingestion thread, which alone owns the outbox connection, the verifier and the d
 the bundle, ``Outbox.put``, record the device's position, settle the message (MQTT PUBACK / serial frame ACK). It
 takes the messages waiting in its inbox as a burst (up to BURST), checks the burst's signatures in one kernel call
 (``Verifier.prepare``: their WOTS chains hashed side by side, about half the CPU of one by one) and stores the
-burst's accepted readings with one
-outbox commit (one fsync: on an SD card that is what limits a gateway) and one device-state commit, then settles
-them in arrival order; a reject, duplicate or heartbeat in between first commits and settles the ones before it. The
+burst's accepted readings with one outbox commit (one fsync: on an SD card that is what limits a gateway) and one
+device-state commit, then settles them in arrival order; a reject, duplicate or heartbeat in between first commits and settles the ones before it. The
 same thread sends acknowledgements when the outbox has confirmed (or, with ``ack_on = "stored"``, stored) items.
 The forwarder runs in its own thread with its own outbox connection on the same file. Metrics are served by a
 fourth thread from snapshots, never by touching SQLite connections of other threads.
@@ -220,8 +219,7 @@ class Gateway:
             while not self._stop.is_set():
                 burst = self._take_burst()
                 try:
-                    decoded = self._prepare(burst) if len(burst) > 1 else (None,)
-                    for inbound, msg in zip(burst, decoded):
+                    for inbound, msg in zip(burst, self._prepare(burst)):
                         self._handle(inbound, msg=msg)
                 finally:
                     self._verifier.prepared.clear()

@@ -43,17 +43,21 @@ def _fail(message, reason):
     raise InvalidMessage(message, reason)
 
 
+def _checked(payload, root):
+    """(payload, root) as tryte strings, or InvalidMessage: a bad character is a decode failure of the message."""
+    try:
+        return check_trytes(payload, "payload"), check_trytes(root, "root", length=81)
+    except InvalidTrytes as e:
+        raise InvalidMessage(str(e), "decode", e.field)
+
+
 def parse_payload(payload, root, side_key=None):
     """Verify ``payload`` (trytes, trailing ``9`` padding allowed) against ``root``; return a ParsedMessage."""
-    try:
-        payload = check_trytes(payload, "payload")
-        root = check_trytes(root, "root", length=81)
-    except InvalidTrytes as e:  # report it as a decode failure of the message
-        raise InvalidMessage(str(e), "decode", e.field)
+    payload, root = _checked(payload, root)
     if _K_PARSE:
         found = _K_PARSE(payload, root, mam.check_key(side_key))
         if not found[0]:
-            return ParsedMessage(found[1], found[2], found[3], found[4], found[5])
+            return ParsedMessage(*found[1:])
     return _parse_python(payload, root, side_key)
 
 
@@ -125,16 +129,15 @@ def parse_payloads(items):
     todo = []  # (position, payload, root, side_key) that reach the kernel
     for i, (payload, root, side_key) in enumerate(items):
         try:
-            payload = check_trytes(payload, "payload")
-            root = check_trytes(root, "root", length=81)
-        except InvalidTrytes as e:  # as parse_payload reports it
-            out[i] = InvalidMessage(str(e), "decode", e.field)
+            payload, root = _checked(payload, root)
+        except InvalidMessage as e:
+            out[i] = e
             continue
         todo.append((i, payload, root, side_key, mam.check_key(side_key)))
     found = _K_PARSE_MANY([(payload, root, key) for _, payload, root, _, key in todo])
     for (i, payload, root, side_key, _), f in zip(todo, found):
         if not f[0]:
-            out[i] = ParsedMessage(f[1], f[2], f[3], f[4], f[5])
+            out[i] = ParsedMessage(*f[1:])
             continue
         try:  # refused: the Python path gives the exact InvalidMessage
             out[i] = _parse_python(payload, root, side_key)

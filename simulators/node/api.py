@@ -28,6 +28,8 @@ TRYTES = 2673
 MAX_REQUEST_LIST = 1000  # IRI --max-requests-list
 MAX_GET_TRYTES = 10000
 MAX_BODY = 1000000  # IRI --max-body-length
+
+
 def now_ms():
     return int(time.time() * 1000)
 
