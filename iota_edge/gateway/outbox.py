@@ -39,10 +39,10 @@ TRANSITIONS = {
     "confirmed": (),
 }
 POLICIES = ("refuse_new", "drop_oldest")
-SCHEMA_VERSION = 2  # 2: the released table (migrated from 1 on open)
+SCHEMA_VERSION = 3  # 2: the released table; 3: the trytes in their own table (both migrated on open)
 
 _HASH = re.compile(r"\A[9A-Z]{81}\Z")
-_TX = re.compile(r"\A[9A-Z]{2673}\Z")
+_TRYTES = b"9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 Item = namedtuple("Item", "bundle_hash device seq state trytes received_at updated_at attempts info acked")
 DeadLetter = namedtuple("DeadLetter", "id device seq reason raw at")
@@ -104,9 +104,13 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,           -- times attached
     acked INTEGER NOT NULL DEFAULT 0 CHECK (acked IN (0, 1) AND (acked = 0 OR state = 'confirmed')),
     info TEXT NOT NULL DEFAULT '{}',               -- JSON merged from mark(**info)
-    trytes TEXT NOT NULL,                          -- last: reading the columns above never walks overflow pages
     UNIQUE (device, seq)
 );
+-- The transactions, apart (v3): a state change rewrites a row of ~200 bytes, not one with the bundle's kilobytes.
+CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, trytes TEXT NOT NULL);  -- id: the item's
+CREATE TRIGGER IF NOT EXISTS items_body AFTER DELETE ON items BEGIN
+    DELETE FROM bodies WHERE id = OLD.id;
+END;
 -- The budget's running totals over unacknowledged items, kept by triggers in the same transaction: put stays
 -- O(log n) however deep the backlog, and the totals cannot drift from the rows.
 CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), items INTEGER NOT NULL,
@@ -159,8 +163,34 @@ INSERT OR IGNORE INTO released (device, seq, at)
 UPDATE meta SET value = '2' WHERE key = 'schema' AND value = '1';
 """
 
+# Version 2 -> 3: the items table loses its trytes column to the bodies table. Run (inside the opening transaction)
+# when the items table still has that column; the old table's triggers and indexes go with it and _SCHEMA makes
+# them again. The AUTOINCREMENT counter is carried over, so ids stay never reused.
+_MIGRATE_2_3 = """
+DROP TRIGGER IF EXISTS items_insert;
+DROP TRIGGER IF EXISTS items_delete;
+DROP TRIGGER IF EXISTS items_update;
+DROP INDEX IF EXISTS items_stats;
+DROP INDEX IF EXISTS items_state;
+ALTER TABLE items RENAME TO items_v2;
+%s
+INSERT INTO items (id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, acked, info)
+    SELECT id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, acked, info FROM items_v2;
+INSERT INTO bodies (id, trytes) SELECT id, trytes FROM items_v2;
+UPDATE totals SET items = (SELECT COUNT(*) FROM items WHERE acked = 0),
+                  bytes = (SELECT COALESCE(SUM(nbytes), 0) FROM items WHERE acked = 0) WHERE id = 1;
+DELETE FROM sqlite_sequence WHERE name = 'items';
+UPDATE sqlite_sequence SET name = 'items' WHERE name = 'items_v2';
+DROP TABLE items_v2;
+""" % _SCHEMA
+
 _RELEASE = ("INSERT INTO released (device, seq, at) VALUES (?, ?, ?) ON CONFLICT (device) "
             "DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > released.seq")
+
+_RELEASE_OF = ("INSERT INTO released (device, seq, at) SELECT device, seq, ? FROM items WHERE bundle_hash = ? "
+               "ON CONFLICT (device) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > released.seq")
+# The states each state may be reached from (TRANSITIONS read backwards), as SQL lists.
+_FROM = {new: ", ".join("'%s'" % old for old in STATES if new in TRANSITIONS[old]) for new in STATES}
 
 _COUNTERS = ("put", "duplicates", "seq_conflicts", "refused", "dropped", "pruned", "rejected")
 
@@ -219,17 +249,30 @@ class Outbox:
             raise OutboxCorrupt("%s: quick_check failed: %s" % (self.path, "; ".join(r[0] for r in result[:5])),
                                 "path")
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: a returned put survives power loss
+        try:  # SQLite's JSON functions: built in since 3.38, an option before
+            self._json_patch = db.execute("SELECT json_patch('{}', '{}')").fetchone() == ("{}",)
+        except sqlite3.OperationalError:
+            self._json_patch = False
         db.execute("PRAGMA foreign_keys=ON")
         counters = "".join("INSERT OR IGNORE INTO counters VALUES ('%s', 0);" % c for c in _COUNTERS)
         try:
-            found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchall()  # all: ends the read
-        except sqlite3.OperationalError:  # a new database: no tables yet
-            found = []
-        # an older database is migrated in the script's transaction (idempotent: two openers may both run it)
-        migrate = _MIGRATE_1_2 % float(self._clock()) if found == [("1",)] else ""
-        try:  # executescript commits any open transaction first, so the script carries its own BEGIN/COMMIT
-            db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');"
-                             % SCHEMA_VERSION + migrate + counters + "COMMIT;")
+            # One transaction, read and write: two openers of an older file both find out what it needs, and the
+            # second finds the first's work done. (Statement by statement: executescript would commit first.)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchall()
+            except sqlite3.OperationalError:  # a new database: no tables yet
+                found = []
+            columns = [row[1] for row in db.execute("PRAGMA table_info(items)")]
+            script = (_MIGRATE_2_3 if "trytes" in columns else _SCHEMA) + (
+                "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');" % SCHEMA_VERSION)
+            if found == [("1",)]:
+                script += _MIGRATE_1_2 % float(self._clock())
+            if found in ([("1",)], [("2",)]):
+                script += "UPDATE meta SET value = '%d' WHERE key = 'schema';" % SCHEMA_VERSION
+            for statement in _statements(script + counters):
+                db.execute(statement)
+            db.execute("COMMIT")
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -260,14 +303,14 @@ class Outbox:
         except sqlite3.Error as e:
             raise OutboxStorageError("outbox storage: %s" % (e,), "path") from e
 
-    def _select_in(self, columns, bundle_hashes):
+    def _select_in(self, columns, bundle_hashes, tables="items"):
         """``columns`` of the items with these bundle hashes, in reads of 500 (SQLite's bound-parameter limit)."""
         hashes = list(bundle_hashes)
         rows = []
         for i in range(0, len(hashes), 500):
             part = hashes[i:i + 500]
             marks = ",".join("?" * len(part))
-            rows += self._select("SELECT %s FROM items WHERE bundle_hash IN (%s)" % (columns, marks), part)
+            rows += self._select("SELECT %s FROM %s WHERE items.bundle_hash IN (%s)" % (columns, tables, marks), part)
         return rows
 
     def _bump(self, name, n=1):
@@ -338,10 +381,11 @@ class Outbox:
                         "outbox full: %d items (max_items=%d), %d bytes (max_bytes=%d); policy refuse_new" % (
                             full[0], self.max_items, full[1], self.max_bytes), full[0], full[1])
                     break
-                db.execute("INSERT INTO items (bundle_hash, device, seq, state, trytes, nbytes, received_at, "
-                           "updated_at) VALUES (?, ?, ?, 'received', ?, ?, ?, ?)",
-                           (bundle_hash, device, seq, trytes, nbytes, now if received_at is None
-                            else float(received_at), now))
+                rowid = db.execute("INSERT INTO items (bundle_hash, device, seq, state, nbytes, received_at, "
+                                   "updated_at) VALUES (?, ?, ?, 'received', ?, ?, ?)",
+                                   (bundle_hash, device, seq, nbytes, now if received_at is None
+                                    else float(received_at), now)).lastrowid
+                db.execute("INSERT INTO bodies (id, trytes) VALUES (?, ?)", (rowid, trytes))
                 results[i] = True
             stored = results.count(True)
             if stored:
@@ -375,8 +419,8 @@ class Outbox:
         items, lowest seq first. ``skip_devices``: leave those devices' items out; ``skip_hashes``: those items."""
         _check_state(state)
         limit = max(0, int(limit))
-        columns = _ITEM_COLUMNS if trytes else _ITEM_COLUMNS.replace("trytes,", "'',", 1)
-        where, args, order = "state = ? AND acked = 0", [state], "id"
+        columns, tables = (_ITEM_COLUMNS, _ITEMS) if trytes else (_ITEM_COLUMNS.replace("bodies.trytes", "''"), "items")
+        where, args, order = "state = ? AND acked = 0", [state], "items.id"
         if device is not None:
             where, order = where + " AND device = ?", "seq"
             args.append(device)
@@ -388,7 +432,7 @@ class Outbox:
         if hashes:
             where += " AND bundle_hash NOT IN (%s)" % ",".join("?" * len(hashes))
             args += hashes
-        rows = self._select("SELECT %s FROM items WHERE %s ORDER BY %s LIMIT ?" % (columns, where, order),
+        rows = self._select("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT ?" % (columns, tables, where, order),
                             args + [limit])
         return [_item(r) for r in rows]
 
@@ -399,12 +443,12 @@ class Outbox:
 
     def get(self, bundle_hash: str) -> Optional[Item]:
         """The item with this bundle hash, or None."""
-        rows = self._select("SELECT " + _ITEM_COLUMNS + " FROM items WHERE bundle_hash = ?", (bundle_hash,))
+        rows = self._select("SELECT %s FROM %s WHERE items.bundle_hash = ?" % (_ITEM_COLUMNS, _ITEMS), (bundle_hash,))
         return _item(rows[0]) if rows else None
 
     def get_many(self, bundle_hashes: Iterable[str]) -> Dict[str, Item]:
         """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read)."""
-        return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes)}
+        return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes, _ITEMS)}
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
@@ -433,18 +477,56 @@ class Outbox:
         if not durable:
             db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self._mark_prepared(prepared, missing, now)
+            if not self._mark_direct(prepared, now):
+                self._mark_prepared(prepared, missing, now)
         finally:
             if not durable:
                 db.execute("PRAGMA synchronous=FULL")
         return missing
+
+    def _mark_direct(self, prepared, now):
+        """The common case without reading the items first: each UPDATE names the states it may come from and
+        merges the info in SQLite (json_patch). True when every item changed; otherwise (an item gone or an illegal
+        transition, an item twice, a None or dict in the info, whose merge json_patch would not do as dict.update
+        does) nothing is kept and False sends the call to ``_mark_prepared``, which sorts out which and why."""
+        if not self._json_patch or len({p[0] for p in prepared}) != len(prepared) or any(
+                v is None or isinstance(v, dict) for p in prepared for v in p[2].values()):
+            return False
+        groups = {}  # statement -> rows of arguments
+        bodies, releases = [], []
+        for bundle_hash, new_state, info, joined in prepared:
+            sets = "state = ?, updated_at = ?, info = json_patch(info, ?)"
+            args = [new_state, now, json.dumps(info)]
+            if new_state == "attached":
+                sets += ", attempts = attempts + 1"
+                releases.append((now, bundle_hash))
+            if joined is not None:
+                sets += ", nbytes = ?"
+                args.append(_size(joined))
+                bodies.append((joined, bundle_hash))
+            groups.setdefault("UPDATE items SET %s WHERE bundle_hash = ? AND state IN (%s)" % (
+                sets, _FROM[new_state]), []).append(args + [bundle_hash])
+        db = self._db
+        try:
+            with self._tx():
+                changed = sum(db.executemany(sql, rows).rowcount for sql, rows in groups.items())
+                if changed != len(prepared):
+                    raise _Fallback()
+                if bodies:
+                    db.executemany("UPDATE bodies SET trytes = ? WHERE id = "
+                                   "(SELECT id FROM items WHERE bundle_hash = ?)", bodies)
+                if releases:
+                    db.executemany(_RELEASE_OF, releases)
+        except _Fallback:
+            return False
+        return True
 
     def _mark_prepared(self, prepared, missing, now):
         """One read of every item concerned, then one executemany per kind of update (each statement per row cost
         more than the rows themselves). An item changed twice in one call sees its first change."""
         db = self._db
         with self._tx():
-            rows = {r[0]: list(r[1:]) for r in self._select_in("bundle_hash, state, info, device, seq",
+            rows = {r[0]: list(r[1:]) for r in self._select_in("bundle_hash, state, info, device, seq, id",
                                                                 {p[0] for p in prepared})}
             updates = {}  # statement -> its rows of arguments, in order
             releases = []
@@ -468,12 +550,14 @@ class Outbox:
                     sets += ", attempts = attempts + 1"
                     releases.append((row[2], row[3], now))
                 if joined is not None:
-                    sets += ", trytes = ?, nbytes = ?"
-                    args += [joined, _size(joined)]
+                    sets += ", nbytes = ?"
+                    args.append(_size(joined))
                 if bundle_hash in batch:
                     self._run_updates(updates)
                     batch.clear()
                 batch.add(bundle_hash)
+                if joined is not None:
+                    updates.setdefault("UPDATE bodies SET trytes = ? WHERE id = ?", []).append((joined, row[4]))
                 updates.setdefault("UPDATE items SET " + sets + " WHERE bundle_hash = ?", []).append(
                     args + [bundle_hash])
             self._run_updates(updates)
@@ -497,8 +581,8 @@ class Outbox:
         db = self._db
         with self._tx():
             if seq is not None:
-                row = db.execute("SELECT id, trytes FROM items WHERE device = ? AND seq = ? AND state != 'confirmed'",
-                                 (str(device), seq)).fetchone()
+                row = db.execute("SELECT items.id, bodies.trytes FROM %s WHERE device = ? AND seq = ? "
+                                 "AND state != 'confirmed'" % _ITEMS, (str(device), seq)).fetchone()
                 if row is not None:
                     db.execute("DELETE FROM items WHERE id = ?", (row[0],))
                     db.execute(_RELEASE, (str(device), seq, self._clock()))
@@ -531,8 +615,8 @@ class Outbox:
     def ack_ready(self, device: str) -> List[Item]:
         """Confirmed items of ``device`` not yet acknowledged to it, in seq order."""
         with self._tx(read=True):
-            rows = self._db.execute("SELECT " + _ITEM_COLUMNS + " FROM items WHERE device = ? "
-                                    "AND state = 'confirmed' AND acked = 0 ORDER BY seq", (device,)).fetchall()
+            rows = self._db.execute("SELECT %s FROM %s WHERE device = ? AND state = 'confirmed' AND acked = 0 "
+                                    "ORDER BY seq" % (_ITEM_COLUMNS, _ITEMS), (device,)).fetchall()
         return [_item(r) for r in rows]
 
     def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
@@ -609,6 +693,10 @@ class Outbox:
         }
 
 
+class _Fallback(Exception):
+    """_mark_direct's changes did not all apply: roll back and take the slow path."""
+
+
 class _Transaction:
     """``BEGIN IMMEDIATE`` (or ``BEGIN`` for reads) ... ``COMMIT``; ``ROLLBACK`` on any exception."""
 
@@ -640,7 +728,20 @@ class _Transaction:
         return False
 
 
-_ITEM_COLUMNS = "bundle_hash, device, seq, state, trytes, received_at, updated_at, attempts, info, acked"
+_ITEM_COLUMNS = ("items.bundle_hash, items.device, items.seq, items.state, bodies.trytes, items.received_at, "
+                 "items.updated_at, items.attempts, items.info, items.acked")
+_ITEMS = "items JOIN bodies ON bodies.id = items.id"  # FROM, for _ITEM_COLUMNS
+
+
+def _statements(script):
+    """The SQL statements of ``script`` one by one (a trigger's body keeps its semicolons)."""
+    part = ""
+    for piece in script.split(";"):
+        part += piece + ";"
+        if sqlite3.complete_statement(part):
+            if part.strip(" \n;"):
+                yield part
+            part = ""
 
 
 def _info(text):
@@ -662,10 +763,20 @@ def _size(joined):
     return len(joined) - joined.count(",")
 
 
+def _is_transaction(t):
+    """A str of 2673 trytes (a bytes translate: several times faster than a regular expression at this length)."""
+    if not isinstance(t, str) or len(t) != 2673:
+        return False
+    try:
+        return not t.encode("ascii").translate(None, _TRYTES)
+    except UnicodeEncodeError:
+        return False
+
+
 def _join_trytes(trytes_list):
     if isinstance(trytes_list, str) or not trytes_list:
         raise InvalidValue("trytes_list: expected a non-empty list of 2673-tryte strings", "trytes_list")
     for i, t in enumerate(trytes_list):
-        if not isinstance(t, str) or not _TX.match(t):
+        if not _is_transaction(t):
             raise InvalidValue("trytes_list[%d]: expected 2673 trytes" % i, "trytes_list")
     return ",".join(trytes_list)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
-from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
+from iota_edge.gateway.outbox import (STATES, TRANSITIONS, _statements, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
                                       OutboxFull, UnknownItem)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -146,6 +146,100 @@ def test_released_marks_follow_attached_and_dead_lettered_items_and_survive_prun
         assert [it.seq for it in box.next_batch("received", 10, device="d")] == [3]
 
 
+# The items table of versions 1 and 2 (its trytes inline), with its triggers and indexes, as those versions wrote it.
+_V2_ITEMS = """
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bundle_hash TEXT NOT NULL UNIQUE,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('received', 'attached', 'stored', 'confirmed')),
+    nbytes INTEGER NOT NULL CHECK (nbytes > 0),
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 0 CHECK (acked IN (0, 1) AND (acked = 0 OR state = 'confirmed')),
+    info TEXT NOT NULL DEFAULT '{}',
+    trytes TEXT NOT NULL,
+    UNIQUE (device, seq)
+);
+CREATE TRIGGER items_insert AFTER INSERT ON items WHEN NEW.acked = 0 BEGIN
+    UPDATE totals SET items = items + 1, bytes = bytes + NEW.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER items_delete AFTER DELETE ON items WHEN OLD.acked = 0 BEGIN
+    UPDATE totals SET items = items - 1, bytes = bytes - OLD.nbytes WHERE id = 1;
+END;
+CREATE TRIGGER items_update AFTER UPDATE OF acked, nbytes ON items BEGIN
+    UPDATE totals SET items = items - (OLD.acked = 0) + (NEW.acked = 0),
+                      bytes = bytes - (OLD.acked = 0) * OLD.nbytes + (NEW.acked = 0) * NEW.nbytes WHERE id = 1;
+END;
+CREATE INDEX items_stats ON items (acked, device, state, received_at, nbytes);
+CREATE INDEX items_state ON items (state, id);
+"""
+
+
+def to_version_2_layout(path):
+    """Rewrite an outbox file as version 2 wrote it: the trytes back in the items table, no bodies table, the
+    AUTOINCREMENT counter kept."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    rows = db.execute("SELECT items.id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, "
+                      "acked, info, trytes FROM items JOIN bodies ON bodies.id = items.id").fetchall()
+    counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()[0]
+    totals = db.execute("SELECT items, bytes FROM totals").fetchone()
+    for statement in ("DROP TABLE items", "DROP TABLE bodies"):
+        db.execute(statement)
+    for statement in _statements(_V2_ITEMS):
+        db.execute(statement)
+    db.executemany("INSERT INTO items VALUES (%s)" % ",".join("?" * 12), rows)
+    db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'items'", (counter,))
+    db.execute("UPDATE totals SET items = ?, bytes = ?", totals)
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    db.execute("COMMIT")
+    db.close()
+
+
+def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
+    """Version 3 moved the trytes to a table of their own (a state change no longer rewrites kilobytes)."""
+    with Outbox(path) as box:
+        for seq in range(6):
+            box.put("a", seq, h(seq), [tx(seq), tx(seq + 50)])
+        box.mark(h(0), "attached", trytes=[tx(90), tx(91)], tails=["T"])
+        advance(box, h(1), "confirmed")
+        advance(box, h(2), "confirmed")
+        box.mark_acked("a", [2])
+        box.put("b", 0, h(10), [tx(10)])
+        advance(box, h(10), "confirmed")
+        box.mark_acked("b", [0])
+        box.prune()  # the highest id so far is pruned: its id must not come back
+        before = {bh: box.get(bh) for bh in (h(0), h(1), h(3), h(4), h(5))}
+        stats = box.stats()
+    to_version_2_layout(path)
+    db = sqlite3.connect(path)
+    assert "trytes" in [r[1] for r in db.execute("PRAGMA table_info(items)")]
+    db.close()
+    with Outbox(path) as box:
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "3"
+        assert "trytes" not in [r[1] for r in box._db.execute("PRAGMA table_info(items)")]
+        assert {bh: box.get(bh) for bh in before} == before
+        assert box.get(h(0)).trytes == [tx(90), tx(91)] and box.get(h(0)).info["tails"] == ["T"]
+        assert box.stats()["depth"] == stats["depth"] and box.stats()["bytes"] == stats["bytes"]
+        assert_totals(box._db)
+        assert box.put("b", 1, h(11), [tx(11)])
+        ids = dict(box._db.execute("SELECT bundle_hash, id FROM items").fetchall())
+        assert ids[h(11)] == 8  # after the 7 put before: id 7 (pruned) is not reused
+        assert box.put("b", 0, h(10), [tx(10)]) is False  # still a duplicate: the tombstones stayed
+        advance(box, h(5), "confirmed")
+        box.mark_acked("a", [1, 5])
+        assert box.prune() == 2
+        assert box._db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 4  # the pruned took theirs along
+        assert box._db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 4
+        assert_totals(box._db)
+    with Outbox(path) as box:  # opened again: nothing left to migrate
+        assert [it.seq for it in box.next_batch("received", 10)] == [3, 4, 1]
+        assert box.get(h(3)).trytes == [tx(3), tx(53)]
+
+
 def test_a_version_1_outbox_is_migrated(path):
     """Version 2 only added the released table: a version 1 file is this schema without it. Its marks come from
     what was attached (still in the outbox, or pruned to a tombstone)."""
@@ -161,20 +255,21 @@ def test_a_version_1_outbox_is_migrated(path):
         box.prune()
         box.put("c", 0, h(9), [tx(9)])  # only received: no history
         box.put("b", 6, h(6), [tx(6)])
+    to_version_2_layout(path)
     db = sqlite3.connect(path)
     db.executescript("DROP TABLE released; UPDATE meta SET value = '1' WHERE key = 'schema';")
     db.close()
     with Outbox(path) as box:
         assert box.released() == {"a": 1, "b": 5}
-        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "3"
         assert [it.seq for it in box.next_batch("received", 10)] == [1, 2, 0, 6]
     with Outbox(path) as box:
         assert box.released() == {"a": 1, "b": 5}
     db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
     db.commit()
     db.close()
-    with pytest.raises(OutboxCorrupt, match="schema version 3, expected 2"):
+    with pytest.raises(OutboxCorrupt, match="schema version 4, expected 3"):
         Outbox(path)
 
 
@@ -287,6 +382,30 @@ def test_get_many_skip_hashes_and_a_commit_without_fsync(path):
         assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again for every other commit
     with Outbox(path) as box:  # committed (the process did not lose power)
         assert box.get(h(0)).state == "stored" and box.get(h(0)).info["tails"] == ["T"]
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["json_patch", "read_first"])
+def test_mark_merges_info_as_dict_update_on_both_paths(path, direct):
+    """mark_many's direct path (an UPDATE per item merging with SQLite's json_patch) and its read-first path
+    (taken for a None or a dict value, an item twice, an item gone, or a SQLite without JSON) store the same."""
+    with Outbox(path) as box:
+        box._json_patch = direct
+        for i in range(3):
+            box.put("d", i, h(i), [tx(i)])
+        box.mark_many([(h(i), "attached", {"trytes": [tx(10 + i)], "tails": ["A", "B"], "n": i}) for i in range(3)])
+        box.mark_many([(h(0), "stored", {"tails": ["C"], "at": 1.5}), (h(1), "stored", {"n": "x", "sub": [1, 2]})])
+        assert box.get(h(0)).info == {"tails": ["C"], "n": 0, "at": 1.5}  # a list is replaced, not merged
+        assert box.get(h(1)).info == {"tails": ["A", "B"], "n": "x", "sub": [1, 2]}
+        assert [box.get(h(i)).trytes for i in range(3)] == [[tx(10)], [tx(11)], [tx(12)]]
+        assert box.released() == {"d": 2} and box.get(h(2)).attempts == 1
+        box.mark(h(0), "confirmed", node=None, extra={"k": 1})
+        assert box.get(h(0)).info == {"tails": ["C"], "n": 0, "at": 1.5, "node": None, "extra": {"k": 1}}
+        with pytest.raises(IllegalTransition):
+            box.mark_many([(h(1), "confirmed", {"milestone": 3}), (h(2), "confirmed", {"milestone": 3})])
+        assert box.get(h(1)).state == "stored" and "milestone" not in box.get(h(1)).info  # nothing kept
+        assert box.mark_many([(h(1), "confirmed", {"milestone": 3}), (h(9), "confirmed", {})]) == [h(9)]
+        assert box.get(h(1)).state == "confirmed" and box.get(h(1)).info["milestone"] == 3
+        assert_totals(box._db)
 
 
 def test_mark_many_applies_changes_in_order_even_for_one_item_twice(path):
