@@ -66,8 +66,8 @@ from iota_edge.pow import usable_cpus
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
 CONFIRM_BATCH = 1000  # stored items checked per milestone (read without their trytes)
-IN_FLIGHT = 16  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
-HARVEST = 8  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
+IN_FLIGHT = 32  # PoW jobs queued per worker: the pool keeps working while the loop talks to the node
+HARVEST = 16  # finished PoW jobs per worker that wake the loop (or all in flight, or the next poll): each pass then
 # writes, stores and refills for several items at once instead of one outbox commit and node calls per item
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
 PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
@@ -321,7 +321,7 @@ class Forwarder:
             # 25,000 readings and the rate falling; the node's count also holds its own milestones).
             if self._parents:
                 pair = pair or self.node.get_transactions_to_approve(self.depth)
-                trunk, branch = self._parents.pop()[0], pair[started % 2]
+                trunk, branch = self._parents.popleft()[0], pair[started % 2]
             else:
                 trunk, branch = self.node.get_transactions_to_approve(self.depth)
             ts = max(int(self._clock() * 1000), self._last_ts + 1)

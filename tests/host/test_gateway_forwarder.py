@@ -11,7 +11,7 @@ from _node_helpers import have_native_pow
 from iota_edge.client import NodeClient
 from iota_edge.errors import InvalidValue
 from iota_edge.gateway.breaker import Breaker
-from iota_edge.gateway.forwarder import MAX_REFUSALS, Forwarder
+from iota_edge.gateway.forwarder import IN_FLIGHT, MAX_REFUSALS, Forwarder
 from iota_edge.gateway.outbox import Outbox
 from iota_edge.pow import attach_to_tangle
 from iota_edge.transaction import Transaction
@@ -462,6 +462,7 @@ def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path):
         parents = {tx.trunk for tx in ours.values()} | {tx.branch for tx in ours.values()}
         approved = sum(1 for tx in ours.values() if tx.hash in parents)
         tips = client.get_node_info()["tips"]
-    assert approved >= 40, approved  # all but the first pass's and the last pass's bundles
-    assert len(asked) <= 25, len(asked)  # once per pass (and per bundle only where no tail of ours waited)
-    assert tips <= 20, tips
+    assert approved >= 60 - IN_FLIGHT, approved  # each bundle after the first pass's approves a tail of ours
+    assert len(asked) <= IN_FLIGHT + 10, len(asked)  # the first pass's bundles once each (no tail of ours yet), then
+    # once per pass: against one call per bundle (60) before
+    assert tips <= IN_FLIGHT + 8, tips  # the last pass's bundles and the node's milestones (60 without this)
