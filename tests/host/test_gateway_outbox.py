@@ -714,6 +714,12 @@ def test_tombstones_are_bounded(path):
         assert box._db.execute("SELECT seq FROM tombstones ORDER BY seq").fetchall() == [(2,), (3,), (4,)]
         assert box.put("d", 4, h(4), [tx()]) is False
         assert box.put("d", 0, h(0), [tx()]) is True  # forgotten: the bound is the documented trade-off
+        for i in range(5, 9):  # four pruned in one go: the newest three stay
+            box.put("d", i, h(i), [tx()])
+            advance(box, h(i), "confirmed")
+        box.mark_acked("d", range(5, 9))
+        assert box.prune() == 4
+        assert box._db.execute("SELECT seq FROM tombstones ORDER BY seq").fetchall() == [(6,), (7,), (8,)]
 
 
 def test_disk_full_is_an_outbox_error_and_recovers(path):
