@@ -297,7 +297,8 @@ def verify_signature(address, fragments, bundle_hash):
 class _Watcher:
     """One thread for every search in flight that can be cancelled or times out: every 20 ms it sets ``cancel`` in
     the control block of each whose event is set or whose deadline passed. Started on first use (again after a
-    fork); idle, it waits on a condition. A thread per search cost more than a short search itself."""
+    fork); idle, it waits on a condition. A thread per search cost more than a short search itself. A search added
+    while it polls waits for the next poll rather than waking it (a gateway starts two searches per reading)."""
 
     POLL_S = 0.02  # a cancel or a timeout takes effect within this; each wake takes the GIL from the gateway
 
@@ -306,6 +307,7 @@ class _Watcher:
         self._active = {}
         self._next = 0
         self._thread = None
+        self._idle = True  # waiting for a first search (not polling)
 
     def add(self, ctl, cancel_event, deadline):
         with self._cond:
@@ -314,7 +316,8 @@ class _Watcher:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = _threading.Thread(target=self._run, name="iota_edge-pow-watch", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._idle:
+                self._cond.notify()
             return self._next
 
     def remove(self, key):
@@ -325,7 +328,9 @@ class _Watcher:
         with self._cond:
             while True:
                 while not self._active:
+                    self._idle = True
                     self._cond.wait()
+                self._idle = False
                 now = _time.monotonic()
                 for ctl, event, deadline in self._active.values():
                     if (event is not None and event.is_set()) or (deadline is not None and now >= deadline):
