@@ -21,7 +21,9 @@ three values; 8 devices), so each is a 2-transaction bundle. Per CPU layout:
   ``confirmed`` acknowledgements back, which the benchmark waits for. Only the radio/MQTT link is left out.
 
 Each prints readings/s to "stored on the node" and to "confirmed and acknowledged", the ratio to the PoW-bound rate
-(the bar: >= 0.9), and the CPU per reading of the gateway process (PoW included) and of the node.
+(the bar: >= 0.9), and the CPU per reading of the gateway process (PoW included) and of the node, with the CPU ratio
+(the PoW-bound's CPU per reading over the gateway's: blind to time the VM's host steals, which moves the wall-clock
+ratios). ``--rounds N`` runs both pipelines N times, each between two PoW-bound measurements, and prints the medians.
 
 Memory: the outbox pipeline at ``--memory-mwm`` (default 1: at MWM 9 a 100 000-reading run takes hours on 2 cores),
 fed from a pool of ``--pool`` finalized bundles that are put again once the previous put of the same bundle has
@@ -282,14 +284,20 @@ def rss_bytes():
 
 def pow_rate(readings, mwm, workers, threads):
     """Bundles per second of attach_to_tangle over the readings, ``workers`` at a time, ``threads`` each."""
+    return pow_bound(readings, mwm, workers, threads)[0]
+
+
+def pow_bound(readings, mwm, workers, threads):
+    """(bundles per second, CPU seconds of this process per bundle) of attach_to_tangle over the readings."""
     import concurrent.futures
 
     from iota_edge.pow import attach_to_tangle
 
+    cpu = time.process_time()
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda r: attach_to_tangle(r[3], NULL_HASH, NULL_HASH, mwm, threads), readings))
-    return len(readings) / (time.perf_counter() - started)
+    return len(readings) / (time.perf_counter() - started), (time.process_time() - cpu) / len(readings)
 
 
 class Pipeline:
@@ -538,46 +546,67 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
     say("  layout %s: gateway on CPU %s, node on CPU %s" % (
         "split" if gw_cpus else "shared", ",".join(map(str, sorted(gw_cpus))) if gw_cpus else "all",
         ",".join(map(str, sorted(node_cpus))) if node_cpus else "all (shared)"))
-    # The PoW-bound rate is measured before, between and after the two runs, and each run is compared with the
-    # mean of the measurements either side of it: a VM's speed drifts over seconds, and a single measurement taken
-    # before both runs made the ratios move by +-15% from one invocation to the next.
-    bounds = [pow_rate(readings, args.mwm, workers, threads)]
+    # The PoW-bound rate is measured before, between and after the runs, and each run is compared with the mean of
+    # the measurements either side of it: a VM's speed drifts over seconds, and a single measurement taken before
+    # both runs made the ratios move by +-15% from one invocation to the next. --rounds repeats the runs and reports
+    # the median.
+    bound = pow_bound(readings, args.mwm, workers, threads)
+    bounds, bound_cpu = [bound[0]], [bound[1]]
     say("    PoW-bound (attach_to_tangle, %d worker(s) x %d thread(s)) : %8.1f readings/s" % (
         workers, threads, bounds[0]))
     runs = (("outbox", "from the outbox (a producer puts the bundles)", lambda url, tmp: end_to_end(
                 readings, url, args.mwm, workers, tmp)),
             ("gateway", "the gateway service from its inbox (verify, build, outbox, PoW, node, ack)",
              lambda url, tmp: full_pipeline(messages, registry, url, args.mwm, workers, tmp)))
-    for name, label, fn in runs:
-        with tempfile.TemporaryDirectory() as tmp:
-            proc, url = start_node(os.path.join(tmp, "node.db"), args.mwm, 0.5, node_cpus)
-            try:
-                e = fn(url, tmp)
-                e["node_cpu_seconds"] = cpu_seconds(proc.pid)
-            finally:
-                proc.terminate()
-                proc.wait(30)
-        bounds.append(pow_rate(readings, args.mwm, workers, threads))
-        e["pow_bound_per_s"] = (bounds[-2] + bounds[-1]) / 2
-        e["stored_per_s"] = args.readings / e["seconds_to_stored"]
-        e["confirmed_per_s"] = args.readings / e["seconds_to_confirmed"]
-        e["ratio_stored"] = e["stored_per_s"] / e["pow_bound_per_s"]
-        e["ratio_confirmed"] = e["confirmed_per_s"] / e["pow_bound_per_s"]
-        r[name] = e
-        say("    end to end, %s:" % label)
-        say("      PoW-bound after it %.1f readings/s; the ratios use the mean with the one before, %.1f" % (
-            bounds[-1], e["pow_bound_per_s"]))
-        say("      -> stored on the node                : %8.1f readings/s  (ratio %.2f)" % (
-            e["stored_per_s"], e["ratio_stored"]))
-        say("      -> confirmed and acknowledged        : %8.1f readings/s  (ratio %.2f)" % (
-            e["confirmed_per_s"], e["ratio_confirmed"]))
-        say("      CPU per reading: gateway process %.2f ms (PoW included), node %.2f ms" % (
-            1000 * e["gateway_cpu_seconds"] / args.readings, 1000 * (e["node_cpu_seconds"] or 0) / args.readings))
-        if e.get("thread_cpu_seconds"):
-            t = e["thread_cpu_seconds"]
-            say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, PoW workers %.2f ms (their nonce searches "
-                "included where they run on the worker's own stack)"
-                % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers")))
+    r["rounds"] = []
+    for round_ in range(args.rounds):
+        done = {}
+        for name, label, fn in runs:
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, url = start_node(os.path.join(tmp, "node.db"), args.mwm, 0.5, node_cpus)
+                try:
+                    e = fn(url, tmp)
+                    e["node_cpu_seconds"] = cpu_seconds(proc.pid)
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
+            bound = pow_bound(readings, args.mwm, workers, threads)
+            bounds.append(bound[0])
+            bound_cpu.append(bound[1])
+            e["pow_bound_per_s"] = (bounds[-2] + bounds[-1]) / 2
+            e["stored_per_s"] = args.readings / e["seconds_to_stored"]
+            e["confirmed_per_s"] = args.readings / e["seconds_to_confirmed"]
+            e["ratio_stored"] = e["stored_per_s"] / e["pow_bound_per_s"]
+            e["ratio_confirmed"] = e["confirmed_per_s"] / e["pow_bound_per_s"]
+            # CPU time is blind to the VM's stolen time and to other processes, which skew the wall-clock ratios
+            e["ratio_cpu"] = (bound_cpu[-2] + bound_cpu[-1]) / 2 / (e["gateway_cpu_seconds"] / args.readings)
+            done[name] = e
+            say("    end to end, %s%s:" % (label, " (round %d)" % (round_ + 1) if args.rounds > 1 else ""))
+            say("      PoW-bound after it %.1f readings/s; the ratios use the mean with the one before, %.1f" % (
+                bounds[-1], e["pow_bound_per_s"]))
+            say("      -> stored on the node                : %8.1f readings/s  (ratio %.2f)" % (
+                e["stored_per_s"], e["ratio_stored"]))
+            say("      -> confirmed and acknowledged        : %8.1f readings/s  (ratio %.2f)" % (
+                e["confirmed_per_s"], e["ratio_confirmed"]))
+            say("      CPU per reading: gateway process %.2f ms (PoW included), node %.2f ms; PoW-bound %.2f ms "
+                "(CPU ratio %.2f)" % (1000 * e["gateway_cpu_seconds"] / args.readings,
+                                      1000 * (e["node_cpu_seconds"] or 0) / args.readings,
+                                      500 * (bound_cpu[-2] + bound_cpu[-1]), e["ratio_cpu"]))
+            if e.get("thread_cpu_seconds"):
+                t = e["thread_cpu_seconds"]
+                say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, PoW workers %.2f ms (their nonce "
+                    "searches included where they run on the worker's own stack)"
+                    % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers")))
+        r["rounds"].append(done)
+    for name, _, _ in runs:  # the round with the median stored ratio
+        r[name] = sorted((d[name] for d in r["rounds"]), key=lambda e: e["ratio_stored"])[args.rounds // 2]
+    if args.rounds > 1:
+        for name, label, _ in runs:
+            ratios = sorted(d[name]["ratio_stored"] for d in r["rounds"])
+            cpu = sorted(d[name]["ratio_cpu"] for d in r["rounds"])
+            say("    %s: median of %d rounds: stored ratio %.2f (%s), CPU ratio %.2f (%s)" % (
+                name, args.rounds, r[name]["ratio_stored"], " ".join("%.2f" % x for x in ratios),
+                cpu[args.rounds // 2], " ".join("%.2f" % x for x in cpu)))
     r["pow_bound_per_s"] = sum(bounds) / len(bounds)
     r["pow_bound_samples"] = bounds
     return r
@@ -605,6 +634,9 @@ def main(argv=None):
     p.add_argument("--memory-readings", type=int, default=100_000, help="readings of the memory run (0: skip)")
     p.add_argument("--memory-mwm", type=int, default=1, help="MWM of the memory run (default 1)")
     p.add_argument("--pool", type=int, default=2000, help="distinct bundles cycled in the memory run (default 2000)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="runs of each pipeline, each between two PoW-bound measurements; the median is reported "
+                        "(default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return run(p.parse_args(argv))
 

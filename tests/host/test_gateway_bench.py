@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_gateway_bench_carries_every_reading_through_both_pipelines():
     out = subprocess.run([sys.executable, "-m", "iota_edge.bench", "gateway", "--readings", "16",
-                          "--memory-readings", "0", "--layout", "both", "--json"],
+                          "--memory-readings", "0", "--layout", "both", "--rounds", "2", "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
@@ -19,7 +19,8 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
     assert result["transactions_per_reading"] == 2.0  # MAM security 1 reading: signature + message, 2 fragments
     assert set(result["layouts"]) <= {"split", "shared"} and result["layouts"]
     for layout in result["layouts"].values():
-        assert layout["pow_bound_per_s"] > 0 and len(layout["pow_bound_samples"]) == 3  # before, between, after
+        assert layout["pow_bound_per_s"] > 0 and len(layout["pow_bound_samples"]) == 5  # before, between, after
+        assert len(layout["rounds"]) == 2 and layout["gateway"] in [d["gateway"] for d in layout["rounds"]]
         gw = layout["gateway"]
         assert gw["counters"]["accepted"] == 16 and gw["counters"]["duplicates"] == 0, gw["counters"]
         assert gw["rejects"] == {}
@@ -28,5 +29,6 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
             assert 0 < run["seconds_to_stored"] <= run["seconds_to_confirmed"]
             assert run["node_cpu_seconds"] is not None
             assert run["ratio_stored"] == run["stored_per_s"] / run["pow_bound_per_s"]
+            assert run["ratio_cpu"] > 0
     # /proc counts in 10 ms ticks: one short run may show 0, but verifying 16 signed readings per layout does not
     assert sum(layout["gateway"]["thread_cpu_seconds"]["ingest"] for layout in result["layouts"].values()) > 0
