@@ -284,6 +284,13 @@ class Forwarder:
         finally:
             self.close()
 
+    def notify(self):
+        """New items are in the outbox (any thread may call this): wake the loop now when its PoW queue has room for
+        a pass's worth, instead of at the next poll (up to POLL_S later). A full queue is left to its harvest, so a
+        steady flow of readings does not split the passes."""
+        if len(self._jobs) < HARVEST * self.workers:
+            self._wake.set()
+
     def close(self):
         """Cancel PoW in flight (its items stay ``received``) and stop the pool."""
         self._cancel.set()

@@ -326,6 +326,8 @@ class Gateway:
             stored = self._outbox.put(up.device, up.seq, bundle_hash, up.bundle)
             if stored:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
+                if hasattr(self.forwarder, "notify"):
+                    self.forwarder.notify()
         except _BadBundle as e:
             self._rollback(up, saved)
             return self._reject(inbound, up.device, up.seq, "bundle", str(e))
@@ -352,6 +354,8 @@ class Gateway:
                 for p in group:
                     self._push_back(p.inbound, p.up, e)
                 continue
+            if True in results and hasattr(self.forwarder, "notify"):
+                self.forwarder.notify()  # PoW can start now rather than at the forwarder's next poll
             cut = next((i for i, r in enumerate(results) if not isinstance(r, bool)), len(group))
             for p in reversed(group[cut:]):
                 self._rollback(p.up, p.saved)

@@ -127,3 +127,39 @@ def test_a_storage_failure_pushes_the_whole_burst_back_and_it_is_kept_later(tmp_
     finally:
         gw.stop()
 
+
+
+class Notified:
+    """A forwarder (the factory form of Gateway's ``forwarder``) that only counts the ingestion's wake-ups."""
+
+    def __init__(self, outbox, config, logger):
+        self.calls = 0
+
+    def run(self, stop):
+        stop.wait()
+
+    def stats(self):
+        return {}
+
+    def notify(self):
+        self.calls += 1
+
+
+def test_a_stored_burst_wakes_the_forwarder_once(tmp_path):
+    dev = SimDevice("dev1")
+    link = Link(holds=True)
+    path = write_config(tmp_path, [{"url": "loop://"}], [dev])
+    gw = Gateway(load_config(path), forwarder=Notified, transports=[link], log_stream=io.StringIO()).start()
+    try:
+        assert wait_for(lambda: gw.forwarder is not None, 15)  # made in its own thread (earlier puts: its first pass)
+        burst = [link.inbound(seq, dev.up(seq)) for seq in range(4)]
+        with gw._inbox.mutex:  # all four at once: the ingestion thread takes them as one burst
+            gw._inbox.queue.extend(burst)
+            gw._inbox.not_empty.notify()
+        assert wait_for(lambda: gw.stats()["counters"]["accepted"] == 4, 15)
+        assert gw.forwarder.calls == 1  # one burst, one outbox commit, one wake
+        gw._inbox.put(link.inbound(2, burst[2].data))  # a resend stores nothing: no wake
+        assert wait_for(lambda: gw.stats()["counters"]["duplicates"] == 1, 15)
+        assert gw.forwarder.calls == 1
+    finally:
+        gw.stop()

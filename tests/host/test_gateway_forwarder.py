@@ -466,3 +466,25 @@ def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path):
     assert len(asked) <= IN_FLIGHT + 10, len(asked)  # the first pass's bundles once each (no tail of ours yet), then
     # once per pass: against one call per bundle (60) before
     assert tips <= IN_FLIGHT + 8, tips  # the last pass's bundles and the node's milestones (60 without this)
+
+
+def test_notify_wakes_an_idle_forwarder_at_once(tmp_path, monkeypatch):
+    """An idle forwarder waits POLL_S between looks at the outbox; the gateway's ingestion calls notify() after a
+    put, so a reading's PoW starts at once (here POLL_S is a minute: without the wake nothing would move)."""
+    from iota_edge.gateway import forwarder as forwarder_mod
+
+    monkeypatch.setattr(forwarder_mod, "POLL_S", 60.0)
+    path = str(tmp_path / "outbox.db")
+    Outbox(path).close()
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1) as ft:
+            time.sleep(0.5)  # its first pass found nothing: it waits now
+            with Outbox(path) as box:
+                trytes = reading_bundle(0, 0)
+                box.put("dev-0", 0, bundle_hash(trytes), trytes)
+            started = time.monotonic()
+            ft.forwarder.notify()
+            wait_for(lambda: ft.forwarder.counters["stored"] == 1, 30, "the reading stored")
+            assert time.monotonic() - started < 30
+            ft.stop.set()
+            ft.forwarder._wake.set()  # its wait would otherwise last the minute
