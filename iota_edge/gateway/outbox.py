@@ -135,7 +135,6 @@ CREATE TABLE IF NOT EXISTS tombstones (           -- pruned items: a late retran
     pruned_at REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tombstones_device ON tombstones (device, seq);
-CREATE INDEX IF NOT EXISTS tombstones_age ON tombstones (pruned_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,
@@ -165,13 +164,15 @@ UPDATE meta SET value = '2' WHERE key = 'schema' AND value = '1';
 
 # Version 2 -> 3: the items table loses its trytes column to the bodies table. Run (inside the opening transaction)
 # when the items table still has that column; the old table's triggers and indexes go with it and _SCHEMA makes
-# them again. The AUTOINCREMENT counter is carried over, so ids stay never reused.
+# them again. The AUTOINCREMENT counter is carried over, so ids stay never reused. The tombstones lose their index
+# by age: they are trimmed by rowid now.
 _MIGRATE_2_3 = """
 DROP TRIGGER IF EXISTS items_insert;
 DROP TRIGGER IF EXISTS items_delete;
 DROP TRIGGER IF EXISTS items_update;
 DROP INDEX IF EXISTS items_stats;
 DROP INDEX IF EXISTS items_state;
+DROP INDEX IF EXISTS tombstones_age;
 ALTER TABLE items RENAME TO items_v2;
 %s
 INSERT INTO items (id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, acked, info)

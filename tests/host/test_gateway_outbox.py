@@ -175,6 +175,7 @@ CREATE TRIGGER items_update AFTER UPDATE OF acked, nbytes ON items BEGIN
 END;
 CREATE INDEX items_stats ON items (acked, device, state, received_at, nbytes);
 CREATE INDEX items_state ON items (state, id);
+CREATE INDEX tombstones_age ON tombstones (pruned_at);
 """
 
 
@@ -221,6 +222,7 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
     with Outbox(path) as box:
         assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "3"
         assert "trytes" not in [r[1] for r in box._db.execute("PRAGMA table_info(items)")]
+        assert box._db.execute("SELECT name FROM sqlite_master WHERE name = 'tombstones_age'").fetchall() == []
         assert {bh: box.get(bh) for bh in before} == before
         assert box.get(h(0)).trytes == [tx(90), tx(91)] and box.get(h(0)).info["tails"] == ["T"]
         assert box.stats()["depth"] == stats["depth"] and box.stats()["bytes"] == stats["bytes"]
