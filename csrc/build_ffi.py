@@ -13,8 +13,8 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "chains.c", "pow.c", "pow_x86.c",
-           "pow_neon.c", "pow_threads.c"]
+SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "chains.c", "lanes.c", "pow.c",
+           "pow_x86.c", "pow_neon.c", "pow_threads.c"]
 
 CDEF = """
 typedef enum {
