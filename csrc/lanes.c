@@ -53,7 +53,7 @@ static int width_of(ikl_unit *u, ik_simd simd)
         u->rounds = ikp_sliced_rounds_avx512;
         u->in = ikp_sliced_in_avx512;
         u->out = ikp_sliced_out_avx512;
-        u->vb = IKP_AVX512_BITS / 8;
+        u->vb = 64; /* 512-bit vectors (pow_x86.c) */
         return 1;
 #endif
 #if defined(__aarch64__) || defined(__ARM_NEON)
@@ -78,8 +78,7 @@ static int width_of(ikl_unit *u, ik_simd simd)
 size_t ikl_work_bytes(unsigned groups)
 {
     ikl_unit u;
-    (void)width_of(&u, IK_SIMD_AUTO);
-    return unit_bytes(u.vb, groups);
+    return width_of(&u, IK_SIMD_AUTO) ? unit_bytes(u.vb, groups) : 0;
 }
 
 unsigned ikl_init(ikl_unit *u, void *work, size_t work_bytes, size_t lanes, unsigned rounds, ik_simd simd)
@@ -288,5 +287,145 @@ void ikl_rate(ikl_unit *u, int8_t *const *rows, unsigned lanes)
             gather(lo, lo + u->stride, u->m, rlo, rlo + RATE_BYTES);
             u->out(rlo, rlo + RATE_BYTES, out_rows, mask);
         }
+    }
+}
+
+/* ---- hash chains (ik_curl_chain), byte-sliced ----
+ * A chain keeps its state in the permuted layout from one link to the next: a link's capacity goes back to zero
+ * trits by OR-ing a mask of the layout's capacity bytes, and the rate is gathered only once a lane's last link is
+ * done. With rounds a multiple of 27 the links start in one of 9 layouts (364^27 has order 9 modulo 729), whose masks
+ * are made once per unit; otherwise the mask is made for every link. */
+#define LAYOUTS 9
+
+/* p |= q over n bytes (n a multiple of 8), 8 at a time. */
+static void or_bytes(uint8_t *restrict p, const uint8_t *restrict q, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j += 8) {
+        uint64_t a;
+        uint64_t b;
+        memcpy(&a, p + j, 8);
+        memcpy(&b, q + j, 8);
+        a |= b;
+        memcpy(p + j, &a, 8);
+    }
+}
+
+/* The capacity bytes of layout m (0xff where a capacity trit sits, 0 at the rate's), stride bytes. */
+static void capacity_mask(const ikl_unit *u, unsigned m, uint8_t *cm)
+{
+    unsigned t;
+    unsigned pos = 0;
+    memset(cm, 0xff, u->stride);
+    for (t = 0; t < IK_HASH_TRITS; t++) {
+        cm[pos] = 0;
+        pos = pos + m >= IK_CURL_STATE_TRITS ? pos + m - IK_CURL_STATE_TRITS : pos + m;
+    }
+    memcpy(cm + IK_CURL_STATE_TRITS, cm, u->vb);
+}
+
+size_t ikl_chains_work_bytes(ik_simd simd)
+{
+    ikl_unit u;
+    if (!width_of(&u, simd)) {
+        return 0;
+    }
+    return unit_bytes(u.vb, IKL_MAX_GROUPS) + LAYOUTS * stride_of(u.vb);
+}
+
+unsigned ikl_init_chains(ikl_unit *u, void *work, size_t work_bytes, size_t lanes, unsigned rounds, ik_simd simd)
+{
+    ikl_unit probe;
+    size_t masks_bytes;
+    unsigned cap;
+    unsigned i;
+    unsigned m = 1;
+    if (!width_of(&probe, simd)) {
+        return 0;
+    }
+    masks_bytes = LAYOUTS * stride_of(probe.vb);
+    if (work_bytes < masks_bytes) {
+        return 0;
+    }
+    cap = ikl_init(u, work, work_bytes - masks_bytes, lanes, rounds, simd);
+    if (cap == 0) {
+        return 0;
+    }
+    u->masks = (uint8_t *)u->rows + 8 * u->groups * ROW_BYTES; /* after the unit: ikl_init left them room */
+    for (i = 0; i < LAYOUTS && rounds % 27 == 0; i++) {
+        unsigned r;
+        capacity_mask(u, m, u->masks + i * u->stride);
+        for (r = 0; r < rounds; r++) {
+            m = (364u * m) % 729u;
+        }
+    }
+    return cap;
+}
+
+void ikl_chains(ikl_unit *u, int8_t *const *rows, const uint8_t *times, unsigned count)
+{
+    unsigned groups = (count + 7) / 8;
+    unsigned k = 0;
+    unsigned s;
+    unsigned g;
+    for (g = 0; g < groups; g++) { /* the rates in, natural order: layout 1, capacity zero */
+        const int8_t *in_rows[8];
+        uint8_t *lo = u->state + 2 * g * u->stride;
+        unsigned b;
+        for (b = 0; b < 8; b++) {
+            in_rows[b] = 8 * g + b < count ? rows[8 * g + b] : zero_row;
+        }
+        u->in(in_rows, lo, lo + u->stride);
+        memset(lo + IK_HASH_TRITS, 0xff, u->stride - IK_HASH_TRITS);
+        memset(lo + u->stride + IK_HASH_TRITS, 0xff, u->stride - IK_HASH_TRITS);
+        memcpy(u->rate + 2 * g * RATE_BYTES, lo, IK_HASH_TRITS);
+        memcpy(u->rate + (2 * g + 1) * RATE_BYTES, lo + u->stride, IK_HASH_TRITS);
+        memcpy(lo + IK_CURL_STATE_TRITS, lo, u->vb);
+        memcpy(lo + u->stride + IK_CURL_STATE_TRITS, lo + u->stride, u->vb);
+    }
+    u->m = 1;
+    while (groups > 0 && times[8 * (groups - 1)] == 0) { /* groups without a link */
+        groups--;
+    }
+    for (s = 0; groups > 0; s++) {
+        if (s > 0) { /* the capacity back to zero trits */
+            const uint8_t *cm = u->masks + k * u->stride;
+            if (u->n_rounds % 27 != 0) {
+                capacity_mask(u, u->m, u->masks);
+                cm = u->masks;
+            }
+            for (g = 0; g < 2 * groups; g++) {
+                or_bytes(u->state + g * u->stride, cm, u->stride);
+            }
+        }
+        u->m = u->rounds(&u->state, &u->spare, groups, u->stride, u->m, u->n_rounds);
+        k = k + 1 == LAYOUTS ? 0 : k + 1;
+        for (g = 0; g < groups; g++) { /* lanes whose last link this was keep their rate */
+            const uint8_t *lo = u->state + 2 * g * u->stride;
+            uint8_t *rlo = u->rate + 2 * g * RATE_BYTES;
+            uint8_t *rhi = rlo + RATE_BYTES;
+            unsigned done = 0;
+            unsigned b;
+            for (b = 0; b < 8 && 8 * g + b < count; b++) {
+                done |= (times[8 * g + b] == s + 1 ? 1u : 0u) << b;
+            }
+            if (done) {
+                unsigned t;
+                unsigned pos = 0;
+                uint8_t keep = (uint8_t)~done;
+                for (t = 0; t < IK_HASH_TRITS; t++) {
+                    rlo[t] = (uint8_t)((lo[pos] & done) | (rlo[t] & keep));
+                    rhi[t] = (uint8_t)((lo[u->stride + pos] & done) | (rhi[t] & keep));
+                    pos = pos + u->m >= IK_CURL_STATE_TRITS ? pos + u->m - IK_CURL_STATE_TRITS : pos + u->m;
+                }
+            }
+        }
+        while (groups > 0 && times[8 * (groups - 1)] <= s + 1) {
+            groups--;
+        }
+    }
+    for (g = 0; 8 * g < count; g++) {
+        const uint8_t *rlo = u->rate + 2 * g * RATE_BYTES;
+        u->out(rlo, rlo + RATE_BYTES, rows + 8 * g, count - 8 * g >= 8 ? 0xffu : (1u << (count - 8 * g)) - 1u);
     }
 }

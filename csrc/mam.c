@@ -297,12 +297,11 @@ static ik_status parse_head(const char *payload, size_t n, const char root[IK_HA
     return head_end(payload, n, work, out, h);
 }
 
-/* After the leaf: fold, compare with the root, outputs. */
-static ik_status parse_tail(const mam_head *h, int8_t leaf[IK_HASH_TRITS], const int8_t *work, char *message,
+/* After the fold (node: the root the signature and siblings lead to): compare with the root, outputs. */
+static ik_status parse_tail(const mam_head *h, const int8_t node[IK_HASH_TRITS], const int8_t *work, char *message,
                             char next_root[IK_HASH_TRYTES], ik_mam_parsed *out)
 {
-    ik_mam_fold(leaf, work + h->p_sib, (unsigned)h->depth, h->index);
-    if (memcmp(leaf, h->node, IK_HASH_TRITS) != 0) {
+    if (memcmp(node, h->node, IK_HASH_TRITS) != 0) {
         return mam_refuse(out, IK_MAM_SIGNATURE);
     }
     (void)ik_trits_to_trytes(work + h->p_msg, (size_t)h->length, message);
@@ -328,6 +327,7 @@ ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TR
     if (ik_mam_leaf(h.hmac, work + h.p_rest, h.security, leaf) != IK_OK) {
         return mam_refuse(out, IK_MAM_SIGNATURE);
     }
+    ik_mam_fold(leaf, work + h.p_sib, (unsigned)h.depth, h.index);
     return parse_tail(&h, leaf, work, message, next_root, out);
 }
 
@@ -352,7 +352,8 @@ typedef struct {
     mam_head h;
     int8_t leaf[IK_HASH_TRITS];
     size_t chain_at;  /* its first chain among the pass's */
-    uint32_t chunks;  /* chunks of its sponge: lanes of about as many go together */
+    uint32_t steps;   /* steps of its sponge (phase 1), or of its digest and fold (phase 3): lanes of about as many
+                         go together */
     uint8_t taken;    /* its sponge has run (or is not to) */
     uint8_t times[SEGMENTS * IK_MAX_SECURITY];
 } many_record;
@@ -457,8 +458,40 @@ static void heads_sliced(ikl_unit *u, head_lane *lanes, unsigned count)
     }
 }
 
+/* Up to cap of the payloads i in [from, to) (records top - 1 - (i - base)) not taken yet, those of the most steps
+ * (the first of equals), into index, taken from now on; returns how many. */
+static unsigned pick(many_record *top, size_t base, size_t from, size_t to, unsigned cap, size_t *index)
+{
+    unsigned n = 0;
+    unsigned k;
+    size_t i;
+    for (i = from; i < to; i++) {
+        const many_record *rec = top - (i - base + 1);
+        unsigned pos;
+        if (rec->taken) {
+            continue;
+        }
+        if (n < cap) {
+            pos = n++;
+        } else if (rec->steps <= (top - (index[cap - 1] - base + 1))->steps) {
+            continue;
+        } else {
+            pos = cap - 1;
+        }
+        for (; pos > 0 && (top - (index[pos - 1] - base + 1))->steps < rec->steps; pos--) {
+            index[pos] = index[pos - 1];
+        }
+        index[pos] = i;
+    }
+    for (k = 0; k < n; k++) {
+        (top - (index[k] - base + 1))->taken = 1;
+    }
+    return n;
+}
+
 /* Phase 1 of count payloads (records top - 1, top - 2, ...): each up to its leaf, as parse_head; the sponges of up to
- * IKL_MAX_LANES payloads at a time, those of about as many chunks together, when work has room for them. */
+ * IKL_MAX_LANES payloads at a time, those of about as many chunks together, when work has room for a unit (else, and
+ * for a lone payload, byte-wise). */
 static void heads(ik_mam_item *items, size_t count, many_record *top, void *work, size_t work_bytes)
 {
     size_t left = 0;
@@ -469,132 +502,119 @@ static void heads(ik_mam_item *items, size_t count, many_record *top, void *work
         it->status = head_begin(it->payload, it->n, it->root, it->key, it->work, &it->parsed, &rec->h);
         rec->taken = it->status != IK_OK;
         if (!rec->taken) {
-            rec->chunks = (uint32_t)(2 + chunks_of(rec->h.p_next) + 1 + chunks_of((size_t)rec->h.length) + 1 +
-                                     chunks_of(rec->h.end - rec->h.p_rest));
+            rec->steps = (uint32_t)(2 + chunks_of(rec->h.p_next) + 1 + chunks_of((size_t)rec->h.length) + 1 +
+                                    chunks_of(rec->h.end - rec->h.p_rest));
             left++;
         }
     }
     while (left > 0) {
         head_lane lanes[IKL_MAX_LANES];
+        size_t index[IKL_MAX_LANES];
         ikl_unit u;
         unsigned cap = left > 1 && work ? ikl_init(&u, work, work_bytes, left, MAM_ROUNDS, IK_SIMD_AUTO) : 0;
-        unsigned n = 0;
+        unsigned n = pick(top, 0, 0, count, cap ? cap : 1, index);
         unsigned l;
-        for (i = 0; i < count; i++) { /* cap lanes of the most chunks left (all, byte-wise, without a unit) */
-            many_record *rec = top - (i + 1);
-            unsigned pos;
-            if (rec->taken) {
-                continue;
-            }
-            if (cap == 0) {
-                head_sponge(items[i].key, items[i].work, &rec->h);
-                items[i].status = head_end(items[i].payload, items[i].n, items[i].work, &items[i].parsed, &rec->h);
-                rec->taken = 1;
-                left--;
-                continue;
-            }
-            if (n < cap) {
-                pos = n++;
-            } else if (rec->chunks <= lanes[cap - 1].rec->chunks) {
-                continue;
-            } else {
-                pos = cap - 1;
-            }
-            for (; pos > 0 && lanes[pos - 1].rec->chunks < rec->chunks; pos--) {
-                lanes[pos] = lanes[pos - 1];
-            }
-            lanes[pos].it = &items[i];
-            lanes[pos].rec = rec;
-            lanes[pos].seg = 0;
-            lanes[pos].off = 0;
+        for (l = 0; l < n; l++) {
+            lanes[l].it = &items[index[l]];
+            lanes[l].rec = top - (index[l] + 1);
+            lanes[l].seg = 0;
+            lanes[l].off = 0;
         }
-        if (n == 0) {
-            return;
+        if (cap == 0) {
+            head_sponge(lanes[0].it->key, lanes[0].it->work, &lanes[0].rec->h);
+        } else {
+            heads_sliced(&u, lanes, n);
         }
-        heads_sliced(&u, lanes, n);
         for (l = 0; l < n; l++) {
             ik_mam_item *it = lanes[l].it;
             it->status = head_end(it->payload, it->n, it->work, &it->parsed, &lanes[l].rec->h);
-            lanes[l].rec->taken = 1;
         }
         left -= n;
     }
 }
 
-/* The digests of count payloads at once (leaf_of_ends of each, bit for bit): their chain ends absorbed, then one more
- * link, into rec->leaf. */
-static void digests_sliced(ikl_unit *u, many_record **recs, unsigned count, const int8_t *chains)
+/* The digests and folds of count payloads at once (leaf_of_ends and ik_mam_fold of each, bit for bit): their chain
+ * ends absorbed, one more link (the leaf), then per level of the tree a fresh sponge over (node | sibling) or
+ * (sibling | node); the root they reach into rec->leaf. */
+static void digests_sliced(ikl_unit *u, ik_mam_item *const *its, many_record *const *recs, unsigned count,
+                           const int8_t *chains)
 {
     ikl_op ops[IKL_MAX_LANES];
-    int8_t *leaf[IKL_MAX_LANES];
+    int8_t *node[IKL_MAX_LANES];
     unsigned steps = 0;
     unsigned k;
     unsigned l;
     for (l = 0; l < count; l++) {
-        unsigned s = SEGMENTS * recs[l]->h.security + 1;
-        steps = s > steps ? s : steps;
+        steps = recs[l]->steps > steps ? recs[l]->steps : steps;
     }
     for (k = 0; k < steps; k++) {
         int capture = 0;
         for (l = 0; l < count; l++) {
-            unsigned segs = SEGMENTS * recs[l]->h.security;
+            const mam_head *h = &recs[l]->h;
+            unsigned segs = SEGMENTS * h->security;
             memset(&ops[l], 0, sizeof ops[l]);
-            leaf[l] = NULL;
+            node[l] = NULL;
             if (k < segs) {
                 ops[l].src = chains + (recs[l]->chain_at + k) * IK_HASH_TRITS;
                 ops[l].n = IK_HASH_TRITS;
             } else if (k == segs) {
                 ops[l].chain = 1;
-                leaf[l] = recs[l]->leaf;
-                capture = 1;
+                node[l] = recs[l]->leaf;
+            } else if (k < recs[l]->steps) { /* level b of the fold, its first or second chunk */
+                unsigned b = (k - segs - 1) / 2;
+                int second = (k - segs - 1) % 2;
+                int right = b < 64 && ((h->index >> b) & 1u);
+                const int8_t *sibling = its[l]->work + h->p_sib + (size_t)b * IK_HASH_TRITS;
+                ops[l].src = right != second ? sibling : recs[l]->leaf;
+                ops[l].n = IK_HASH_TRITS;
+                ops[l].reset = !second;
+                node[l] = second ? recs[l]->leaf : NULL;
             }
+            capture |= node[l] != NULL;
         }
         ikl_step(u, ops, count);
         if (capture) {
-            ikl_rate(u, leaf, count);
+            ikl_rate(u, node, count);
         }
     }
 }
 
-/* Phase 3's digests for the payloads of a pass (items from .. to - 1, records top - 1 - (from - base) ...): the
- * highest security first, up to IKL_MAX_LANES at a time, or each byte-wise without room for a unit. */
+/* Phase 3's digests and folds for the payloads of a pass (items from .. to - 1, records top - 1 - (i - base)): up to
+ * IKL_MAX_LANES at a time, those of about as many steps together, or each byte-wise without room for a unit (and
+ * a lone one). */
 static void digests(ik_mam_item *items, size_t base, size_t from, size_t to, many_record *top, const int8_t *chains,
                     void *work, size_t work_bytes)
 {
-    many_record *recs[IKL_MAX_LANES];
     size_t left = 0;
     size_t i;
-    unsigned security;
-    unsigned n = 0;
-    unsigned cap = 0;
-    ikl_unit u;
     for (i = from; i < to; i++) {
-        left += items[i].status == IK_OK;
-    }
-    for (security = IK_MAX_SECURITY; security >= 1; security--) {
-        for (i = from; i < to; i++) {
-            many_record *rec = top - (i - base + 1);
-            if (items[i].status != IK_OK || rec->h.security != security) {
-                continue;
-            }
-            if (n == 0) {
-                cap = left > 1 && work ? ikl_init(&u, work, work_bytes, left, MAM_ROUNDS, IK_SIMD_AUTO) : 0;
-            }
-            if (cap == 0) {
-                leaf_of_ends(chains + rec->chain_at * IK_HASH_TRITS, security, rec->leaf);
-                left--;
-                continue;
-            }
-            recs[n++] = rec;
-            if (n == cap) {
-                digests_sliced(&u, recs, n, chains);
-                left -= n;
-                n = 0;
-            }
+        many_record *rec = top - (i - base + 1);
+        rec->taken = items[i].status != IK_OK;
+        if (!rec->taken) {
+            rec->steps = (uint32_t)(SEGMENTS * rec->h.security + 1 + 2 * rec->h.depth);
+            left++;
         }
     }
-    if (n > 0) {
-        digests_sliced(&u, recs, n, chains);
+    while (left > 0) {
+        ik_mam_item *its[IKL_MAX_LANES];
+        many_record *recs[IKL_MAX_LANES];
+        size_t index[IKL_MAX_LANES];
+        ikl_unit u;
+        unsigned cap = left > 1 && work ? ikl_init(&u, work, work_bytes, left, MAM_ROUNDS, IK_SIMD_AUTO) : 0;
+        unsigned n = pick(top, base, from, to, cap ? cap : 1, index);
+        unsigned l;
+        for (l = 0; l < n; l++) {
+            its[l] = &items[index[l]];
+            recs[l] = top - (index[l] - base + 1);
+        }
+        if (cap == 0) {
+            const mam_head *h = &recs[0]->h;
+            leaf_of_ends(chains + recs[0]->chain_at * IK_HASH_TRITS, h->security, recs[0]->leaf);
+            ik_mam_fold(recs[0]->leaf, its[0]->work + h->p_sib, (unsigned)h->depth, h->index);
+        } else {
+            digests_sliced(&u, its, recs, n, chains);
+        }
+        left -= n;
     }
 }
 
@@ -661,7 +681,7 @@ ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t 
                 }
             }
             (void)ikp_chains_many(chains, used, times, MAM_ROUNDS, chain_work ? scratch : NULL, chain_work,
-                                  IK_SIMD_AUTO, 0);
+                                  IK_SIMD_AUTO);
             /* phase 3: digests, leaves, folds, outputs */
             digests(items, done, cur, run, top, chains, chain_work ? scratch : NULL, chain_work);
             for (i = cur; i < run; i++) {

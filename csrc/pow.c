@@ -31,6 +31,7 @@
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 #include "pow_kernel.inc"
+#include "lanes_kernel.inc"
 
 #if IKP_HAVE_PLAN
 static unsigned walk(unsigned i)

@@ -20,6 +20,7 @@ typedef uint64_t ikp_vneon __attribute__((vector_size(16)));
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 #include "pow_kernel.inc"
+#include "lanes_kernel.inc"
 
 #else
 typedef int ikp_neon_unused; /* ISO C forbids an empty translation unit */

@@ -2,7 +2,7 @@
  * UBSan), on aarch64 under qemu-user and bare-metal on a Cortex-M3 under QEMU semihosting. The vectors come
  * from the tests/vectors JSON files through the generated vectors.h. Prints "N passed, N failed". */
 #include "iota_kernel.h"
-#include "pow_internal.h" /* ikp_chains_many: each width on its own */
+#include "pow_internal.h" /* ikp_chains_many and lanes.c: each width on its own */
 #ifdef KAT_SMALL
 #include "vectors_small.h" /* a few cases per file: emulated targets */
 #else
@@ -174,9 +174,9 @@ static void test_curl_chain(tally *t)
 static uint32_t kat_random(void);
 
 #if UINTPTR_MAX > 0xffffffffu
-#define CHAIN_WORK_BYTES (512 / 4 * IKP_CHAIN_TRITS + 64)
+#define CHAIN_WORK_BYTES 40000 /* ik_curl_chains_work_bytes() and more */
 #else
-#define CHAIN_WORK_BYTES (32 / 4 * IKP_CHAIN_TRITS + 64)
+#define CHAIN_WORK_BYTES 24000
 #endif
 #ifdef KAT_SMALL
 #define CHAINS_MAX 300
@@ -184,9 +184,9 @@ static uint32_t kat_random(void);
 #define CHAINS_MAX 700
 #endif
 
-/* ik_curl_chains_many (and each width through ikp_chains_many, every group bit-sliced) against ik_curl_chains, one
- * chunk at a time: random chunks and link counts (0..26, some up to 255), 27 and 81 rounds, batch sizes around the
- * widths' lane counts; then the refusals. */
+/* ik_curl_chains_many (and each width through ikp_chains_many) against ik_curl_chains, one chunk at a time: random
+ * chunks and link counts (0..26, some up to 255), 27 and 81 rounds, batch sizes around a group of 8 lanes and a whole
+ * unit; then the refusals. */
 static void test_chains_many(tally *t)
 {
     static int8_t chunks[CHAINS_MAX * IK_HASH_TRITS];
@@ -194,28 +194,16 @@ static void test_chains_many(tally *t)
     static int8_t got[CHAINS_MAX * IK_HASH_TRITS];
     static uint8_t times[CHAINS_MAX];
     static uint64_t work[CHAIN_WORK_BYTES / 8 + 1];
+    static const size_t sizes[] = {0, 1, 7, 8, 9, IKL_MAX_LANES - 1, IKL_MAX_LANES, IKL_MAX_LANES + 1, 100, CHAINS_MAX};
     int8_t state[IK_CURL_STATE_TRITS];
-    size_t sizes[12];
-    unsigned n_sizes = 0;
     unsigned rounds;
     unsigned si;
     int s;
     size_t i;
     size_t j;
     int case_no = 0;
-    sizes[n_sizes++] = 0;
-    sizes[n_sizes++] = 1;
-    for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) { /* lanes - 1, lanes, lanes + 1 of every width here */
-        unsigned lanes = ik_pow_simd_lanes((ik_simd)s);
-        if (ik_pow_simd_supported((ik_simd)s) && lanes + 1 <= CHAINS_MAX && n_sizes + 3 <= 11) {
-            sizes[n_sizes++] = lanes - 1;
-            sizes[n_sizes++] = lanes;
-            sizes[n_sizes++] = lanes + 1;
-        }
-    }
-    sizes[n_sizes++] = CHAINS_MAX;
     for (rounds = 27; rounds <= 81; rounds += 54) {
-        for (si = 0; si < n_sizes; si++) {
+        for (si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             size_t n = sizes[si];
 #ifdef KAT_SMALL
             if (rounds == 81 && n > 40) {
@@ -250,12 +238,11 @@ static void test_chains_many(tally *t)
                   "chains many byte-wise", case_no);
             for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
                 ik_status st;
-                if (!ik_pow_simd_supported((ik_simd)s) || ik_pow_simd_lanes((ik_simd)s) / 4 * IKP_CHAIN_TRITS + 63 >
-                                                             sizeof work) {
+                if (ikl_chains_work_bytes((ik_simd)s) == 0) {
                     continue;
                 }
                 memcpy(got, chunks, n * IK_HASH_TRITS);
-                st = ikp_chains_many(got, n, times, rounds, work, sizeof work, (ik_simd)s, 1);
+                st = ikp_chains_many(got, n, times, rounds, work, sizeof work, (ik_simd)s);
                 for (j = 0; j < n * IK_HASH_TRITS && got[j] == want[j]; j++) {
                 }
                 check(t, st == IK_OK && j == n * IK_HASH_TRITS, "chains many width", 100 * case_no + s);
@@ -263,9 +250,9 @@ static void test_chains_many(tally *t)
             case_no++;
         }
     }
-    /* a work area too small for the widest width takes a narrower one (or none) */
+    /* a work area too small for a whole unit takes fewer groups (or none) */
     memcpy(got, chunks, 40 * IK_HASH_TRITS);
-    check(t, ik_curl_chains_many(got, 40, times, 81, work, 64 / 4 * IKP_CHAIN_TRITS + 63) == IK_OK &&
+    check(t, ik_curl_chains_many(got, 40, times, 81, work, ik_curl_chains_work_bytes() / 2) == IK_OK &&
                  memcmp(got, chunks, 40 * IK_HASH_TRITS) != 0,
           "chains many small work", 0);
     memcpy(want, got, 40 * IK_HASH_TRITS);
@@ -280,9 +267,10 @@ static void test_chains_many(tally *t)
     check(t, ik_curl_chains_many(got, 3, times, 27, work, sizeof work) == IK_ERR_TRIT &&
                  memcmp(got, chunks, 2 * IK_HASH_TRITS) == 0,
           "chains many trits", 0);
-    check(t, ik_curl_chains_work_bytes() >= 32 / 4 * IKP_CHAIN_TRITS && ik_curl_chains_work_bytes() <= sizeof work,
-          "chains many work bytes", 0);
-    check(t, ikp_chains_many(got, 3, times, 27, work, sizeof work, (ik_simd)9, 1) == IK_ERR_UNSUPPORTED,
+    check(t, ik_curl_chains_work_bytes() > 0 && ik_curl_chains_work_bytes() <= sizeof work, "chains many work bytes",
+          (int)ik_curl_chains_work_bytes());
+    check(t, ikp_chains_many(got, 3, times, 27, work, sizeof work, (ik_simd)9) == IK_ERR_UNSUPPORTED &&
+                 ikp_chains_many(got, 3, times, 27, work, 100, IK_SIMD_PORTABLE) == IK_ERR_UNSUPPORTED,
           "chains many width range", 0);
 }
 
