@@ -151,6 +151,14 @@ ik_status ik_verify(const int8_t address[IK_HASH_TRITS], const int8_t *signature
  * trits 324..404, balanced, 'M...M' wraps to 'N...N') in place. IK_ERR_LENGTH if n_tx is 0, IK_ERR_TRIT on a
  * trit outside -1..1. */
 ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_TRITS]);
+/* The finalized bundle of one zero-value transfer carrying n message trytes to address, as
+ * iota_edge.bundle.prepare_transfer builds it: max(1, ceil(n / 2187)) transactions of 2673 trytes into out, tail
+ * first, each its message fragment (9-padded), address, value 0, obsolete tag (tag; the tail's after the M-bug
+ * escape), timestamp, current and last index, bundle hash, trunk and branch of 9s (not attached), tag, attachment
+ * timestamps 0 and nonce of 9s. tag: 27 trytes (9-padded). work: 486 trits per transaction. IK_ERR_TRYTE for a
+ * character outside 9A-Z, IK_ERR_VALUE for a timestamp beyond 27 trits. */
+ik_status ik_bundle_message(const char address[IK_HASH_TRYTES], const char tag[27], const char *message, size_t n,
+                            int64_t timestamp, int8_t *work, char *out);
 
 /* ---- MAM v0 (mam.c) [§9.3] --------------------------------------------------------------------------- */
 /* Duplex encryption with a caller-held Curl-P-27 sponge (JS/C absorb rule), len trits of buf in place. mask:

@@ -1053,6 +1053,91 @@ static void test_bundle_random(tally *t)
     check(t, reference_wraps >= CASES / 40, "bundle random wraps", (int)reference_wraps);
 }
 
+/* value as 9 trytes, balanced (the test's own conversion, through trits). */
+static void ts_trytes(int64_t value, char out[9])
+{
+    int8_t trits[27];
+    int i;
+    for (i = 0; i < 27; i++) {
+        int r = (int)(((value % 3) + 3) % 3);
+        trits[i] = (int8_t)(r == 2 ? -1 : r);
+        value = (value - trits[i]) / 3;
+    }
+    (void)ik_trits_to_trytes(trits, 27, out);
+}
+
+/* ik_bundle_message against the transactions laid out here around ik_bundle_finalize: random addresses, tags and
+ * messages of 0..6600 trytes (1..4 transactions), timestamps across the 27-trit range; then the refusals. */
+static void test_bundle_message(tally *t)
+{
+    static const char alphabet[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static char message[6600];
+    static char out[4 * IK_TX_TRYTES];
+    static char want[4 * IK_TX_TRYTES];
+    static int8_t work[4 * 486];
+    static int8_t essences[4 * 486];
+    const int64_t max_ts = 3812798742493ll;
+#ifdef KAT_SMALL
+    enum { CASES = 12 };
+#else
+    enum { CASES = 150 };
+#endif
+    char address[IK_HASH_TRYTES];
+    char tag[27];
+    int8_t hash[IK_HASH_TRITS];
+    int c;
+    for (c = 0; c < CASES; c++) {
+        uint32_t r = kat_random();
+        size_t n = c % 5 == 0 ? (size_t)(c % 3) * 2187 : kat_random() % 6600u;
+        size_t n_tx = n == 0 ? 1 : (n + 2186) / 2187;
+        int64_t ts = c == 1 ? max_ts : c == 2 ? -max_ts : (int64_t)(r % 2000000000u) - (c % 7 == 3 ? 1000000000 : 0);
+        size_t i;
+        for (i = 0; i < IK_HASH_TRYTES; i++) {
+            address[i] = alphabet[kat_random() % 27u];
+        }
+        for (i = 0; i < 27; i++) {
+            tag[i] = i < (r >> 24) % 28u ? alphabet[kat_random() % 27u] : '9';
+        }
+        for (i = 0; i < n; i++) {
+            message[i] = alphabet[kat_random() % 27u];
+        }
+        memset(want, '9', n_tx * IK_TX_TRYTES);
+        for (i = 0; i < n_tx; i++) {
+            char *tx = want + i * IK_TX_TRYTES;
+            size_t len = i + 1 < n_tx ? 2187 : n - i * 2187;
+            memcpy(tx, message + i * 2187, len);
+            memcpy(tx + 2187, address, 81);
+            memcpy(tx + 2295, tag, 27);
+            ts_trytes(ts, tx + 2322);
+            ts_trytes((int64_t)i, tx + 2331);
+            ts_trytes((int64_t)n_tx - 1, tx + 2340);
+            memcpy(tx + 2592, tag, 27);
+            (void)ik_trytes_to_trits(tx + 2187, 162, essences + i * 486);
+        }
+        (void)ik_bundle_finalize(essences, n_tx, hash);
+        (void)ik_trits_to_trytes(essences + 324, 81, want + 2295);
+        for (i = 0; i < n_tx; i++) {
+            (void)ik_trits_to_trytes(hash, 243, want + i * IK_TX_TRYTES + 2349);
+        }
+        memset(out, 0, sizeof out);
+        check(t, ik_bundle_message(address, tag, message, n, ts, work, out) == IK_OK &&
+                     memcmp(out, want, n_tx * IK_TX_TRYTES) == 0,
+              "bundle message", c);
+    }
+    message[5] = 'a';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 0);
+    message[5] = 'A';
+    address[80] = '!';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 1);
+    address[80] = 'A';
+    tag[0] = 'z';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 2);
+    tag[0] = 'A';
+    check(t, ik_bundle_message(address, tag, message, 100, max_ts + 1, work, out) == IK_ERR_VALUE &&
+                 ik_bundle_message(address, tag, message, 100, -max_ts - 1, work, out) == IK_ERR_VALUE,
+          "bundle message timestamp", 0);
+}
+
 static void test_pow(tally *t)
 {
     static int8_t tx[IK_TX_TRITS];
@@ -1285,6 +1370,7 @@ int main(void)
     test_mam_random(&t);
     test_bundle(&t);
     test_bundle_random(&t);
+    test_bundle_message(&t);
     test_pow(&t);
     test_pow_hash(&t);
     printf("%d passed, %d failed\n", t.passed, t.failed);

@@ -31,7 +31,7 @@ import threading
 import time
 
 from iota_edge import wire
-from iota_edge.bundle import prepare_transfer, validate_bundle
+from iota_edge.bundle import _message_bundle, validate_bundle
 from iota_edge.errors import IotaEdgeError
 from iota_edge.gateway.config import load_config
 from iota_edge.gateway.log import EventLog
@@ -63,9 +63,9 @@ class _BadBundle(Exception):
 
 def build_bundle(root, mode, payload, timestamp, tag=TAG):
     """The unattached bundle trytes (tail first) of one MAM message: deterministic, so a retransmission of the same
-    signed message yields the same bundle hash (the outbox's idempotency key)."""
-    return prepare_transfer(None, [{"address": channel_address(root, mode), "value": 0, "tag": tag,
-                                    "message_trytes": payload}], timestamp=timestamp)
+    signed message yields the same bundle hash (the outbox's idempotency key). ``payload`` is a verified MAM payload
+    (trytes), ``tag`` at most 27 trytes: what prepare_transfer builds for them, without checking them again."""
+    return _message_bundle(channel_address(root, mode), tag, payload, timestamp)
 
 
 def check_device_bundle(trytes, root, mode, payload):
