@@ -267,7 +267,7 @@ void ikl_step(ikl_unit *u, const ikl_op *ops, unsigned lanes)
         memcpy(lo + IK_CURL_STATE_TRITS, lo, u->vb); /* the repeated head (pow_kernel.inc) */
         memcpy(hi + IK_CURL_STATE_TRITS, hi, u->vb);
     }
-    u->m = u->rounds(&u->state, &u->spare, u->groups, u->stride, u->m, u->n_rounds);
+    u->m = u->rounds(&u->state, &u->spare, u->groups, u->stride, u->m, u->n_rounds, NULL);
 }
 
 void ikl_rate(ikl_unit *u, int8_t *const *rows, unsigned lanes)
@@ -296,20 +296,6 @@ void ikl_rate(ikl_unit *u, int8_t *const *rows, unsigned lanes)
  * done. With rounds a multiple of 27 the links start in one of 9 layouts (364^27 has order 9 modulo 729), whose masks
  * are made once per unit; otherwise the mask is made for every link. */
 #define LAYOUTS 9
-
-/* p |= q over n bytes (n a multiple of 8), 8 at a time. */
-static void or_bytes(uint8_t *restrict p, const uint8_t *restrict q, size_t n)
-{
-    size_t j;
-    for (j = 0; j < n; j += 8) {
-        uint64_t a;
-        uint64_t b;
-        memcpy(&a, p + j, 8);
-        memcpy(&b, q + j, 8);
-        a |= b;
-        memcpy(p + j, &a, 8);
-    }
-}
 
 /* The capacity bytes of layout m (0xff where a capacity trit sits, 0 at the rate's), stride bytes. */
 static void capacity_mask(const ikl_unit *u, unsigned m, uint8_t *cm)
@@ -388,17 +374,15 @@ void ikl_chains(ikl_unit *u, int8_t *const *rows, const uint8_t *times, unsigned
         groups--;
     }
     for (s = 0; groups > 0; s++) {
-        if (s > 0) { /* the capacity back to zero trits */
-            const uint8_t *cm = u->masks + k * u->stride;
+        const uint8_t *cm = NULL; /* from the second link on, the capacity back to zero trits as round 1 reads it */
+        if (s > 0) {
+            cm = u->masks + k * u->stride;
             if (u->n_rounds % 27 != 0) {
                 capacity_mask(u, u->m, u->masks);
                 cm = u->masks;
             }
-            for (g = 0; g < 2 * groups; g++) {
-                or_bytes(u->state + g * u->stride, cm, u->stride);
-            }
         }
-        u->m = u->rounds(&u->state, &u->spare, groups, u->stride, u->m, u->n_rounds);
+        u->m = u->rounds(&u->state, &u->spare, groups, u->stride, u->m, u->n_rounds, cm);
         k = k + 1 == LAYOUTS ? 0 : k + 1;
         for (g = 0; g < groups; g++) { /* lanes whose last link this was keep their rate */
             const uint8_t *lo = u->state + 2 * g * u->stride;

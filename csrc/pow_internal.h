@@ -95,12 +95,12 @@ int ikp_search_neon(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *
 /* Byte-sliced Curl-P (lanes_kernel.inc, driven by lanes.c): rounds of a state of groups x 8 lanes in the permuted
  * layout described there, and the conversions between 8 lane rows of 243 trits and one group's natural-order bytes. */
 typedef unsigned (*ikp_sliced_rounds_fn)(uint8_t **state, uint8_t **spare, unsigned groups, size_t stride, unsigned m,
-                                         unsigned rounds);
+                                         unsigned rounds, const uint8_t *mask);
 typedef void (*ikp_sliced_in_fn)(const int8_t *const rows[8], uint8_t *lo, uint8_t *hi);
 typedef void (*ikp_sliced_out_fn)(const uint8_t *lo, const uint8_t *hi, int8_t *const rows[8], unsigned mask);
 #define IKP_SLICED_DECLARE(sfx)                                                                                       \
     unsigned ikp_sliced_rounds_##sfx(uint8_t **state, uint8_t **spare, unsigned groups, size_t stride, unsigned m,     \
-                                     unsigned rounds);                                                                \
+                                     unsigned rounds, const uint8_t *mask);                                           \
     void ikp_sliced_in_##sfx(const int8_t *const rows[8], uint8_t *lo, uint8_t *hi);                                  \
     void ikp_sliced_out_##sfx(const uint8_t *lo, const uint8_t *hi, int8_t *const rows[8], unsigned mask);
 IKP_SLICED_DECLARE(portable)
