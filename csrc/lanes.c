@@ -1,7 +1,8 @@
-/* lanes.c - Curl-P sponges of several messages at once, byte-sliced across messages [§3]: one sponge per lane, each
- * taking its own chunks (absorbed, or unmasked as ik_mam_unmask does), every lane's transform in the same rounds
- * (pow_kernel.inc's byte-sliced rounds, per SIMD width). ik_mam_parse_many runs the unmasking and digest sponges of
- * its payloads on it: byte-wise they are about 60 transforms per payload at security 1.
+/* lanes.c - Curl-P sponges and hash chains of several messages at once, byte-sliced across messages [§3, §9.2]: one
+ * sponge (or chain) per lane, each taking its own chunks (absorbed, or unmasked as ik_mam_unmask does), every lane's
+ * transform in the same rounds (lanes_kernel.inc's byte-sliced rounds, per SIMD width). ik_mam_parse_many runs the
+ * unmasking, digest and fold sponges of its payloads on it (byte-wise about 70 transforms per payload at security 1)
+ * and ik_curl_chains_many its Winternitz chains.
  *
  * Per step and group of 8 lanes: the chunks go into natural-order bytes (ikp_sliced_in), an unmasking subtracts the
  * rate gathered from the state's permuted layout (bit-sliced, 64 lane trits per word operation) and gives its
@@ -111,7 +112,7 @@ unsigned ikl_init(ikl_unit *u, void *work, size_t work_bytes, size_t lanes, unsi
     return 8 * groups;
 }
 
-/* Trits 0..242 of the rate, natural order, from / to the layout (trit t at byte m t mod 729). */
+/* Trits 0..242 of the rate from the layout (trit t at byte m t mod 729) into natural order. */
 static void gather(const uint8_t *lo, const uint8_t *hi, unsigned m, uint8_t *rlo, uint8_t *rhi)
 {
     unsigned t;
@@ -235,8 +236,9 @@ void ikl_step(ikl_unit *u, const ikl_op *ops, unsigned lanes)
             }
         }
         if (reset) {
+            const size_t len = IK_CURL_STATE_TRITS + u->vb;
             size_t i;
-            for (i = 0; i < IK_CURL_STATE_TRITS + u->vb; i++) {
+            for (i = 0; i < len; i++) {
                 lo[i] |= (uint8_t)reset;
                 hi[i] |= (uint8_t)reset;
             }
@@ -255,16 +257,17 @@ void ikl_step(ikl_unit *u, const ikl_op *ops, unsigned lanes)
             }
             scatter(lo, hi, u->m, clo, chi, active, n);
         }
-        if (chain) {
+        if (chain) { /* the capacity's trits to 0 */
+            const unsigned m = u->m;
             unsigned t;
-            unsigned pos = (unsigned)((IK_HASH_TRITS * u->m) % IK_CURL_STATE_TRITS);
+            unsigned pos = (unsigned)((IK_HASH_TRITS * m) % IK_CURL_STATE_TRITS);
             for (t = IK_HASH_TRITS; t < IK_CURL_STATE_TRITS; t++) {
                 lo[pos] |= (uint8_t)chain;
                 hi[pos] |= (uint8_t)chain;
-                pos = pos + u->m >= IK_CURL_STATE_TRITS ? pos + u->m - IK_CURL_STATE_TRITS : pos + u->m;
+                pos = pos + m >= IK_CURL_STATE_TRITS ? pos + m - IK_CURL_STATE_TRITS : pos + m;
             }
         }
-        memcpy(lo + IK_CURL_STATE_TRITS, lo, u->vb); /* the repeated head (pow_kernel.inc) */
+        memcpy(lo + IK_CURL_STATE_TRITS, lo, u->vb); /* the repeated head (lanes_kernel.inc) */
         memcpy(hi + IK_CURL_STATE_TRITS, hi, u->vb);
     }
     u->m = u->rounds(&u->state, &u->spare, u->groups, u->stride, u->m, u->n_rounds, NULL);

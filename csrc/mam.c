@@ -1,6 +1,7 @@
 /* mam.c - MAM v0 over Curl-P-27: the duplex mask/unmask of a payload and the Merkle leaf a Winternitz signature
- * opens to [§9.3]. The chains, tree and sponges are those of mam.js (signing/iss-p27.ts, mam/parser.ts). */
-#include "pow_internal.h" /* ikp_chains_many */
+ * opens to [§9.3]. The chains, tree and sponges are those of mam.js (signing/iss-p27.ts, mam/parser.ts). A batch
+ * (ik_mam_parse_many) runs its sponges, chains, digests and folds across payloads on lanes.c. */
+#include "pow_internal.h" /* ikp_chains_many, lanes.c */
 
 #include <string.h>
 
@@ -345,8 +346,8 @@ static void leaf_of_ends(const int8_t *ends, unsigned security, int8_t leaf[IK_H
     memcpy(leaf, state, IK_HASH_TRITS);
 }
 
-/* The scratch of ik_mam_parse_many: the bit planes of the chains and of the sponges (ik_curl_chains_work_bytes, when
- * there is room), then a pass's chains (243 trits each) growing up, their link counts copied after them for the
+/* The scratch of ik_mam_parse_many: the byte planes of the chains and of the sponges (ik_curl_chains_work_bytes,
+ * when there is room), then a pass's chains (243 trits each) growing up, their link counts copied after them for the
  * chains, and one record per payload of the window growing down from the end. */
 typedef struct {
     mam_head h;
@@ -354,7 +355,7 @@ typedef struct {
     size_t chain_at;  /* its first chain among the pass's */
     uint32_t steps;   /* steps of its sponge (phase 1), or of its digest and fold (phase 3): lanes of about as many
                          go together */
-    uint8_t taken;    /* its sponge has run (or is not to) */
+    uint8_t taken;    /* picked for a unit of lanes already (or nothing to run) */
     uint8_t times[SEGMENTS * IK_MAX_SECURITY];
 } many_record;
 

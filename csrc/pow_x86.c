@@ -1,6 +1,7 @@
 /* pow_x86.c - x86 instantiations of the nonce search: SSE2 (128 lanes), AVX2 (256 lanes) and AVX-512
- * (vpternlogq). Each is compiled for its own target with a function attribute, so one binary runs on any
- * x86-64 and pow.c picks the widest the CPU reports at run time. */
+ * (vpternlogq), and of the byte-sliced rounds of lanes.c on the same widths (AVX-512 on 512-bit vectors). Each is
+ * compiled for its own target with a function attribute, so one binary runs on any x86-64 and pow.c (lanes.c)
+ * picks the widest the CPU reports at run time. */
 #include "pow_internal.h"
 
 #include <string.h>

@@ -185,17 +185,22 @@ def mam_parse_many(items):
     work_p = _ffi.from_buffer("int8_t[]", work)
     messages_p = _ffi.from_buffer("char[]", messages)
     next_p = _ffi.from_buffer("char[]", next_roots)
+    keys = {}  # id of a key object -> its int8 trits: items often share one (no side key, one device's)
     pos = 0
     for i, (payload, root, key) in enumerate(items):
         raw = payload.encode("ascii")
         root_raw = root.encode("ascii")
-        key_buf = _int8(key, 0, 243, "key")
-        keep.append((raw, root_raw, key_buf))
+        key_p = keys.get(id(key))
+        if key_p is None:
+            key_buf = _int8(key, 0, 243, "key")
+            key_p = keys[id(key)] = _ffi.from_buffer("int8_t[]", key_buf)
+            keep.append(key_buf)
+        keep.append((raw, root_raw))
         it = c_items[i]
         it.payload = _ffi.from_buffer(raw)
         it.n = len(raw)
         it.root = _ffi.from_buffer(root_raw)
-        it.key = _ffi.from_buffer("int8_t[]", key_buf)
+        it.key = key_p
         it.work = work_p + 3 * pos
         it.message = messages_p + pos
         it.next_root = next_p + 81 * i

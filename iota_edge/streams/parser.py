@@ -127,13 +127,19 @@ def parse_payloads(items):
         return out
     out = [None] * len(items)
     todo = []  # (position, payload, root, side_key) that reach the kernel
+    no_key = None  # the zero key of every item without a side key: one object, converted once by the kernel call
     for i, (payload, root, side_key) in enumerate(items):
         try:
             payload, root = _checked(payload, root)
         except InvalidMessage as e:
             out[i] = e
             continue
-        todo.append((i, payload, root, side_key, mam.check_key(side_key)))
+        if side_key is None:
+            no_key = no_key or mam.check_key(None)
+            key = no_key
+        else:
+            key = mam.check_key(side_key)
+        todo.append((i, payload, root, side_key, key))
     found = _K_PARSE_MANY([(payload, root, key) for _, payload, root, _, key in todo])
     for (i, payload, root, side_key, _), f in zip(todo, found):
         if not f[0]:
