@@ -170,9 +170,9 @@ def _mam_result(status, parsed, message, next_root):
 
 
 def mam_parse_many(items):
-    """mam_parse over a batch in one kernel call (ik_mam_parse_many: the Winternitz chains of every payload
-    bit-sliced together): ``items`` a list of (payload, root, key) as mam_parse takes them; returns the list of the
-    tuples mam_parse returns, in order."""
+    """mam_parse over a batch in one kernel call (ik_mam_parse_many: the payloads' Curl work byte-sliced across
+    them): ``items`` a list of (payload, root, key) as mam_parse takes them; returns the list of the tuples mam_parse
+    returns, in order."""
     m = len(items)
     if m == 0:
         return []
