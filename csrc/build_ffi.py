@@ -13,8 +13,8 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "chains.c", "pow.c", "pow_x86.c",
-           "pow_neon.c", "pow_threads.c"]
+SOURCES = ["trinary.c", "curl.c", "keccak.c", "kerl.c", "iss.c", "bundle.c", "mam.c", "chains.c", "lanes.c", "pow.c",
+           "pow_x86.c", "pow_neon.c", "pow_threads.c"]
 
 CDEF = """
 typedef enum {
@@ -47,6 +47,8 @@ ik_status ik_sign(const int8_t seed[243], uint64_t index, unsigned security, con
 ik_status ik_verify(const int8_t address[243], const int8_t *signature, size_t n_fragments,
                     const int8_t normalized[81]);
 ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[243]);
+ik_status ik_bundle_message(const char address[81], const char tag[27], const char *message, size_t n,
+                            int64_t timestamp, int8_t *work, char *out);
 void ik_mam_mask(ik_curl *ctx, int8_t *buf, size_t len);
 void ik_mam_unmask(ik_curl *ctx, int8_t *buf, size_t len);
 ik_status ik_mam_leaf(const int8_t hmac[243], const int8_t *signature, unsigned security, int8_t leaf[243]);

@@ -456,3 +456,75 @@ ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_
     }
 }
 #endif
+
+/* ---- a finalized bundle of one zero-value transfer, as trytes (iota_edge.bundle.prepare_transfer's) ---- */
+#define TX_FRAGMENT 2187 /* transaction trytes [§2]: signature or message fragment */
+#define TX_ESSENCE 2187  /* address, value, obsolete tag, timestamp, current index, last index: 162 trytes */
+#define TX_BUNDLE 2349   /* then trunk, branch, tag, three attachment timestamps, nonce */
+#define TX_TAG 2592
+#define MAX_TIMESTAMP 3812798742493ll /* (3^27 - 1) / 2: a 27-trit field */
+
+/* value as 9 trytes, balanced, least significant first (|value| <= MAX_TIMESTAMP). */
+static void int9_trytes(int64_t value, char out[9])
+{
+    static const char alphabet[] = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"; /* -13..13 */
+    int i;
+    for (i = 0; i < 9; i++) {
+        int64_t d = value % 27; /* -26..26 */
+        d = d > 13 ? d - 27 : (d < -13 ? d + 27 : d);
+        out[i] = alphabet[d + 13];
+        value = (value - d) / 27;
+    }
+}
+
+/* 1 when the n characters are all trytes (no branch per character: a message is thousands). */
+static int trytes_ok(const char *s, size_t n)
+{
+    unsigned bad = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bad |= (unsigned)(c != '9') & (unsigned)((unsigned char)(c - 'A') > 25u);
+    }
+    return bad == 0;
+}
+
+ik_status ik_bundle_message(const char address[IK_HASH_TRYTES], const char tag[27], const char *message, size_t n,
+                            int64_t timestamp, int8_t *work, char *out)
+{
+    size_t n_tx = n == 0 ? 1 : (n + TX_FRAGMENT - 1) / TX_FRAGMENT;
+    int8_t hash[IK_HASH_TRITS];
+    char ts[9];
+    char last[9];
+    size_t i;
+    if (timestamp < -MAX_TIMESTAMP || timestamp > MAX_TIMESTAMP || n_tx - 1 > (size_t)MAX_TIMESTAMP) {
+        return IK_ERR_VALUE;
+    }
+    int9_trytes(timestamp, ts);
+    int9_trytes((int64_t)(n_tx - 1), last);
+    for (i = 0; i < n_tx; i++) {
+        char *tx = out + i * IK_TX_TRYTES;
+        size_t len = i + 1 < n_tx ? TX_FRAGMENT : n - i * TX_FRAGMENT;
+        memcpy(tx, message + i * TX_FRAGMENT, len);
+        memset(tx + len, '9', TX_FRAGMENT - len);
+        memcpy(tx + TX_ESSENCE, address, IK_HASH_TRYTES);
+        memset(tx + TX_ESSENCE + 81, '9', 27); /* value 0 */
+        memcpy(tx + TX_ESSENCE + 108, tag, 27);
+        memcpy(tx + TX_ESSENCE + 135, ts, 9);
+        int9_trytes((int64_t)i, tx + TX_ESSENCE + 144);
+        memcpy(tx + TX_ESSENCE + 153, last, 9);
+        memset(tx + TX_BUNDLE, '9', IK_TX_TRYTES - TX_BUNDLE); /* trunk and branch (not attached), ... nonce */
+        memcpy(tx + TX_TAG, tag, 27);
+        if (ik_trytes_to_trits(tx + TX_ESSENCE, ESSENCE_TRITS / 3, work + i * ESSENCE_TRITS) != IK_OK ||
+            !trytes_ok(tx, len)) {
+            return IK_ERR_TRYTE; /* the address, the tag or the message */
+        }
+    }
+    (void)ik_bundle_finalize(work, n_tx, hash);
+    (void)ik_trits_to_trytes(work + TAG_START, TAG_TRITS, out + TX_ESSENCE + 108); /* the tail's tag after the escape */
+    (void)ik_trits_to_trytes(hash, IK_HASH_TRITS, out + TX_BUNDLE);
+    for (i = 1; i < n_tx; i++) {
+        memcpy(out + i * IK_TX_TRYTES + TX_BUNDLE, out + TX_BUNDLE, IK_HASH_TRYTES);
+    }
+    return IK_OK;
+}

@@ -76,16 +76,15 @@ ik_status ik_curl_chain(int8_t state[IK_CURL_STATE_TRITS], unsigned times, unsig
  * interleaved on AVX-512, where one chain alone leaves the core idle between rounds). */
 ik_status ik_curl_chains(int8_t *states, size_t n, const unsigned *times, unsigned rounds);
 
-/* Many chains at once (chains.c), bit-sliced across chains on the widest SIMD width this CPU runs (lane k of a word
- * is one chain): chunk i (243 trits at chunks + 243 i) is replaced by its hash chain of times[i] links, each link a
- * Curl-P-rounds transform of (chunk, 486 zero trits) keeping the first 243 trits: bit for bit ik_curl_chains. Chains
- * are grouped by decreasing times, so a group of lanes runs about as many links as its longest chain; a group too
- * small for the width to pay (the last few chains) runs byte-wise through ik_curl_chains. work: work_bytes of
- * scratch for the bit planes; the widest width whose planes fit is used (ik_curl_chains_work_bytes() for the
- * widest here: 109 KiB at 256 lanes; 13.7 KiB at 32 lanes on 32-bit targets), none at all (NULL) runs every chain
- * byte-wise. IK_ERR_VALUE for rounds outside 1..81, IK_ERR_TRIT for a chunk trit outside -1..1 (nothing written).
- * Stack: 2.8 KiB on 32-bit targets (the byte-wise pair's states; make -C csrc size); on x86-64 hosts 4.5 KiB of lane
- * row pointers and counts besides. */
+/* Many chains at once (chains.c, lanes.c), byte-sliced across chains on the widest SIMD width this CPU runs (a trit of 8
+ * chains is a byte, bit k one chain): chunk i (243 trits at chunks + 243 i) is replaced by its hash chain of times[i]
+ * links, each link a Curl-P-rounds transform of (chunk, 486 zero trits) keeping the first 243 trits: bit for bit
+ * ik_curl_chains. Chains go in decreasing order of times, up to 32 at a time (16 on 32-bit targets), so a group of 8
+ * runs about as many links as its longest chain. work: work_bytes of scratch for the byte planes
+ * (ik_curl_chains_work_bytes() for the widest width here: 33 KiB with 512-bit vectors, 19 KiB on 32-bit targets);
+ * less takes fewer chains at a time, none at all (NULL, or under 13 KiB) runs every chain byte-wise. IK_ERR_VALUE for
+ * rounds outside 1..81, IK_ERR_TRIT for a chunk trit outside -1..1 (nothing written). Stack: 2.5 KiB on 32-bit targets
+ * (the byte-wise pair's states; make -C csrc size). */
 ik_status ik_curl_chains_many(int8_t *chunks, size_t n, const uint8_t *times, unsigned rounds, void *work,
                               size_t work_bytes);
 /* Bytes of work ik_curl_chains_many needs for the widest width this CPU runs (64-byte alignment slack included). */
@@ -152,6 +151,14 @@ ik_status ik_verify(const int8_t address[IK_HASH_TRITS], const int8_t *signature
  * trits 324..404, balanced, 'M...M' wraps to 'N...N') in place. IK_ERR_LENGTH if n_tx is 0, IK_ERR_TRIT on a
  * trit outside -1..1. */
 ik_status ik_bundle_finalize(int8_t *essences, size_t n_tx, int8_t hash[IK_HASH_TRITS]);
+/* The finalized bundle of one zero-value transfer carrying n message trytes to address, as
+ * iota_edge.bundle.prepare_transfer builds it: max(1, ceil(n / 2187)) transactions of 2673 trytes into out, tail
+ * first, each its message fragment (9-padded), address, value 0, obsolete tag (tag; the tail's after the M-bug
+ * escape), timestamp, current and last index, bundle hash, trunk and branch of 9s (not attached), tag, attachment
+ * timestamps 0 and nonce of 9s. tag: 27 trytes (9-padded). work: 486 trits per transaction. IK_ERR_TRYTE for a
+ * character outside 9A-Z, IK_ERR_VALUE for a timestamp beyond 27 trits. */
+ik_status ik_bundle_message(const char address[IK_HASH_TRYTES], const char tag[27], const char *message, size_t n,
+                            int64_t timestamp, int8_t *work, char *out);
 
 /* ---- MAM v0 (mam.c) [§9.3] --------------------------------------------------------------------------- */
 /* Duplex encryption with a caller-held Curl-P-27 sponge (JS/C absorb rule), len trits of buf in place. mask:
@@ -208,13 +215,14 @@ typedef struct {
     int32_t status;        /* out: the ik_status ik_mam_parse returns for the item */
 } ik_mam_item;
 /* m payloads verified at once, item by item the result of ik_mam_parse (status, parsed with reason, message,
- * next_root), their Winternitz chains bit-sliced across payloads: phase 1 runs each item up to its leaf, phase 2
- * all their chains in one ik_curl_chains_many, phase 3 each item's digest, leaf, fold and outputs. scratch: at
- * least ik_mam_parse_many_scratch(1, 3) bytes (one payload at a time); ik_mam_parse_many_scratch(m, s) bytes take
- * m payloads of security up to s in one pass (the chains' bit planes, 6.6 KiB per chain segment of 27 ... 81, a
- * record per payload); less runs the batch in several passes, and below the bit planes' size with byte-wise
- * chains. IK_ERR_LENGTH when scratch is too small for even one payload (no item touched), else IK_OK. Stack: 4.6 KiB
- * on 32-bit targets. */
+ * next_root), their Curl-P-27 work byte-sliced across payloads (lanes.c): phase 1 runs each item up to its leaf, the
+ * sponges (unmasking) of up to 32 payloads in the same rounds; phase 2 hashes all their Winternitz chains in one
+ * ik_curl_chains_many; phase 3 runs the digest sponges and the folds up the trees of up to 32 payloads at once, then
+ * each item's outputs. scratch: at least ik_mam_parse_many_scratch(1, 3) bytes (one payload at a time);
+ * ik_mam_parse_many_scratch(m, s) bytes take m payloads of security up to s in one pass (the byte planes of the
+ * chains and sponges, 6.6 KiB per chain segment of 27 ... 81, a record per payload); less runs the batch in several
+ * passes, and below the byte planes' size byte-wise. IK_ERR_LENGTH when scratch is too small for even one payload
+ * (no item touched), else IK_OK. Stack: 3.5 KiB on 32-bit targets. */
 ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t scratch_bytes);
 /* Scratch bytes for ik_mam_parse_many to take m payloads of security up to security (1..3) in one pass. */
 size_t ik_mam_parse_many_scratch(size_t m, unsigned security);

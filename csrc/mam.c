@@ -1,6 +1,7 @@
 /* mam.c - MAM v0 over Curl-P-27: the duplex mask/unmask of a payload and the Merkle leaf a Winternitz signature
- * opens to [§9.3]. The chains, tree and sponges are those of mam.js (signing/iss-p27.ts, mam/parser.ts). */
-#include "pow_internal.h" /* ikp_chains_many */
+ * opens to [§9.3]. The chains, tree and sponges are those of mam.js (signing/iss-p27.ts, mam/parser.ts). A batch
+ * (ik_mam_parse_many) runs its sponges, chains, digests and folds across payloads on lanes.c. */
+#include "pow_internal.h" /* ikp_chains_many, lanes.c */
 
 #include <string.h>
 
@@ -183,23 +184,21 @@ typedef struct {
     uint64_t index;
     uint64_t length;
     uint64_t depth;
+    size_t end;                 /* 3 n */
     size_t p_next;
     size_t p_msg;
+    size_t p_nonce;
     size_t p_rest;
     size_t p_sib;
-    unsigned security;
+    unsigned security;          /* 0: the message hash has none */
 } mam_head;
 
-/* Everything up to the leaf: IK_OK when the signature is left to check (h filled in), else the refusal. */
-static ik_status parse_head(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
+/* Up to the sponge: the key, the trits, the pascal header and its bounds. IK_OK when the sponge is to run. */
+static ik_status head_begin(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
                             const int8_t key[IK_HASH_TRITS], int8_t *work, ik_mam_parsed *out, mam_head *h)
 {
-    ik_curl c;
     const size_t end = 3 * n;
     size_t p;
-    size_t p_nonce;
-    size_t p_count;
-    size_t p_end;
     size_t i;
     memset(out, 0, sizeof *out);
     for (i = 0; i < IK_HASH_TRITS; i++) {
@@ -219,23 +218,24 @@ static ik_status parse_head(const char *payload, size_t n, const char root[IK_HA
         h->length > end - h->p_next - IK_HASH_TRITS - IK_NONCE_TRITS) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
+    h->end = end;
     h->p_msg = h->p_next + IK_HASH_TRITS;
-    p_nonce = h->p_msg + (size_t)h->length;
-    h->p_rest = p_nonce + IK_NONCE_TRITS;
+    h->p_nonce = h->p_msg + (size_t)h->length;
+    h->p_rest = h->p_nonce + IK_NONCE_TRITS;
+    return IK_OK;
+}
 
-    ik_curl_init(&c, MAM_ROUNDS);
-    ik_curl_absorb(&c, key, IK_HASH_TRITS);
-    ik_curl_absorb(&c, h->node, IK_HASH_TRITS);
-    ik_curl_absorb(&c, work, h->p_next);
-    ik_mam_unmask(&c, work + h->p_next, IK_HASH_TRITS);
-    ik_mam_unmask(&c, work + h->p_msg, (size_t)h->length);
-    ik_mam_unmask(&c, work + p_nonce, IK_NONCE_TRITS);
-    memcpy(h->hmac, c.state, IK_HASH_TRITS);
-    h->security = security_of(h->hmac);
+/* After the sponge (h->hmac and h->security set; the rest unmasked when there is a security): everything up to the
+ * leaf. IK_OK when the signature is left to check. */
+static ik_status head_end(const char *payload, size_t n, const int8_t *work, ik_mam_parsed *out, mam_head *h)
+{
+    const size_t end = h->end;
+    size_t p_count;
+    size_t p_end;
+    size_t i;
     if (h->security == 0) {
         return mam_refuse(out, IK_MAM_NONCE);
     }
-    ik_mam_unmask(&c, work + h->p_rest, end - h->p_rest); /* signature, sibling count, siblings, padding */
     if ((end - h->p_rest) / IK_FRAGMENT_TRITS < h->security) {
         return mam_refuse(out, IK_MAM_DECODE);
     }
@@ -266,12 +266,43 @@ static ik_status parse_head(const char *payload, size_t n, const char root[IK_HA
     return IK_OK;
 }
 
-/* After the leaf: fold, compare with the root, outputs. */
-static ik_status parse_tail(const mam_head *h, int8_t leaf[IK_HASH_TRITS], const int8_t *work, char *message,
+/* The sponge of a verification, byte-wise: key | root | header absorbed, next root, message and nonce unmasked, the
+ * message hash and its security, and when it has one the rest unmasked (signature, sibling count, siblings, padding:
+ * one masked stream, as mam.js). */
+static void head_sponge(const int8_t key[IK_HASH_TRITS], int8_t *work, mam_head *h)
+{
+    ik_curl c;
+    ik_curl_init(&c, MAM_ROUNDS);
+    ik_curl_absorb(&c, key, IK_HASH_TRITS);
+    ik_curl_absorb(&c, h->node, IK_HASH_TRITS);
+    ik_curl_absorb(&c, work, h->p_next);
+    ik_mam_unmask(&c, work + h->p_next, IK_HASH_TRITS);
+    ik_mam_unmask(&c, work + h->p_msg, (size_t)h->length);
+    ik_mam_unmask(&c, work + h->p_nonce, IK_NONCE_TRITS);
+    memcpy(h->hmac, c.state, IK_HASH_TRITS);
+    h->security = security_of(h->hmac);
+    if (h->security != 0) {
+        ik_mam_unmask(&c, work + h->p_rest, h->end - h->p_rest);
+    }
+}
+
+/* Everything up to the leaf: IK_OK when the signature is left to check (h filled in), else the refusal. */
+static ik_status parse_head(const char *payload, size_t n, const char root[IK_HASH_TRYTES],
+                            const int8_t key[IK_HASH_TRITS], int8_t *work, ik_mam_parsed *out, mam_head *h)
+{
+    ik_status st = head_begin(payload, n, root, key, work, out, h);
+    if (st != IK_OK) {
+        return st;
+    }
+    head_sponge(key, work, h);
+    return head_end(payload, n, work, out, h);
+}
+
+/* After the fold (node: the root the signature and siblings lead to): compare with the root, outputs. */
+static ik_status parse_tail(const mam_head *h, const int8_t node[IK_HASH_TRITS], const int8_t *work, char *message,
                             char next_root[IK_HASH_TRYTES], ik_mam_parsed *out)
 {
-    ik_mam_fold(leaf, work + h->p_sib, (unsigned)h->depth, h->index);
-    if (memcmp(leaf, h->node, IK_HASH_TRITS) != 0) {
+    if (memcmp(node, h->node, IK_HASH_TRITS) != 0) {
         return mam_refuse(out, IK_MAM_SIGNATURE);
     }
     (void)ik_trits_to_trytes(work + h->p_msg, (size_t)h->length, message);
@@ -297,10 +328,11 @@ ik_status ik_mam_parse(const char *payload, size_t n, const char root[IK_HASH_TR
     if (ik_mam_leaf(h.hmac, work + h.p_rest, h.security, leaf) != IK_OK) {
         return mam_refuse(out, IK_MAM_SIGNATURE);
     }
+    ik_mam_fold(leaf, work + h.p_sib, (unsigned)h.depth, h.index);
     return parse_tail(&h, leaf, work, message, next_root, out);
 }
 
-/* ---- a batch of payloads, their chains bit-sliced across payloads ----------------------------------------- */
+/* ---- a batch of payloads: chains and sponges across payloads ------------------------------------------- */
 
 /* The leaf from the chain ends (security * 27 chunks of 243 trits): ik_mam_leaf after its chains. */
 static void leaf_of_ends(const int8_t *ends, unsigned security, int8_t leaf[IK_HASH_TRITS])
@@ -314,11 +346,16 @@ static void leaf_of_ends(const int8_t *ends, unsigned security, int8_t leaf[IK_H
     memcpy(leaf, state, IK_HASH_TRITS);
 }
 
-/* The scratch of ik_mam_parse_many: the chains' bit planes (ik_curl_chains_work_bytes, when there is room), then a
- * run's chains (243 trits each) growing up, their link counts copied after them for phase 2, and one record per
- * payload of the run growing down from the end. */
+/* The scratch of ik_mam_parse_many: the byte planes of the chains and of the sponges (ik_curl_chains_work_bytes,
+ * when there is room), then a pass's chains (243 trits each) growing up, their link counts copied after them for the
+ * chains, and one record per payload of the window growing down from the end. */
 typedef struct {
     mam_head h;
+    int8_t leaf[IK_HASH_TRITS];
+    size_t chain_at;  /* its first chain among the pass's */
+    uint32_t steps;   /* steps of its sponge (phase 1), or of its digest and fold (phase 3): lanes of about as many
+                         go together */
+    uint8_t taken;    /* picked for a unit of lanes already (or nothing to run) */
     uint8_t times[SEGMENTS * IK_MAX_SECURITY];
 } many_record;
 
@@ -336,6 +373,252 @@ size_t ik_mam_parse_many_scratch(size_t m, unsigned security)
            m * sizeof(many_record) + 2 * sizeof(uint64_t);
 }
 
+static size_t chunks_of(size_t len)
+{
+    return (len + IK_HASH_TRITS - 1) / IK_HASH_TRITS;
+}
+
+/* A payload's place in the sliced sponge of parse_head: segment seg (the calls of head_sponge, 0..6), trits off
+ * into it. */
+typedef struct {
+    ik_mam_item *it;
+    many_record *rec;
+    unsigned seg;
+    size_t off;
+} head_lane;
+
+/* The lane's next chunk into op, 0 when it has none left; *hmac_after when the message hash follows the step (the
+ * nonce's chunk). The rest (segment 6) follows only a message hash with a security. */
+static int head_chunk(head_lane *l, ikl_op *op, int *hmac_after)
+{
+    const mam_head *h = &l->rec->h;
+    int8_t *work = l->it->work;
+    memset(op, 0, sizeof *op);
+    *hmac_after = 0;
+    for (;;) {
+        const int8_t *src = NULL;
+        int8_t *dst = NULL;
+        size_t len;
+        switch (l->seg) {
+        case 0: src = l->it->key; len = IK_HASH_TRITS; break;
+        case 1: src = h->node; len = IK_HASH_TRITS; break;
+        case 2: src = work; len = h->p_next; break;
+        case 3: dst = work + h->p_next; len = IK_HASH_TRITS; break;
+        case 4: dst = work + h->p_msg; len = (size_t)h->length; break;
+        case 5: dst = work + h->p_nonce; len = IK_NONCE_TRITS; break;
+        case 6:
+            if (h->security == 0) {
+                return 0;
+            }
+            dst = work + h->p_rest;
+            len = h->end - h->p_rest;
+            break;
+        default: return 0;
+        }
+        if (l->off < len) {
+            size_t k = len - l->off < IK_HASH_TRITS ? len - l->off : IK_HASH_TRITS;
+            op->src = (dst ? dst : src) + l->off;
+            op->dst = dst ? dst + l->off : NULL;
+            op->n = (uint16_t)k;
+            l->off += k;
+            *hmac_after = l->seg == 5 && l->off == len;
+            return 1;
+        }
+        l->seg++;
+        l->off = 0;
+    }
+}
+
+/* The sponges of count lanes (head_sponge's, bit for bit) at once: h->hmac, h->security, the work unmasked. */
+static void heads_sliced(ikl_unit *u, head_lane *lanes, unsigned count)
+{
+    ikl_op ops[IKL_MAX_LANES];
+    int8_t *hmac[IKL_MAX_LANES];
+    unsigned l;
+    for (;;) {
+        int any = 0;
+        int capture = 0;
+        for (l = 0; l < count; l++) {
+            int after;
+            any |= head_chunk(&lanes[l], &ops[l], &after);
+            hmac[l] = after ? lanes[l].rec->h.hmac : NULL;
+            capture |= after;
+        }
+        if (!any) {
+            return;
+        }
+        ikl_step(u, ops, count);
+        if (capture) {
+            ikl_rate(u, hmac, count);
+            for (l = 0; l < count; l++) {
+                if (hmac[l]) {
+                    lanes[l].rec->h.security = security_of(hmac[l]);
+                }
+            }
+        }
+    }
+}
+
+/* Up to cap of the payloads i in [from, to) (records top - 1 - (i - base)) not taken yet, those of the most steps
+ * (the first of equals), into index, taken from now on; returns how many. */
+static unsigned pick(many_record *top, size_t base, size_t from, size_t to, unsigned cap, size_t *index)
+{
+    unsigned n = 0;
+    unsigned k;
+    size_t i;
+    for (i = from; i < to; i++) {
+        const many_record *rec = top - (i - base + 1);
+        unsigned pos;
+        if (rec->taken) {
+            continue;
+        }
+        if (n < cap) {
+            pos = n++;
+        } else if (rec->steps <= (top - (index[cap - 1] - base + 1))->steps) {
+            continue;
+        } else {
+            pos = cap - 1;
+        }
+        for (; pos > 0 && (top - (index[pos - 1] - base + 1))->steps < rec->steps; pos--) {
+            index[pos] = index[pos - 1];
+        }
+        index[pos] = i;
+    }
+    for (k = 0; k < n; k++) {
+        (top - (index[k] - base + 1))->taken = 1;
+    }
+    return n;
+}
+
+/* Phase 1 of count payloads (records top - 1, top - 2, ...): each up to its leaf, as parse_head; the sponges of up to
+ * IKL_MAX_LANES payloads at a time, those of about as many chunks together, when work has room for a unit (else, and
+ * for a lone payload, byte-wise). */
+static void heads(ik_mam_item *items, size_t count, many_record *top, void *work, size_t work_bytes)
+{
+    size_t left = 0;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        ik_mam_item *it = &items[i];
+        many_record *rec = top - (i + 1);
+        it->status = head_begin(it->payload, it->n, it->root, it->key, it->work, &it->parsed, &rec->h);
+        rec->taken = it->status != IK_OK;
+        if (!rec->taken) {
+            rec->steps = (uint32_t)(2 + chunks_of(rec->h.p_next) + 1 + chunks_of((size_t)rec->h.length) + 1 +
+                                    chunks_of(rec->h.end - rec->h.p_rest));
+            left++;
+        }
+    }
+    while (left > 0) {
+        head_lane lanes[IKL_MAX_LANES];
+        size_t index[IKL_MAX_LANES];
+        ikl_unit u;
+        unsigned cap = left > 1 && work ? ikl_init(&u, work, work_bytes, left, MAM_ROUNDS, IK_SIMD_AUTO) : 0;
+        unsigned n = pick(top, 0, 0, count, cap ? cap : 1, index);
+        unsigned l;
+        for (l = 0; l < n; l++) {
+            lanes[l].it = &items[index[l]];
+            lanes[l].rec = top - (index[l] + 1);
+            lanes[l].seg = 0;
+            lanes[l].off = 0;
+        }
+        if (cap == 0) {
+            head_sponge(lanes[0].it->key, lanes[0].it->work, &lanes[0].rec->h);
+        } else {
+            heads_sliced(&u, lanes, n);
+        }
+        for (l = 0; l < n; l++) {
+            ik_mam_item *it = lanes[l].it;
+            it->status = head_end(it->payload, it->n, it->work, &it->parsed, &lanes[l].rec->h);
+        }
+        left -= n;
+    }
+}
+
+/* The digests and folds of count payloads at once (leaf_of_ends and ik_mam_fold of each, bit for bit): their chain
+ * ends absorbed, one more link (the leaf), then per level of the tree a fresh sponge over (node | sibling) or
+ * (sibling | node); the root they reach into rec->leaf. */
+static void digests_sliced(ikl_unit *u, ik_mam_item *const *its, many_record *const *recs, unsigned count,
+                           const int8_t *chains)
+{
+    ikl_op ops[IKL_MAX_LANES];
+    int8_t *node[IKL_MAX_LANES];
+    unsigned steps = 0;
+    unsigned k;
+    unsigned l;
+    for (l = 0; l < count; l++) {
+        steps = recs[l]->steps > steps ? recs[l]->steps : steps;
+    }
+    for (k = 0; k < steps; k++) {
+        int capture = 0;
+        for (l = 0; l < count; l++) {
+            const mam_head *h = &recs[l]->h;
+            unsigned segs = SEGMENTS * h->security;
+            memset(&ops[l], 0, sizeof ops[l]);
+            node[l] = NULL;
+            if (k < segs) {
+                ops[l].src = chains + (recs[l]->chain_at + k) * IK_HASH_TRITS;
+                ops[l].n = IK_HASH_TRITS;
+            } else if (k == segs) {
+                ops[l].chain = 1;
+                node[l] = recs[l]->leaf;
+            } else if (k < recs[l]->steps) { /* level b of the fold, its first or second chunk */
+                unsigned b = (k - segs - 1) / 2;
+                int second = (k - segs - 1) % 2;
+                int right = b < 64 && ((h->index >> b) & 1u);
+                const int8_t *sibling = its[l]->work + h->p_sib + (size_t)b * IK_HASH_TRITS;
+                ops[l].src = right != second ? sibling : recs[l]->leaf;
+                ops[l].n = IK_HASH_TRITS;
+                ops[l].reset = !second;
+                node[l] = second ? recs[l]->leaf : NULL;
+            }
+            capture |= node[l] != NULL;
+        }
+        ikl_step(u, ops, count);
+        if (capture) {
+            ikl_rate(u, node, count);
+        }
+    }
+}
+
+/* Phase 3's digests and folds for the payloads of a pass (items from .. to - 1, records top - 1 - (i - base)): up to
+ * IKL_MAX_LANES at a time, those of about as many steps together, or each byte-wise without room for a unit (and
+ * a lone one). */
+static void digests(ik_mam_item *items, size_t base, size_t from, size_t to, many_record *top, const int8_t *chains,
+                    void *work, size_t work_bytes)
+{
+    size_t left = 0;
+    size_t i;
+    for (i = from; i < to; i++) {
+        many_record *rec = top - (i - base + 1);
+        rec->taken = items[i].status != IK_OK;
+        if (!rec->taken) {
+            rec->steps = (uint32_t)(SEGMENTS * rec->h.security + 1 + 2 * rec->h.depth);
+            left++;
+        }
+    }
+    while (left > 0) {
+        ik_mam_item *its[IKL_MAX_LANES];
+        many_record *recs[IKL_MAX_LANES];
+        size_t index[IKL_MAX_LANES];
+        ikl_unit u;
+        unsigned cap = left > 1 && work ? ikl_init(&u, work, work_bytes, left, MAM_ROUNDS, IK_SIMD_AUTO) : 0;
+        unsigned n = pick(top, base, from, to, cap ? cap : 1, index);
+        unsigned l;
+        for (l = 0; l < n; l++) {
+            its[l] = &items[index[l]];
+            recs[l] = top - (index[l] - base + 1);
+        }
+        if (cap == 0) {
+            const mam_head *h = &recs[0]->h;
+            leaf_of_ends(chains + recs[0]->chain_at * IK_HASH_TRITS, h->security, recs[0]->leaf);
+            ik_mam_fold(recs[0]->leaf, its[0]->work + h->p_sib, (unsigned)h->depth, h->index);
+        } else {
+            digests_sliced(&u, its, recs, n, chains);
+        }
+        left -= n;
+    }
+}
+
 ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t scratch_bytes)
 {
     size_t chain_work = ik_curl_chains_work_bytes();
@@ -347,63 +630,71 @@ ik_status ik_mam_parse_many(ik_mam_item *items, size_t m, void *scratch, size_t 
         return IK_ERR_LENGTH;
     }
     if (scratch_bytes < chain_work + MANY_ITEM_BYTES + 2 * sizeof(uint64_t)) {
-        chain_work = 0; /* byte-wise chains */
+        chain_work = 0; /* byte-wise chains and sponges */
     }
     chains = (int8_t *)scratch + chain_work;
     top = (many_record *)(((uintptr_t)scratch + scratch_bytes) & ~(uintptr_t)(sizeof(uint64_t) - 1));
     room = (size_t)((int8_t *)top - chains);
     while (done < m) {
-        size_t run = done;
-        size_t used = 0;
-        size_t i;
-        uint8_t *times;
-        /* phase 1: up to the leaf; each payload's signature segments and link counts gathered */
-        for (; run < m; run++) {
-            ik_mam_item *it = &items[run];
-            many_record *rec = top - (run - done + 1);
-            unsigned j;
-            if ((used + SEGMENTS * IK_MAX_SECURITY) * MANY_CHUNK_BYTES + (run - done + 1) * sizeof(many_record) >
-                room) {
-                break;
-            }
-            it->status = parse_head(it->payload, it->n, it->root, it->key, it->work, &it->parsed, &rec->h);
-            if (it->status != IK_OK) {
-                continue;
-            }
-            memcpy(chains + used * IK_HASH_TRITS, it->work + rec->h.p_rest,
-                   (size_t)rec->h.security * IK_FRAGMENT_TRITS);
-            for (j = 0; j < SEGMENTS * rec->h.security; j++) {
-                const int8_t *t = rec->h.hmac + 3 * j;
-                rec->times[j] = (uint8_t)(13 + t[0] + 3 * t[1] + 9 * t[2]); /* to the public key segment */
-            }
-            used += SEGMENTS * rec->h.security;
+        /* a window of payloads whose records fit beside one security-3 signature's chains */
+        size_t end = done + 1;
+        size_t avail;
+        size_t cur;
+        while (end < m && (end - done + 1) * sizeof(many_record) + SEGMENTS * IK_MAX_SECURITY * MANY_CHUNK_BYTES <=
+                              room) {
+            end++;
         }
-        /* phase 2: every chain of the run at once */
-        times = (uint8_t *)(chains + used * IK_HASH_TRITS);
-        used = 0;
-        for (i = done; i < run; i++) {
-            const many_record *rec = top - (i - done + 1);
-            if (items[i].status == IK_OK) {
-                memcpy(times + used, rec->times, SEGMENTS * rec->h.security);
+        avail = room - (end - done) * sizeof(many_record);
+        /* phase 1: up to the leaf */
+        heads(items + done, end - done, top, chain_work ? scratch : NULL, chain_work);
+        for (cur = done; cur < end;) {
+            size_t run;
+            size_t used = 0;
+            size_t i;
+            uint8_t *times;
+            /* phase 2: the chains of as many payloads as fit, all at once */
+            for (run = cur; run < end; run++) {
+                ik_mam_item *it = &items[run];
+                many_record *rec = top - (run - done + 1);
+                unsigned j;
+                if (it->status != IK_OK) {
+                    continue;
+                }
+                if ((used + SEGMENTS * rec->h.security) * MANY_CHUNK_BYTES > avail) {
+                    break;
+                }
+                memcpy(chains + used * IK_HASH_TRITS, it->work + rec->h.p_rest,
+                       (size_t)rec->h.security * IK_FRAGMENT_TRITS);
+                for (j = 0; j < SEGMENTS * rec->h.security; j++) {
+                    const int8_t *t = rec->h.hmac + 3 * j;
+                    rec->times[j] = (uint8_t)(13 + t[0] + 3 * t[1] + 9 * t[2]); /* to the public key segment */
+                }
+                rec->chain_at = used;
                 used += SEGMENTS * rec->h.security;
             }
-        }
-        (void)ikp_chains_many(chains, used, times, MAM_ROUNDS, chain_work ? scratch : NULL, chain_work,
-                              IK_SIMD_AUTO, 0);
-        /* phase 3: digests, leaves, folds, outputs */
-        used = 0;
-        for (i = done; i < run; i++) {
-            ik_mam_item *it = &items[i];
-            const many_record *rec = top - (i - done + 1);
-            int8_t leaf[IK_HASH_TRITS];
-            if (it->status != IK_OK) {
-                continue;
+            times = (uint8_t *)(chains + used * IK_HASH_TRITS);
+            used = 0;
+            for (i = cur; i < run; i++) {
+                const many_record *rec = top - (i - done + 1);
+                if (items[i].status == IK_OK) {
+                    memcpy(times + used, rec->times, SEGMENTS * rec->h.security);
+                    used += SEGMENTS * rec->h.security;
+                }
             }
-            leaf_of_ends(chains + used * IK_HASH_TRITS, rec->h.security, leaf);
-            used += SEGMENTS * rec->h.security;
-            it->status = parse_tail(&rec->h, leaf, it->work, it->message, it->next_root, &it->parsed);
+            (void)ikp_chains_many(chains, used, times, MAM_ROUNDS, chain_work ? scratch : NULL, chain_work,
+                                  IK_SIMD_AUTO);
+            /* phase 3: digests, leaves, folds, outputs */
+            digests(items, done, cur, run, top, chains, chain_work ? scratch : NULL, chain_work);
+            for (i = cur; i < run; i++) {
+                ik_mam_item *it = &items[i];
+                many_record *rec = top - (i - done + 1);
+                if (it->status == IK_OK) {
+                    it->status = parse_tail(&rec->h, rec->leaf, it->work, it->message, it->next_root, &it->parsed);
+                }
+            }
+            cur = run;
         }
-        done = run;
+        done = end;
     }
     return IK_OK;
 }

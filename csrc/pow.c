@@ -1,5 +1,6 @@
 /* pow.c - nonce search driver: argument checks, mid-state, partitions, SIMD dispatch, and the portable
- * 64-lane kernel [§3.4]. The kernels themselves are pow_kernel.inc instantiations. */
+ * 64-lane kernel [§3.4]. The kernels themselves are pow_kernel.inc instantiations; the portable byte-sliced rounds of
+ * lanes.c (lanes_kernel.inc) are instantiated here too, on the same word. */
 #include "pow_internal.h"
 
 #include <string.h>
@@ -31,6 +32,7 @@
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 #include "pow_kernel.inc"
+#include "lanes_kernel.inc"
 
 #if IKP_HAVE_PLAN
 static unsigned walk(unsigned i)

@@ -92,45 +92,88 @@ int ikp_search_avx512(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t
 int ikp_search_neon(const ikp_job *job, int8_t nonce[IK_NONCE_TRITS], uint64_t *batches);
 #endif
 
-/* Hash chains across lanes (pow_kernel.inc, driven by chains.c): lane k < count hashes the chunk rows[k] times[k]
- * times (count <= the width's lanes). work: IKP_CHAIN_TRITS trit slots of the width (lanes / 4 bytes each, so
- * lanes / 4 * IKP_CHAIN_TRITS bytes), 64-byte aligned. */
-#define IKP_CHAIN_TRITS (IK_HASH_TRITS + 2 * IK_CURL_STATE_TRITS)
-typedef void (*ikp_chains_fn)(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
-void ikp_chains_portable(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+/* Byte-sliced Curl-P (lanes_kernel.inc, driven by lanes.c): rounds of a state of groups x 8 lanes in the permuted
+ * layout described there, and the conversions between 8 lane rows of 243 trits and one group's natural-order bytes. */
+typedef unsigned (*ikp_sliced_rounds_fn)(uint8_t **state, uint8_t **spare, unsigned groups, size_t stride, unsigned m,
+                                         unsigned rounds, const uint8_t *mask);
+typedef void (*ikp_sliced_in_fn)(const int8_t *const rows[8], uint8_t *lo, uint8_t *hi);
+typedef void (*ikp_sliced_out_fn)(const uint8_t *lo, const uint8_t *hi, int8_t *const rows[8], unsigned mask);
+#define IKP_SLICED_DECLARE(sfx)                                                                                       \
+    unsigned ikp_sliced_rounds_##sfx(uint8_t **state, uint8_t **spare, unsigned groups, size_t stride, unsigned m,     \
+                                     unsigned rounds, const uint8_t *mask);                                           \
+    void ikp_sliced_in_##sfx(const int8_t *const rows[8], uint8_t *lo, uint8_t *hi);                                  \
+    void ikp_sliced_out_##sfx(const uint8_t *lo, const uint8_t *hi, int8_t *const rows[8], unsigned mask);
+IKP_SLICED_DECLARE(portable)
 #if defined(__x86_64__) || defined(__i386__)
-void ikp_chains_sse2(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
-void ikp_chains_avx2(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
-void ikp_chains_avx512(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+IKP_SLICED_DECLARE(sse2)
+IKP_SLICED_DECLARE(avx2)
+IKP_SLICED_DECLARE(avx512)
 #endif
 #if defined(__aarch64__) || defined(__ARM_NEON)
-void ikp_chains_neon(int8_t *const *rows, const uint8_t *times, unsigned count, unsigned rounds, void *work);
+IKP_SLICED_DECLARE(neon)
 #endif
+
+/* ---- Curl-P sponges of several messages at once (lanes.c) ----
+ * A unit of up to IKL_MAX_GROUPS groups of 8 lanes, each lane one Curl-P sponge of its own, in the byte-sliced layout
+ * of lanes_kernel.inc. A step gives every lane at most one chunk (an ikl_op), then transforms every lane's state, also
+ * of the lanes that took none (a lane whose sponge is over just stops reading it). */
+#if UINTPTR_MAX > 0xffffffffu || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+#define IKL_MAX_GROUPS 4 /* a unit's states in L1 (26 KiB with 512-bit vectors) */
+#else
+#define IKL_MAX_GROUPS 2 /* 32-bit targets: the work ik_curl_chains_work_bytes asks for stays small */
+#endif
+#define IKL_MAX_LANES (8 * IKL_MAX_GROUPS)
+typedef struct {
+    const int8_t *src; /* the chunk (n trits), NULL: none this step */
+    int8_t *dst;       /* NULL: absorb src; else unmask it as ik_mam_unmask does: dst (may be src) = src - rate, then
+                          absorbed */
+    uint16_t n;        /* 1..243: a shorter chunk overwrites only its prefix of the rate */
+    uint8_t reset;     /* before the chunk: a fresh sponge (every trit 0) */
+    uint8_t chain;     /* after the chunk: the capacity set to 0 (a link of a hash chain, ik_curl_chain) */
+} ikl_op;
+
+typedef struct {
+    ikp_sliced_rounds_fn rounds;
+    ikp_sliced_in_fn in;
+    ikp_sliced_out_fn out;
+    unsigned vb;       /* vector bytes of the width */
+    unsigned groups;
+    unsigned m;        /* layout multiplier of the state */
+    unsigned n_rounds;
+    size_t stride;     /* bytes per plane */
+    uint8_t *state;    /* 2 * groups planes */
+    uint8_t *spare;
+    uint8_t *rate;     /* per group: lo and hi bytes of 256 trits in natural order */
+    uint8_t *chunk;
+    int8_t *rows;      /* 8 * groups rows of 256 trits: short chunks, zero padded */
+    uint8_t *masks;    /* chains: the capacity bytes of the layouts links start in */
+} ikl_unit;
+
+/* Work bytes of a unit of groups groups (64-byte alignment slack included). */
+size_t ikl_work_bytes(unsigned groups);
+/* A unit of as many groups as lanes needs (at most IKL_MAX_GROUPS and what work holds), every sponge fresh, rounds
+ * 1..81 per transform, on width simd (IK_SIMD_AUTO: the widest this CPU runs). Returns its lanes (8 per group), 0
+ * when work is too small for one group or the CPU cannot run simd. */
+unsigned ikl_init(ikl_unit *u, void *work, size_t work_bytes, size_t lanes, unsigned rounds, ik_simd simd);
+/* One step: ops[l] for lane l < lanes (lanes <= the unit's lanes). */
+void ikl_step(ikl_unit *u, const ikl_op *ops, unsigned lanes);
+/* The rate (243 trits) of lane l into rows[l], for the l < lanes where rows[l] is not NULL. */
+void ikl_rate(ikl_unit *u, int8_t *const *rows, unsigned lanes);
+/* Hash chains: a unit as ikl_init makes one, and after it in work the capacity masks its chains need (ikl_chains).
+ * Returns its lanes, 0 as ikl_init. */
+unsigned ikl_init_chains(ikl_unit *u, void *work, size_t work_bytes, size_t lanes, unsigned rounds, ik_simd simd);
+/* Work bytes of a chains unit of IKL_MAX_GROUPS groups on width simd (IK_SIMD_AUTO: the widest), 0 for a width this
+ * build or CPU has not got. */
+size_t ikl_chains_work_bytes(ik_simd simd);
+/* count hash chains at once (count <= the unit's lanes): rows[k] (243 trits) replaced by its chain of times[k] links
+ * (ik_curl_chain), times in decreasing order. */
+void ikl_chains(ikl_unit *u, int8_t *const *rows, const uint8_t *times, unsigned count);
 
 /* ik_curl_chains_many without the trit check (chunks known good), on a given width (IK_SIMD_AUTO: the widest whose
- * work fits; another: IK_ERR_UNSUPPORTED where this CPU or work cannot run it); always_sliced: every group
- * bit-sliced, also where the byte-wise chains would be cheaper (tests, benchmarks). */
+ * unit fits work, byte-wise through ik_curl_chains where none does; another: IK_ERR_UNSUPPORTED where this CPU or work
+ * cannot run it). */
 ik_status ikp_chains_many(int8_t *chunks, size_t n, const uint8_t *times, unsigned rounds, void *work,
-                          size_t work_bytes, ik_simd simd, int always_sliced);
-
-/* Eight trits as one little-endian word (the chains' transposition works on 8 lanes x 8 trits at a time). */
-static inline uint64_t ik_load_le64(const int8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline void ik_store_le64(int8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(p, &v, sizeof v);
-}
+                          size_t work_bytes, ik_simd simd);
 
 /* Shared by pow.c and pow_threads.c. */
 ik_status ikp_prepare(const int8_t tx[IK_TX_TRITS], unsigned mwm, ik_simd *simd, ik_pow_control *ctl,

@@ -1,5 +1,5 @@
-/* pow_neon.c - the nonce search on 128-bit Arm NEON vectors (AArch64, or 32-bit Arm with NEON). GCC
- * vector extensions compile the S-box to bic/orn/eor/orr; scheduled search (pow_internal.h). */
+/* pow_neon.c - the nonce search and the byte-sliced rounds of lanes.c on 128-bit Arm NEON vectors (AArch64, or 32-bit
+ * Arm with NEON). GCC vector extensions compile the S-box to bic/orn/eor/orr; scheduled search (pow_internal.h). */
 #include "pow_internal.h"
 
 #include <string.h>
@@ -20,6 +20,7 @@ typedef uint64_t ikp_vneon __attribute__((vector_size(16)));
         (hi) = ((al) ^ (bh)) | d_;                                                                           \
     } while (0)
 #include "pow_kernel.inc"
+#include "lanes_kernel.inc"
 
 #else
 typedef int ikp_neon_unused; /* ISO C forbids an empty translation unit */

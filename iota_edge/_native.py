@@ -73,6 +73,7 @@ else:
         mam_parse = _c.mam_parse
         mam_parse_many = _c.mam_parse_many
         bundle_finalize = _c.bundle_finalize
+        bundle_message = _c.bundle_message
         kerl_hash = _c.kerl_hash
         generate_address = _c.generate_address
         sign = _c.sign

@@ -170,9 +170,9 @@ def _mam_result(status, parsed, message, next_root):
 
 
 def mam_parse_many(items):
-    """mam_parse over a batch in one kernel call (ik_mam_parse_many: the Winternitz chains of every payload
-    bit-sliced together): ``items`` a list of (payload, root, key) as mam_parse takes them; returns the list of the
-    tuples mam_parse returns, in order."""
+    """mam_parse over a batch in one kernel call (ik_mam_parse_many: the payloads' Curl work byte-sliced across
+    them): ``items`` a list of (payload, root, key) as mam_parse takes them; returns the list of the tuples mam_parse
+    returns, in order."""
     m = len(items)
     if m == 0:
         return []
@@ -185,17 +185,22 @@ def mam_parse_many(items):
     work_p = _ffi.from_buffer("int8_t[]", work)
     messages_p = _ffi.from_buffer("char[]", messages)
     next_p = _ffi.from_buffer("char[]", next_roots)
+    keys = {}  # id of a key object -> its int8 trits: items often share one (no side key, one device's)
     pos = 0
     for i, (payload, root, key) in enumerate(items):
         raw = payload.encode("ascii")
         root_raw = root.encode("ascii")
-        key_buf = _int8(key, 0, 243, "key")
-        keep.append((raw, root_raw, key_buf))
+        key_p = keys.get(id(key))
+        if key_p is None:
+            key_buf = _int8(key, 0, 243, "key")
+            key_p = keys[id(key)] = _ffi.from_buffer("int8_t[]", key_buf)
+            keep.append(key_buf)
+        keep.append((raw, root_raw))
         it = c_items[i]
         it.payload = _ffi.from_buffer(raw)
         it.n = len(raw)
         it.root = _ffi.from_buffer(root_raw)
-        it.key = _ffi.from_buffer("int8_t[]", key_buf)
+        it.key = key_p
         it.work = work_p + 3 * pos
         it.message = messages_p + pos
         it.next_root = next_p + 81 * i
@@ -235,10 +240,27 @@ def bundle_finalize(essences):
     transaction, tail first) with the tail's original tag."""
     if not essences or len(essences) % 162:
         raise InvalidTrytes("essences: expected 162 trytes per transaction, got %d" % len(essences), "essences")
-    trits = _trits(essences, "essences")
-    hash_trits = _ffi.new("int8_t[243]")
-    _check(_lib.ik_bundle_finalize(trits, len(essences) // 162, hash_trits), "essences", "162 trytes each")
-    return _trytes(trits + 324, 81), _trytes(hash_trits, 243)
+    n = 3 * len(essences)
+    trits = _ffi.new("int8_t[]", n + 243 + 81)  # the essences, then the hash and a copy of the tail's tag
+    raw = essences.encode("ascii")
+    _check(_lib.ik_trytes_to_trits(raw, len(raw), trits), "essences", "tryte alphabet 9A-Z")
+    _check(_lib.ik_bundle_finalize(trits, len(essences) // 162, trits + n), "essences", "162 trytes each")
+    _ffi.memmove(trits + n + 243, trits + 324, 81)
+    out = _trytes(trits + n, 324)  # both in one conversion
+    return out[81:], out[:81]
+
+
+def bundle_message(address, tag, message, timestamp):
+    """bundle._zero_value_trytes for one transfer in one kernel call (ik_bundle_message): the transactions' trytes,
+    tail first, of a zero-value bundle carrying ``message`` (trytes) to ``address`` (81 trytes) with ``tag`` (27
+    trytes), ``timestamp`` checked by the caller."""
+    n_tx = max(1, (len(message) + 2186) // 2187)
+    out = bytearray(2673 * n_tx)
+    work = _ffi.new("int8_t[]", 486 * n_tx)
+    _check(_lib.ik_bundle_message(address.encode("ascii"), tag.encode("ascii"), message.encode("ascii"), len(message),
+                                  timestamp, work, _ffi.from_buffer("char[]", out)), "message", "trytes 9A-Z")
+    trytes = out.decode("ascii")
+    return [trytes[i : i + 2673] for i in range(0, 2673 * n_tx, 2673)]
 
 
 def kerl_hash(trytes, length=81):

@@ -42,6 +42,7 @@ def bundle_hash(transactions):
 
 _TRYTES = "NOPQRSTUVWXYZ9ABCDEFGHIJKLM"  # tryte values -13..13
 _K_FINALIZE = getattr(_native, "bundle_finalize", None)  # CPython's kernel only (the MicroPython one has none)
+_K_MESSAGE = getattr(_native, "bundle_message", None)  # the same: a whole one-transfer bundle in one call
 _ETAG = (SPAN["obsolete_tag"][0] - ESSENCE_START, SPAN["obsolete_tag"][1] - ESSENCE_START)  # within an essence
 
 
@@ -76,11 +77,11 @@ def finalize(transactions):
 def _secure_hash(essences):
     """(tail obsolete_tag, bundle hash) of the essences (index order) once the M-bug loop is done. Only the tail's
     obsolete_tag changes from one try to the next: the essences are encoded once."""
+    if _native.AVAILABLE and _K_FINALIZE is not None:  # the same loop in the C kernel (CPython)
+        return _K_FINALIZE("".join(essences))
     head = essences[0]  # address 81, value 27, obsolete_tag 27, timestamp, current and last index
     prefix, tag, suffix = head[:_ETAG[0]], head[_ETAG[0]:_ETAG[1]], head[_ETAG[1]:]
     rest = "".join(essences[1:])
-    if _native.AVAILABLE and _K_FINALIZE is not None:  # the same loop in the C kernel (CPython)
-        return _K_FINALIZE(prefix + tag + suffix + rest)
     while True:
         h = kerl_hash(prefix + tag + suffix + rest, 81)
         if 13 not in normalize(h):
@@ -99,8 +100,21 @@ def _zero_value_trytes(pieces, timestamp):
     tail_tag, h = _secure_hash(essences)
     essences[0] = essences[0][:_ETAG[0]] + tail_tag + essences[0][_ETAG[1]:]
     tail = h + "9" * 162  # bundle, then trunk and branch (not attached)
-    return [fragment + "9" * (FRAGMENT_TRYTES - len(fragment)) + essence + tail + tag + "9" * 54
-            for essence, (_, tag, fragment) in zip(essences, pieces)]  # tag, 3 timestamps of 0, nonce
+    end = "9" * 54  # after the tag: 3 timestamps of 0, nonce
+    return ["".join((fragment, "9" * (FRAGMENT_TRYTES - len(fragment)), essence, tail, tag, end))
+            for essence, (_, tag, fragment) in zip(essences, pieces)]
+
+
+def _message_bundle(address, tag, message_trytes, timestamp):
+    """``prepare_transfer(None, [{"address": address, "tag": tag, "message_trytes": message_trytes}],
+    timestamp=timestamp)`` for arguments the caller has checked (an 81-tryte address, a tag of at most 27 trytes,
+    message trytes): the bundle a gateway builds for a verified MAM payload, without checking them a second time."""
+    tag += "9" * (27 - len(tag))
+    if _native.AVAILABLE and _K_MESSAGE is not None:
+        return _K_MESSAGE(address, tag, message_trytes, _check_field("timestamp", 9, "i", timestamp))
+    parts = max(1, (len(message_trytes) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)
+    return _zero_value_trytes([(address, tag, message_trytes[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES])
+                               for p in range(parts)], timestamp)
 
 
 def _field(obj, name, default=None):
@@ -161,6 +175,8 @@ def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, securit
             pieces.append((address, value if p == 0 else 0, padded, fragment))
         total_out += value
     if not inputs and not total_out:  # messages only (a gateway's or a device's reading): no Transaction objects
+        if len(transfers) == 1 and _native.AVAILABLE and _K_MESSAGE is not None:  # the whole bundle in the kernel
+            return _K_MESSAGE(address, padded, message, _check_field("timestamp", 9, "i", timestamp))
         return _zero_value_trytes([(a, t, f) for a, _, t, f in pieces], timestamp)
     txs = [Transaction(signature_message_fragment=f, address=a, value=v, obsolete_tag=t, tag=t, timestamp=timestamp)
            for a, v, t, f in pieces]

@@ -175,6 +175,8 @@ def int_to_trytes(n, length, field="value"):
     """``n`` as exactly ``length`` trytes (zero-padded high end = trailing ``9``s)."""
     if not isinstance(n, int):
         raise InvalidValue("%s: expected an int, got %s" % (field, type(n).__name__), field)
+    if 0 <= n <= 13 and length:  # indices of small bundles: one tryte
+        return ALPHABET[n] + "9" * (length - 1)
     digits, rest = _balanced_digits(n, 27, length)  # up to the last non-zero digit: most fields are small
     if rest:
         raise InvalidValue("%s: %d does not fit in %d trytes" % (field, n, length), field)

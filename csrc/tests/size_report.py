@@ -21,8 +21,11 @@ TARGETS = [
 ]
 PUBLIC = ["ik_curl_hash_trytes", "ik_kerl_hash_trytes", "ik_address", "ik_sign", "ik_verify", "ik_key",
           "ik_digests", "ik_bundle_finalize", "ik_mam_unmask", "ik_mam_leaf", "ik_mam_parse", "ik_curl_chains_many", "ik_mam_parse_many", "ik_pow_search", "ik_pow_search_threads"]
-# Indirect call: kernel_for() returns ikp_search_portable on these targets.
-INDIRECT = {"ikp_run": ["ikp_search_portable"]}
+# Indirect calls: kernel_for() returns ikp_search_portable on these targets, and lanes.c's units call the portable
+# byte-sliced functions.
+INDIRECT = {"ikp_run": ["ikp_search_portable"],
+            "ikl_step": ["ikp_sliced_rounds_portable", "ikp_sliced_in_portable", "ikp_sliced_out_portable"],
+            "ikl_rate": ["ikp_sliced_out_portable"]}
 
 NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]+)"')
 EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')

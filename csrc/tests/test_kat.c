@@ -2,7 +2,7 @@
  * UBSan), on aarch64 under qemu-user and bare-metal on a Cortex-M3 under QEMU semihosting. The vectors come
  * from the tests/vectors JSON files through the generated vectors.h. Prints "N passed, N failed". */
 #include "iota_kernel.h"
-#include "pow_internal.h" /* ikp_chains_many: each width on its own */
+#include "pow_internal.h" /* ikp_chains_many and lanes.c: each width on its own */
 #ifdef KAT_SMALL
 #include "vectors_small.h" /* a few cases per file: emulated targets */
 #else
@@ -174,9 +174,9 @@ static void test_curl_chain(tally *t)
 static uint32_t kat_random(void);
 
 #if UINTPTR_MAX > 0xffffffffu
-#define CHAIN_WORK_BYTES (512 / 4 * IKP_CHAIN_TRITS + 64)
+#define CHAIN_WORK_BYTES 40000 /* ik_curl_chains_work_bytes() and more */
 #else
-#define CHAIN_WORK_BYTES (32 / 4 * IKP_CHAIN_TRITS + 64)
+#define CHAIN_WORK_BYTES 24000
 #endif
 #ifdef KAT_SMALL
 #define CHAINS_MAX 300
@@ -184,9 +184,9 @@ static uint32_t kat_random(void);
 #define CHAINS_MAX 700
 #endif
 
-/* ik_curl_chains_many (and each width through ikp_chains_many, every group bit-sliced) against ik_curl_chains, one
- * chunk at a time: random chunks and link counts (0..26, some up to 255), 27 and 81 rounds, batch sizes around the
- * widths' lane counts; then the refusals. */
+/* ik_curl_chains_many (and each width through ikp_chains_many) against ik_curl_chains, one chunk at a time: random
+ * chunks and link counts (0..26, some up to 255), 27 and 81 rounds, batch sizes around a group of 8 lanes and a whole
+ * unit; then the refusals. */
 static void test_chains_many(tally *t)
 {
     static int8_t chunks[CHAINS_MAX * IK_HASH_TRITS];
@@ -194,28 +194,16 @@ static void test_chains_many(tally *t)
     static int8_t got[CHAINS_MAX * IK_HASH_TRITS];
     static uint8_t times[CHAINS_MAX];
     static uint64_t work[CHAIN_WORK_BYTES / 8 + 1];
+    static const size_t sizes[] = {0, 1, 7, 8, 9, IKL_MAX_LANES - 1, IKL_MAX_LANES, IKL_MAX_LANES + 1, 100, CHAINS_MAX};
     int8_t state[IK_CURL_STATE_TRITS];
-    size_t sizes[12];
-    unsigned n_sizes = 0;
     unsigned rounds;
     unsigned si;
     int s;
     size_t i;
     size_t j;
     int case_no = 0;
-    sizes[n_sizes++] = 0;
-    sizes[n_sizes++] = 1;
-    for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) { /* lanes - 1, lanes, lanes + 1 of every width here */
-        unsigned lanes = ik_pow_simd_lanes((ik_simd)s);
-        if (ik_pow_simd_supported((ik_simd)s) && lanes + 1 <= CHAINS_MAX && n_sizes + 3 <= 11) {
-            sizes[n_sizes++] = lanes - 1;
-            sizes[n_sizes++] = lanes;
-            sizes[n_sizes++] = lanes + 1;
-        }
-    }
-    sizes[n_sizes++] = CHAINS_MAX;
     for (rounds = 27; rounds <= 81; rounds += 54) {
-        for (si = 0; si < n_sizes; si++) {
+        for (si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             size_t n = sizes[si];
 #ifdef KAT_SMALL
             if (rounds == 81 && n > 40) {
@@ -250,12 +238,11 @@ static void test_chains_many(tally *t)
                   "chains many byte-wise", case_no);
             for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
                 ik_status st;
-                if (!ik_pow_simd_supported((ik_simd)s) || ik_pow_simd_lanes((ik_simd)s) / 4 * IKP_CHAIN_TRITS + 63 >
-                                                             sizeof work) {
+                if (ikl_chains_work_bytes((ik_simd)s) == 0) {
                     continue;
                 }
                 memcpy(got, chunks, n * IK_HASH_TRITS);
-                st = ikp_chains_many(got, n, times, rounds, work, sizeof work, (ik_simd)s, 1);
+                st = ikp_chains_many(got, n, times, rounds, work, sizeof work, (ik_simd)s);
                 for (j = 0; j < n * IK_HASH_TRITS && got[j] == want[j]; j++) {
                 }
                 check(t, st == IK_OK && j == n * IK_HASH_TRITS, "chains many width", 100 * case_no + s);
@@ -263,9 +250,9 @@ static void test_chains_many(tally *t)
             case_no++;
         }
     }
-    /* a work area too small for the widest width takes a narrower one (or none) */
+    /* a work area too small for a whole unit takes fewer groups (or none) */
     memcpy(got, chunks, 40 * IK_HASH_TRITS);
-    check(t, ik_curl_chains_many(got, 40, times, 81, work, 64 / 4 * IKP_CHAIN_TRITS + 63) == IK_OK &&
+    check(t, ik_curl_chains_many(got, 40, times, 81, work, ik_curl_chains_work_bytes() / 2) == IK_OK &&
                  memcmp(got, chunks, 40 * IK_HASH_TRITS) != 0,
           "chains many small work", 0);
     memcpy(want, got, 40 * IK_HASH_TRITS);
@@ -280,9 +267,10 @@ static void test_chains_many(tally *t)
     check(t, ik_curl_chains_many(got, 3, times, 27, work, sizeof work) == IK_ERR_TRIT &&
                  memcmp(got, chunks, 2 * IK_HASH_TRITS) == 0,
           "chains many trits", 0);
-    check(t, ik_curl_chains_work_bytes() >= 32 / 4 * IKP_CHAIN_TRITS && ik_curl_chains_work_bytes() <= sizeof work,
-          "chains many work bytes", 0);
-    check(t, ikp_chains_many(got, 3, times, 27, work, sizeof work, (ik_simd)9, 1) == IK_ERR_UNSUPPORTED,
+    check(t, ik_curl_chains_work_bytes() > 0 && ik_curl_chains_work_bytes() <= sizeof work, "chains many work bytes",
+          (int)ik_curl_chains_work_bytes());
+    check(t, ikp_chains_many(got, 3, times, 27, work, sizeof work, (ik_simd)9) == IK_ERR_UNSUPPORTED &&
+                 ikp_chains_many(got, 3, times, 27, work, 100, IK_SIMD_PORTABLE) == IK_ERR_UNSUPPORTED,
           "chains many width range", 0);
 }
 
@@ -580,6 +568,378 @@ static void test_mam_many(tally *t)
     check(t, ik_mam_parse_many(items, 0, scratch, sizes[1]) == IK_OK, "mam many empty", 0);
 }
 
+static int8_t trit_wrap(int v)
+{
+    return (int8_t)(v > 1 ? v - 3 : (v < -1 ? v + 3 : v));
+}
+
+static void random_trits(int8_t *trits, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        trits[i] = (int8_t)((int)(kat_random() % 3u) - 1);
+    }
+}
+
+#define LANES_WORK_BYTES (IKL_MAX_GROUPS * 7000 + 64)
+
+/* The byte-sliced sponges (lanes.c, on each width here) against one ik_curl per lane: steps of random chunks per lane
+ * (absorbed or unmasked, 243 trits or fewer, into the source or elsewhere), some lanes idle, fresh sponges and chain
+ * links among them; lane counts around the group size, 27 and 81 rounds. Every lane's rate and unmasked trits are
+ * compared after every step. */
+static void test_lanes(tally *t)
+{
+    static uint64_t work[LANES_WORK_BYTES / 8];
+    static ik_curl ref[IKL_MAX_LANES];
+    static int8_t src[IKL_MAX_LANES][IK_HASH_TRITS];
+    static int8_t dst[IKL_MAX_LANES][IK_HASH_TRITS];
+    static int8_t want[IKL_MAX_LANES][IK_HASH_TRITS];
+    static int8_t rate[IKL_MAX_LANES][IK_HASH_TRITS];
+    static const unsigned counts[] = {1, 2, 7, 8, 9, 17, 24, IKL_MAX_LANES};
+#ifdef KAT_SMALL
+    enum { STEPS = 4, COUNTS = 4 };
+#else
+    enum { STEPS = 12, COUNTS = sizeof counts / sizeof counts[0] };
+#endif
+    ikl_op ops[IKL_MAX_LANES];
+    int8_t *rows[IKL_MAX_LANES];
+    unsigned rounds;
+    unsigned ci;
+    int s;
+    int case_no = 0;
+    check(t, ikl_work_bytes(IKL_MAX_GROUPS) <= sizeof work, "lanes work bytes", (int)ikl_work_bytes(IKL_MAX_GROUPS));
+    for (s = IK_SIMD_PORTABLE; s <= IK_SIMD_NEON; s++) {
+        for (rounds = 27; rounds <= 81; rounds += 54) {
+            for (ci = 0; ci < COUNTS; ci++) {
+                unsigned lanes = counts[ci];
+                ikl_unit u;
+                unsigned step;
+                unsigned l;
+                int same = 1;
+                unsigned cap = ikl_init(&u, work, sizeof work, lanes, rounds, (ik_simd)s);
+                if (!ik_pow_simd_supported((ik_simd)s)) {
+                    check(t, cap == 0, "lanes width refused", s);
+                    break;
+                }
+                check(t, cap >= lanes, "lanes init", case_no);
+                for (l = 0; l < lanes; l++) {
+                    ik_curl_init(&ref[l], rounds);
+                }
+                for (step = 0; step < STEPS; step++) {
+                    for (l = 0; l < lanes; l++) {
+                        uint32_t r = kat_random();
+                        unsigned kind = r % 8u;
+                        unsigned n = (r >> 8) % 3u == 0 ? 1u + (r >> 12) % 243u : IK_HASH_TRITS;
+                        ik_curl *c = &ref[l];
+                        size_t i;
+                        memset(&ops[l], 0, sizeof ops[l]);
+                        if (kind == 6 || (step == 0 && kind == 7)) { /* a fresh sponge, then a chunk */
+                            ops[l].reset = 1;
+                            ik_curl_init(c, rounds);
+                            kind = 1;
+                        }
+                        random_trits(src[l], IK_HASH_TRITS);
+                        if (kind >= 1 && kind <= 5) {
+                            ops[l].src = src[l];
+                            ops[l].n = (uint16_t)n;
+                        }
+                        if (kind == 1 || kind == 2 || kind == 7) { /* absorbed (kind 7: a chain link, no chunk) */
+                            memcpy(c->state, src[l], kind == 7 ? 0 : n);
+                        } else if (kind >= 3 && kind <= 5) { /* unmasked into dst, or in place */
+                            for (i = 0; i < n; i++) {
+                                want[l][i] = trit_wrap(src[l][i] - c->state[i]);
+                            }
+                            memcpy(c->state, want[l], n);
+                            memcpy(dst[l], src[l], IK_HASH_TRITS);
+                            ops[l].dst = kind == 5 ? src[l] : dst[l];
+                            if (kind == 5) {
+                                memcpy(dst[l], src[l], IK_HASH_TRITS); /* what is past n must stay */
+                            }
+                        }
+                        if (kind == 7 || (kind == 2 && (r >> 20) % 2u)) {
+                            ops[l].chain = 1;
+                            memset(c->state + IK_HASH_TRITS, 0, IK_CURL_STATE_TRITS - IK_HASH_TRITS);
+                        }
+                        ik_curl_transform(c->state, rounds); /* every lane's state, also of an idle lane */
+                    }
+                    ikl_step(&u, ops, lanes);
+                    for (l = 0; l < lanes; l++) {
+                        rows[l] = rate[l];
+                        if (ops[l].dst) {
+                            const int8_t *out = ops[l].dst;
+                            int8_t *keep = ops[l].dst == src[l] ? dst[l] : src[l]; /* the untouched copy */
+                            same = same && memcmp(out, want[l], ops[l].n) == 0 &&
+                                   memcmp(out + ops[l].n, keep + ops[l].n, IK_HASH_TRITS - ops[l].n) == 0;
+                        }
+                    }
+                    ikl_rate(&u, rows, lanes);
+                    for (l = 0; l < lanes; l++) {
+                        same = same && memcmp(rate[l], ref[l].state, IK_HASH_TRITS) == 0;
+                    }
+                }
+                check(t, same, "lanes == curl", 1000 * s + case_no);
+                case_no++;
+            }
+        }
+    }
+    check(t, ikl_init(&(ikl_unit){0}, work, 100, 8, 27, IK_SIMD_AUTO) == 0, "lanes work too small", 0);
+}
+
+/* Balanced trits of value (n of them; the value must fit). */
+static void int_trits(uint64_t value, int8_t *out, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned r = (unsigned)(value % 3u);
+        out[i] = (int8_t)(r == 2 ? -1 : (int)r);
+        value = value / 3u + (r == 2);
+    }
+}
+
+/* MAM's pascal encoding of value (mam.py pascal_otrits): trits out, returns their count. */
+static size_t pascal_put(int8_t *out, uint64_t value)
+{
+    unsigned n = 1;
+    uint64_t basis = 1;
+    size_t m;
+    size_t i;
+    uint64_t encoding = 0;
+    if (value == 0) {
+        out[0] = 1;
+        out[1] = 0;
+        out[2] = 0;
+        out[3] = -1;
+        return 4;
+    }
+    while (value > basis) {
+        basis = 3 * basis + 1;
+        n++;
+    }
+    m = (n + 2) / 3;
+    int_trits(value, out, 3 * m);
+    for (i = 0; i < m; i++) {
+        int8_t *p = out + 3 * i;
+        int v = p[0] + 3 * p[1] + 9 * p[2];
+        if (i < m - 1 ? v >= 0 : v < 0) {
+            encoding |= (uint64_t)1 << i;
+            p[0] = (int8_t)-p[0];
+            p[1] = (int8_t)-p[1];
+            p[2] = (int8_t)-p[2];
+        }
+    }
+    int_trits(encoding, out + 3 * m, m);
+    return 4 * m;
+}
+
+static unsigned hmac_security(const int8_t hmac[IK_HASH_TRITS])
+{
+    int sum = 0;
+    unsigned i;
+    for (i = 0; i < 3 * IK_NONCE_TRITS; i++) {
+        sum += hmac[i];
+        if (i % IK_NONCE_TRITS == IK_NONCE_TRITS - 1 && sum == 0) {
+            return i / IK_NONCE_TRITS + 1;
+        }
+    }
+    return 0;
+}
+
+/* A MAM v0 payload that verifies, built as mam.js builds one but from a random private key (security x 27 segments of
+ * 243 trits; the public segments are each hashed 26 times), random siblings and a searched nonce (until the message
+ * hash has exactly this security): trytes into out (returns their count, a few trailing 9s included), its root into
+ * root, and where the nonce's trytes start into nonce_tryte. key: the side key trits. trits: room for the payload's
+ * trits (3 x the trytes). */
+static size_t mam_make(unsigned security, size_t msg_trytes, unsigned depth, uint64_t index,
+                       const int8_t key[IK_HASH_TRITS], char root[IK_HASH_TRYTES], char *out, int8_t *trits,
+                       size_t *nonce_tryte)
+{
+    static int8_t priv[IK_MAX_SECURITY * IK_FRAGMENT_TRITS];
+    static int8_t sig[IK_MAX_SECURITY * IK_FRAGMENT_TRITS];
+    int8_t state[IK_CURL_STATE_TRITS];
+    int8_t node[IK_HASH_TRITS];
+    int8_t hmac[IK_HASH_TRITS];
+    int8_t nonce[IK_NONCE_TRITS];
+    int8_t *siblings;
+    ik_curl c;
+    ik_curl tried;
+    size_t segs = 27 * security;
+    size_t p_next;
+    size_t p_rest;
+    size_t pos;
+    size_t j;
+    size_t pad = kat_random() % 4u;
+    random_trits(priv, segs * IK_HASH_TRITS);
+    for (j = 0; j < segs; j++) { /* halfway: hashed 13 times, what an all-zero message hash would sign */
+        memset(state, 0, sizeof state);
+        memcpy(state, priv + j * IK_HASH_TRITS, IK_HASH_TRITS);
+        ik_curl_chain(state, 13, 27);
+        memcpy(sig + j * IK_HASH_TRITS, state, IK_HASH_TRITS);
+    }
+    memset(hmac, 0, sizeof hmac);
+    (void)ik_mam_leaf(hmac, sig, security, node);
+    pos = pascal_put(trits, index);
+    pos += pascal_put(trits + pos, 3 * msg_trytes);
+    p_next = pos;
+    p_rest = p_next + IK_HASH_TRITS + 3 * msg_trytes + IK_NONCE_TRITS;
+    siblings = trits + p_rest + segs * IK_HASH_TRITS + 64; /* built there, moved after the sibling count below */
+    random_trits(siblings, (size_t)depth * IK_HASH_TRITS);
+    ik_mam_fold(node, siblings, depth, index);
+    (void)ik_trits_to_trytes(node, IK_HASH_TRITS, root);
+    random_trits(trits + p_next, IK_HASH_TRITS + 3 * msg_trytes);
+    ik_curl_init(&c, 27);
+    ik_curl_absorb(&c, key, IK_HASH_TRITS);
+    ik_curl_absorb(&c, node, IK_HASH_TRITS);
+    ik_curl_absorb(&c, trits, p_next);
+    ik_mam_mask(&c, trits + p_next, IK_HASH_TRITS);
+    ik_mam_mask(&c, trits + p_next + IK_HASH_TRITS, 3 * msg_trytes);
+    do {
+        tried = c;
+        random_trits(nonce, IK_NONCE_TRITS);
+        memcpy(trits + p_rest - IK_NONCE_TRITS, nonce, IK_NONCE_TRITS);
+        ik_mam_mask(&tried, trits + p_rest - IK_NONCE_TRITS, IK_NONCE_TRITS);
+    } while (hmac_security(tried.state) != security);
+    c = tried;
+    *nonce_tryte = (p_rest - IK_NONCE_TRITS + 2) / 3;
+    memcpy(hmac, c.state, IK_HASH_TRITS);
+    for (j = 0; j < segs; j++) { /* signature segment j: hashed 13 - v_j times, so the verifier's 13 + v_j reach 26 */
+        const int8_t *v = hmac + 3 * j;
+        memset(state, 0, sizeof state);
+        memcpy(state, priv + j * IK_HASH_TRITS, IK_HASH_TRITS);
+        ik_curl_chain(state, (unsigned)(13 - v[0] - 3 * v[1] - 9 * v[2]), 27);
+        memcpy(trits + p_rest + j * IK_HASH_TRITS, state, IK_HASH_TRITS);
+    }
+    pos = p_rest + segs * IK_HASH_TRITS;
+    {
+        int8_t count[64];
+        size_t k = pascal_put(count, depth);
+        memmove(trits + pos + k, siblings, (size_t)depth * IK_HASH_TRITS);
+        memcpy(trits + pos, count, k);
+        pos += k + (size_t)depth * IK_HASH_TRITS;
+    }
+    ik_mam_mask(&c, trits + p_rest, pos - p_rest);
+    while (pos % 3 != 0) {
+        trits[pos++] = 0;
+    }
+    (void)ik_trits_to_trytes(trits, pos, out);
+    memset(out + pos / 3, '9', pad);
+    return pos / 3 + pad;
+}
+
+#ifdef KAT_SMALL
+#define RANDOM_MAM 6
+#define RANDOM_MAM_TRYTES 5200
+#else
+#define RANDOM_MAM 60
+#define RANDOM_MAM_TRYTES 7800 /* security 3, 600 message trytes, 5 siblings */
+#endif
+#define RANDOM_MAM_POOL (RANDOM_MAM * RANDOM_MAM_TRYTES)
+
+/* ik_mam_parse_many against ik_mam_parse item by item on random payloads built here (mam_make): securities 1..3 (1
+ * and 2 on emulated targets), messages of 0..600 trytes, 0..5 siblings, side keys or none, each either as built (it
+ * must verify) or tampered (a tryte of the message, the nonce, the signature or a sibling changed, one cut off, a
+ * wrong root), in a shuffled batch: with the whole scratch (one pass, the sponges byte-sliced), a scratch of a few
+ * payloads (several windows and passes) and one without room for the bit planes (byte-wise). */
+static void test_mam_random(tally *t)
+{
+    static char payloads[RANDOM_MAM_POOL];
+    static int8_t works[3 * RANDOM_MAM_POOL];
+    static char messages[RANDOM_MAM_POOL];
+    static char want_messages[RANDOM_MAM_POOL];
+    static int8_t trits[3 * RANDOM_MAM_TRYTES];
+    static char roots[RANDOM_MAM][IK_HASH_TRYTES];
+    static char next_roots[RANDOM_MAM][IK_HASH_TRYTES];
+    static char want_next[RANDOM_MAM][IK_HASH_TRYTES];
+    static int8_t keys[RANDOM_MAM][IK_HASH_TRITS];
+    static ik_mam_item items[RANDOM_MAM];
+    static ik_mam_item want[RANDOM_MAM];
+    static uint64_t scratch[(CHAIN_WORK_BYTES + RANDOM_MAM * 21000) / 8];
+    size_t used = 0;
+    size_t sizes[3];
+    unsigned verified = 0;
+    unsigned valid = 0;
+    unsigned k;
+    size_t i;
+    for (i = 0; i < RANDOM_MAM; i++) {
+        uint32_t r = kat_random();
+#ifdef KAT_SMALL
+        unsigned security = 1 + (i % 4 == 3);
+        size_t msg = (r >> 4) % 120u;
+#else
+        unsigned security = 1 + (unsigned)(i % 3);
+        size_t msg = (r >> 4) % 3u == 0 ? (r >> 6) % 600u : (r >> 6) % 90u;
+#endif
+        unsigned depth = (r >> 16) % 6u;
+        size_t nonce_at;
+        uint64_t index = depth ? (r >> 20) % (1u << depth) : 0;
+        unsigned tamper = (r >> 24) % 3u ? 0 : 1 + (r >> 26) % 6u;
+        ik_mam_item *it = &items[i];
+        char *p = payloads + used;
+        size_t len;
+        if (r % 3u == 0) {
+            random_trits(keys[i], IK_HASH_TRITS);
+        } else {
+            memset(keys[i], 0, IK_HASH_TRITS);
+        }
+        len = mam_make(security, msg, depth, index, keys[i], roots[i], p, trits, &nonce_at);
+        it->n = len;
+        switch (tamper) {
+        case 1: p[40 + msg / 2] = p[40 + msg / 2] == 'A' ? 'B' : 'A'; break;      /* next root or message */
+        case 2: p[len / 2] = p[len / 2] == 'Z' ? 'Y' : 'Z'; break;                /* signature */
+        case 3: p[len - 30] = p[len - 30] == '9' ? 'M' : '9'; break;              /* sibling, count or padding */
+        case 4: it->n = len - 1 - r % 5u; break;                                  /* cut off */
+        case 5: roots[i][r % 81u] = roots[i][r % 81u] == '9' ? 'N' : '9'; break; /* root */
+        case 6: p[nonce_at + 9] = p[nonce_at + 9] == 'A' ? 'C' : 'A'; break;     /* nonce */
+        default: valid++; break;
+        }
+        it->payload = p;
+        it->root = roots[i];
+        it->key = keys[i];
+        it->work = works + 3 * used;
+        it->message = messages + used;
+        it->next_root = next_roots[i];
+        want[i] = *it;
+        want[i].message = want_messages + used;
+        want[i].next_root = want_next[i];
+        want[i].status = ik_mam_parse(p, it->n, it->root, it->key, it->work, want[i].message, want[i].next_root,
+                                      &want[i].parsed);
+        verified += want[i].status == IK_OK;
+        if (!tamper) {
+            check(t, want[i].status == IK_OK && want[i].parsed.security == security &&
+                         want[i].parsed.depth == depth && want[i].parsed.index == index &&
+                         want[i].parsed.message_trytes == msg,
+                  "mam random made", (int)i);
+        }
+        used += RANDOM_MAM_TRYTES;
+    }
+    check(t, verified >= valid && verified < RANDOM_MAM, "mam random mix", (int)verified);
+    sizes[0] = ik_mam_parse_many_scratch(RANDOM_MAM, 3);
+    sizes[1] = ik_mam_parse_many_scratch(3, 2); /* the bit planes and about three payloads a pass */
+    sizes[2] = ik_mam_parse_many_scratch(1, 3) - ik_curl_chains_work_bytes();
+    for (k = 0; k < 3; k++) {
+        int same = 1;
+        for (i = 0; i < RANDOM_MAM; i++) {
+            items[i].status = -1;
+            memset(&items[i].parsed, 0x5a, sizeof items[i].parsed);
+        }
+        check(t, sizes[k] <= sizeof scratch && ik_mam_parse_many(items, RANDOM_MAM, scratch, sizes[k]) == IK_OK,
+              "mam random many", (int)k);
+        for (i = 0; i < RANDOM_MAM; i++) {
+            const ik_mam_item *a = &items[i];
+            const ik_mam_item *b = &want[i];
+            int ok = a->status == b->status && memcmp(&a->parsed, &b->parsed, sizeof a->parsed) == 0;
+            if (ok && a->status == IK_OK) {
+                ok = memcmp(a->message, b->message, b->parsed.message_trytes) == 0 &&
+                     memcmp(a->next_root, b->next_root, IK_HASH_TRYTES) == 0;
+            }
+            if (!ok) {
+                check(t, 0, "mam random item", (int)(1000 * k + i));
+            }
+            same = same && ok;
+        }
+        check(t, same, "mam random many == parse", (int)k);
+    }
+}
+
 /* Bundle hashes of PyOTA bundles from the tail's obsolete tag before its M-bug increments. */
 static void test_bundle(tally *t)
 {
@@ -691,6 +1051,91 @@ static void test_bundle_random(tally *t)
     /* the cases did reach long searches and wrapped tags */
     check(t, most >= (CASES >= 1000 ? 400u : 100u), "bundle random tries", (int)most);
     check(t, reference_wraps >= CASES / 40, "bundle random wraps", (int)reference_wraps);
+}
+
+/* value as 9 trytes, balanced (the test's own conversion, through trits). */
+static void ts_trytes(int64_t value, char out[9])
+{
+    int8_t trits[27];
+    int i;
+    for (i = 0; i < 27; i++) {
+        int r = (int)(((value % 3) + 3) % 3);
+        trits[i] = (int8_t)(r == 2 ? -1 : r);
+        value = (value - trits[i]) / 3;
+    }
+    (void)ik_trits_to_trytes(trits, 27, out);
+}
+
+/* ik_bundle_message against the transactions laid out here around ik_bundle_finalize: random addresses, tags and
+ * messages of 0..6600 trytes (1..4 transactions), timestamps across the 27-trit range; then the refusals. */
+static void test_bundle_message(tally *t)
+{
+    static const char alphabet[] = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static char message[6600];
+    static char out[4 * IK_TX_TRYTES];
+    static char want[4 * IK_TX_TRYTES];
+    static int8_t work[4 * 486];
+    static int8_t essences[4 * 486];
+    const int64_t max_ts = 3812798742493ll;
+#ifdef KAT_SMALL
+    enum { CASES = 12 };
+#else
+    enum { CASES = 150 };
+#endif
+    char address[IK_HASH_TRYTES];
+    char tag[27];
+    int8_t hash[IK_HASH_TRITS];
+    int c;
+    for (c = 0; c < CASES; c++) {
+        uint32_t r = kat_random();
+        size_t n = c % 5 == 0 ? (size_t)(c % 3) * 2187 : kat_random() % 6600u;
+        size_t n_tx = n == 0 ? 1 : (n + 2186) / 2187;
+        int64_t ts = c == 1 ? max_ts : c == 2 ? -max_ts : (int64_t)(r % 2000000000u) - (c % 7 == 3 ? 1000000000 : 0);
+        size_t i;
+        for (i = 0; i < IK_HASH_TRYTES; i++) {
+            address[i] = alphabet[kat_random() % 27u];
+        }
+        for (i = 0; i < 27; i++) {
+            tag[i] = i < (r >> 24) % 28u ? alphabet[kat_random() % 27u] : '9';
+        }
+        for (i = 0; i < n; i++) {
+            message[i] = alphabet[kat_random() % 27u];
+        }
+        memset(want, '9', n_tx * IK_TX_TRYTES);
+        for (i = 0; i < n_tx; i++) {
+            char *tx = want + i * IK_TX_TRYTES;
+            size_t len = i + 1 < n_tx ? 2187 : n - i * 2187;
+            memcpy(tx, message + i * 2187, len);
+            memcpy(tx + 2187, address, 81);
+            memcpy(tx + 2295, tag, 27);
+            ts_trytes(ts, tx + 2322);
+            ts_trytes((int64_t)i, tx + 2331);
+            ts_trytes((int64_t)n_tx - 1, tx + 2340);
+            memcpy(tx + 2592, tag, 27);
+            (void)ik_trytes_to_trits(tx + 2187, 162, essences + i * 486);
+        }
+        (void)ik_bundle_finalize(essences, n_tx, hash);
+        (void)ik_trits_to_trytes(essences + 324, 81, want + 2295);
+        for (i = 0; i < n_tx; i++) {
+            (void)ik_trits_to_trytes(hash, 243, want + i * IK_TX_TRYTES + 2349);
+        }
+        memset(out, 0, sizeof out);
+        check(t, ik_bundle_message(address, tag, message, n, ts, work, out) == IK_OK &&
+                     memcmp(out, want, n_tx * IK_TX_TRYTES) == 0,
+              "bundle message", c);
+    }
+    message[5] = 'a';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 0);
+    message[5] = 'A';
+    address[80] = '!';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 1);
+    address[80] = 'A';
+    tag[0] = 'z';
+    check(t, ik_bundle_message(address, tag, message, 100, 0, work, out) == IK_ERR_TRYTE, "bundle message trytes", 2);
+    tag[0] = 'A';
+    check(t, ik_bundle_message(address, tag, message, 100, max_ts + 1, work, out) == IK_ERR_VALUE &&
+                 ik_bundle_message(address, tag, message, 100, -max_ts - 1, work, out) == IK_ERR_VALUE,
+          "bundle message timestamp", 0);
 }
 
 static void test_pow(tally *t)
@@ -921,8 +1366,11 @@ int main(void)
     test_iss(&t);
     test_mam(&t);
     test_mam_many(&t);
+    test_lanes(&t);
+    test_mam_random(&t);
     test_bundle(&t);
     test_bundle_random(&t);
+    test_bundle_message(&t);
     test_pow(&t);
     test_pow_hash(&t);
     printf("%d passed, %d failed\n", t.passed, t.failed);

@@ -13,6 +13,7 @@ target_sources(usermod_iotakernel INTERFACE
     ${IOTAKERNEL_SRC}/bundle.c
     ${IOTAKERNEL_SRC}/mam.c
     ${IOTAKERNEL_SRC}/chains.c
+    ${IOTAKERNEL_SRC}/lanes.c
     ${IOTAKERNEL_SRC}/pow.c
     ${IOTAKERNEL_SRC}/pow_x86.c
     ${IOTAKERNEL_SRC}/pow_neon.c

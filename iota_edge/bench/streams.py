@@ -19,8 +19,8 @@ The unix port on x64 runs Curl's viper kernel far faster than an ESP32 at 240 MH
 heap figures, for a board.
 
 The gateway side comes first (CPython, ``--verify`` for it alone): microseconds per message to verify with
-parse_payload one by one and with parse_payloads in batches of 256 (the C kernel's ik_mam_parse_many, whose hash
-chains run bit-sliced across the batch), security 1 and 2, and their ratio.
+parse_payload one by one and with parse_payloads in batches of 256 (the C kernel's ik_mam_parse_many, whose Curl
+work runs byte-sliced across the batch), security 1 and 2, and their ratio.
 """
 import argparse
 import json

@@ -11,7 +11,7 @@ Threads: each transport has its own (paho's network loop, one per serial port) a
 ingestion thread, which alone owns the outbox connection, the verifier and the device state: decode, verify, build
 the bundle, ``Outbox.put``, record the device's position, settle the message (MQTT PUBACK / serial frame ACK). It
 takes the messages waiting in its inbox as a burst (up to BURST), checks the burst's signatures in one kernel call
-(``Verifier.prepare``: their WOTS chains hashed side by side, about half the CPU of one by one) and stores the
+(``Verifier.prepare``: their Curl work hashed side by side, about a fifth of the CPU of one by one) and stores the
 burst's accepted readings with one outbox commit (one fsync: on an SD card that is what limits a gateway) and one
 device-state commit, then settles them in arrival order; a reject, duplicate or heartbeat in between first commits and settles the ones before it. The
 same thread sends acknowledgements when the outbox has confirmed (or, with ``ack_on = "stored"``, stored) items.
@@ -31,7 +31,7 @@ import threading
 import time
 
 from iota_edge import wire
-from iota_edge.bundle import prepare_transfer, validate_bundle
+from iota_edge.bundle import _message_bundle, validate_bundle
 from iota_edge.errors import IotaEdgeError
 from iota_edge.gateway.config import load_config
 from iota_edge.gateway.log import EventLog
@@ -63,9 +63,9 @@ class _BadBundle(Exception):
 
 def build_bundle(root, mode, payload, timestamp, tag=TAG):
     """The unattached bundle trytes (tail first) of one MAM message: deterministic, so a retransmission of the same
-    signed message yields the same bundle hash (the outbox's idempotency key)."""
-    return prepare_transfer(None, [{"address": channel_address(root, mode), "value": 0, "tag": tag,
-                                    "message_trytes": payload}], timestamp=timestamp)
+    signed message yields the same bundle hash (the outbox's idempotency key). ``payload`` is a verified MAM payload
+    (trytes), ``tag`` at most 27 trytes: what prepare_transfer builds for them, without checking them again."""
+    return _message_bundle(channel_address(root, mode), tag, payload, timestamp)
 
 
 def check_device_bundle(trytes, root, mode, payload):
@@ -255,9 +255,9 @@ class Gateway:
         return burst
 
     def _prepare(self, burst):
-        """Decode a burst and verify its readings' signatures together (Verifier.prepare: their MAM chains are
-        hashed side by side). Returns each message decoded, or None where it does not decode (``_handle`` then
-        rejects it as before)."""
+        """Decode a burst and verify its readings' signatures together (Verifier.prepare: their MAM sponges and
+        chains are hashed side by side). Returns each message decoded, or None where it does not decode (``_handle``
+        then rejects it as before)."""
         decoded = []
         for inbound in burst:
             try:

@@ -19,7 +19,7 @@ HASH = mam.HASH
 # CPython with the C kernel: the whole verification in one call (getattr: the MicroPython kernel has none). It
 # refuses exactly what the code below refuses; that code then runs again to raise the precise InvalidMessage.
 _K_PARSE = getattr(_native, "mam_parse", None)
-# The same for a batch (parse_payloads): every payload's Winternitz chains bit-sliced together.
+# The same for a batch (parse_payloads): the payloads' sponges and Winternitz chains byte-sliced together.
 _K_PARSE_MANY = getattr(_native, "mam_parse_many", None)
 
 
@@ -115,7 +115,7 @@ def _parse_python(payload, root, side_key):
 def parse_payloads(items):
     """Verify a batch: ``items`` is a list of (payload, root, side_key); element i of the result is what
     ``parse_payload(*items[i])`` returns, or the InvalidMessage it would raise (returned, not raised). With the C
-    kernel the whole batch is one call whose hash chains run bit-sliced across payloads (several times faster than
+    kernel the whole batch is one call whose Curl work runs byte-sliced across payloads (several times faster than
     one by one); elsewhere (MicroPython, ``IOTA_EDGE_PURE=1``) it is parse_payload item by item."""
     if not _K_PARSE_MANY:
         out = []
@@ -127,13 +127,19 @@ def parse_payloads(items):
         return out
     out = [None] * len(items)
     todo = []  # (position, payload, root, side_key) that reach the kernel
+    no_key = None  # the zero key of every item without a side key: one object, converted once by the kernel call
     for i, (payload, root, side_key) in enumerate(items):
         try:
             payload, root = _checked(payload, root)
         except InvalidMessage as e:
             out[i] = e
             continue
-        todo.append((i, payload, root, side_key, mam.check_key(side_key)))
+        if side_key is None:
+            no_key = no_key or mam.check_key(None)
+            key = no_key
+        else:
+            key = mam.check_key(side_key)
+        todo.append((i, payload, root, side_key, key))
     found = _K_PARSE_MANY([(payload, root, key) for _, payload, root, _, key in todo])
     for (i, payload, root, side_key, _), f in zip(todo, found):
         if not f[0]:

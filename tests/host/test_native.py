@@ -520,6 +520,22 @@ def test_bundle_finalize_random(address, tag, message, timestamp):
         assert bundle.prepare_transfer(None, transfers, timestamp=timestamp) == native
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=ALPHABET, min_size=81, max_size=81), st.sampled_from(["public", "private"]),
+       st.text(alphabet=ALPHABET, max_size=7000), st.integers(0, 10**12), st.text(alphabet=ALPHABET, max_size=27))
+def test_gateway_build_bundle_is_prepare_transfer(root, mode, payload, timestamp, tag):
+    """The gateway's bundle of a MAM payload (service.build_bundle, which skips prepare_transfer's checks) is the one
+    prepare_transfer builds, with the kernel and in pure Python: 1..4 transactions."""
+    from iota_edge.gateway.service import build_bundle
+    from iota_edge.streams.channel import channel_address
+
+    transfers = [{"address": channel_address(root, mode), "value": 0, "tag": tag, "message_trytes": payload}]
+    want = bundle.prepare_transfer(None, transfers, timestamp=timestamp)
+    assert build_bundle(root, mode, payload, timestamp, tag) == want
+    with pure:
+        assert build_bundle(root, mode, payload, timestamp, tag) == want
+
+
 def test_bundle_finalize_wraps_an_all_m_tag():
     """'M' * 27 + 1 wraps to 'N' * 27 (the carry out of the tag is dropped), in C as in Python."""
     for timestamp in range(1, 100):
