@@ -620,6 +620,12 @@ class Outbox:
                                     "ORDER BY seq" % (_ITEM_COLUMNS, _ITEMS), (device,)).fetchall()
         return [_item(r) for r in rows]
 
+    def to_acknowledge(self, limit: int = 500) -> List[tuple]:
+        """(device, seq) of up to ``limit`` confirmed items not yet acknowledged, in receive order: a gateway's round
+        of acknowledgements, read without the items' info or trytes."""
+        return self._select("SELECT device, seq FROM items WHERE state = 'confirmed' AND acked = 0 ORDER BY id "
+                            "LIMIT ?", (max(0, int(limit)),))
+
     def mark_acked(self, device: str, seqs: Iterable[int]) -> int:
         """Record that ``device`` received the acknowledgement for these sequence numbers. Only confirmed items
         change; returns how many did."""

@@ -499,9 +499,9 @@ class Gateway:
                     self._stored_acked.add(item.bundle_hash)
             self._stored_acked &= live
         done = {}
-        for item in self._outbox.next_batch("confirmed", ACK_BATCH, trytes=False):
-            if self._ack(item.device, item.seq, "confirmed"):
-                done.setdefault(item.device, []).append(item.seq)
+        for device, seq in self._outbox.to_acknowledge(ACK_BATCH):
+            if self._ack(device, seq, "confirmed"):
+                done.setdefault(device, []).append(seq)
         if done:  # one commit for the round: the marks and the prune
             self._counters["acked"] += self._outbox.mark_acked_many(done, prune=True)
 

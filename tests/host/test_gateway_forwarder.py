@@ -11,7 +11,7 @@ from _node_helpers import have_native_pow
 from iota_edge.client import NodeClient
 from iota_edge.errors import InvalidValue
 from iota_edge.gateway.breaker import Breaker
-from iota_edge.gateway.forwarder import IN_FLIGHT, MAX_REFUSALS, Forwarder
+from iota_edge.gateway.forwarder import MAX_REFUSALS, Forwarder
 from iota_edge.gateway.outbox import Outbox
 from iota_edge.pow import attach_to_tangle
 from iota_edge.transaction import Transaction
@@ -438,10 +438,14 @@ def test_pow_threads_follow_the_cpus_the_gateway_may_use(tmp_path):
     assert pow_mod.usable_cpus() == len(os.sched_getaffinity(0))
 
 
-def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path):
+def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path, monkeypatch):
     """Each bundle approves one tail of ours that an earlier pass stored (and a tip of one getTransactionsToApprove
     pair per pass): the node is asked far less than once per bundle, our tails stop being tips at the next pass, and
-    everything still confirms once, in order."""
+    everything still confirms once, in order. (Passes of 8 here, so 60 bundles make several.)"""
+    from iota_edge.gateway import forwarder as forwarder_mod
+
+    monkeypatch.setattr(forwarder_mod, "IN_FLIGHT", 16)
+    monkeypatch.setattr(forwarder_mod, "HARVEST", 8)
     path = str(tmp_path / "outbox.db")
     with Outbox(path) as box:
         expected = fill_outbox(box, devices=4, per_device=15, size=100)  # 60 one-transaction bundles
@@ -462,10 +466,10 @@ def test_bundles_approve_our_stored_tails_so_tips_do_not_pile_up(tmp_path):
         parents = {tx.trunk for tx in ours.values()} | {tx.branch for tx in ours.values()}
         approved = sum(1 for tx in ours.values() if tx.hash in parents)
         tips = client.get_node_info()["tips"]
-    assert approved >= 60 - IN_FLIGHT, approved  # each bundle after the first pass's approves a tail of ours
-    assert len(asked) <= IN_FLIGHT + 10, len(asked)  # the first pass's bundles once each (no tail of ours yet), then
+    assert approved >= 60 - 16, approved  # each bundle after the first pass's approves a tail of ours
+    assert len(asked) <= 16 + 10, len(asked)  # the first pass's bundles once each (no tail of ours yet), then
     # once per pass: against one call per bundle (60) before
-    assert tips <= IN_FLIGHT + 8, tips  # the last pass's bundles and the node's milestones (60 without this)
+    assert tips <= 16 + 8, tips  # the last pass's bundles and the node's milestones (60 without this)
 
 
 def test_notify_wakes_an_idle_forwarder_at_once(tmp_path, monkeypatch):

@@ -510,6 +510,7 @@ def test_ack_ready_in_seq_order(path):
         assert box.mark_acked("d", [3, 4, 1, 77]) == 2  # only confirmed items can be acknowledged
         assert [i.seq for i in box.ack_ready("d")] == [5, 9]
         assert box.next_batch("confirmed", 10)[0].seq == 5  # acknowledged rows leave the batches
+        assert box.to_acknowledge() == [("d", 5), ("d", 9), ("e", 2)] and box.to_acknowledge(1) == [("d", 5)]
         assert box.prune() == 2 and box.prune() == 0
         assert_totals(box._db)
 
