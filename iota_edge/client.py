@@ -147,7 +147,10 @@ class NodeClient:
         """Send one command; return the node's JSON answer (a dict, ``duration`` included)."""
         payload = dict(params)
         payload["command"] = command
-        data = json.dumps(payload).encode()
+        return self._call_data(command, json.dumps(payload).encode())
+
+    def _call_data(self, command, data):
+        """``call`` with the request body already encoded."""
         attempt = 0
         while True:
             try:
@@ -260,6 +263,14 @@ class NodeClient:
 
     def broadcast_transactions(self, trytes):
         self._batched("broadcastTransactions", "trytes", trytes, TRYTES_BATCH)
+
+    def store_and_broadcast(self, trytes):
+        """storeTransactions then broadcastTransactions of each batch, as iota.js's storeAndBroadcast, with the
+        trytes encoded once for both calls (JSON-encoding them cost as much as the rest of a call)."""
+        for part in _chunks(trytes, TRYTES_BATCH):
+            encoded = json.dumps(part).encode()
+            for command in ("storeTransactions", "broadcastTransactions"):
+                self._call_data(command, b'{"trytes": %s, "command": "%s"}' % (encoded, command.encode()))
 
     # --- queries ------------------------------------------------------------------------------------------------
 

@@ -500,8 +500,7 @@ class Forwarder:
         return self._mark_stored(items)
 
     def _store_trytes(self, trytes):
-        self.node.store_transactions(trytes)
-        self.node.broadcast_transactions(trytes)
+        self.node.store_and_broadcast(trytes)
 
     def _store_one_by_one(self, items):
         n = 0

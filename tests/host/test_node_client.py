@@ -1,5 +1,7 @@
 """NodeClient against the node: typed results, batching, retries only on connection errors, send/wait_confirmed."""
 
+import json
+
 import pytest
 
 from _node_helpers import address_of, data_bundle, hash_of
@@ -223,3 +225,21 @@ def test_a_truncated_answer_is_a_connection_failure_not_a_result():
     raw = _RawNode([b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"appName\""])
     with pytest.raises(NodeUnreachable):
         NodeClient(raw.url, retries=0).get_node_info()
+
+
+def test_store_and_broadcast_sends_each_batch_to_both_commands(node, monkeypatch):
+    import iota_edge.client as client_mod
+
+    monkeypatch.setattr(client_mod, "TRYTES_BATCH", 2)
+    c = NodeClient(node.url)
+    tips = c.get_transactions_to_approve(3)
+    trytes = []
+    for i in range(3):  # three one-transaction bundles, each approving the tips
+        trytes += attach_to_tangle(data_bundle(address_of(i), b"both %d" % i), tips.trunk, tips.branch, MWM)
+    sent = []
+    real = c._call_data
+    c._call_data = lambda command, data: sent.append((command, data)) or real(command, data)
+    c.store_and_broadcast(trytes)
+    assert [command for command, _ in sent] == ["storeTransactions", "broadcastTransactions"] * 2
+    assert [json.loads(data)["trytes"] for _, data in sent] == [trytes[:2], trytes[:2], trytes[2:], trytes[2:]]
+    assert c.get_trytes([hash_of(t) for t in trytes]) == trytes  # stored
