@@ -39,7 +39,7 @@ def test_forwards_multi_transaction_bundles_confirmed_once_in_order(tmp_path):
     with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
         with ForwarderThread(path, node.url, mwm=MWM, workers=2) as ft:
             wait_for(lambda: confirmed_count(path) == 12, 120, "12 confirmed items")
-            stats = ft.forwarder.stats()
+        stats = ft.forwarder.stats()  # stopped: its counters follow the outbox's commits, so read them after
         view = check_confirmed_once_in_order(node.url, expected)
         assert all(len(NodeClient(node.url).find_transactions(bundles=[h])) == 3 for h in view)  # 3 tx each
     assert stats["attached"] == stats["stored"] == stats["confirmed"] == 12
