@@ -469,6 +469,28 @@ static void test_mam(tally *t)
  * case as is and tampered (a tryte of the signature, of the message, of the last sibling; the root; a tryte cut
  * off; a trailing A; a bad character; a bad side key trit), in one batch, with the whole scratch, a scratch for
  * one payload at a time with byte-wise chains, and one too small. */
+/* 1 when each item of ``got`` has the status, parse and (when IK_OK) message and next root of ``want``; each that
+ * differs is a failed check ``what`` numbered ``base`` + its index. */
+static int same_items(tally *t, const ik_mam_item *got, const ik_mam_item *want, size_t n, const char *what, int base)
+{
+    int same = 1;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const ik_mam_item *a = &got[i];
+        const ik_mam_item *b = &want[i];
+        int ok = a->status == b->status && memcmp(&a->parsed, &b->parsed, sizeof a->parsed) == 0;
+        if (ok && a->status == IK_OK) {
+            ok = memcmp(a->message, b->message, b->parsed.message_trytes) == 0 &&
+                 memcmp(a->next_root, b->next_root, IK_HASH_TRYTES) == 0;
+        }
+        if (!ok) {
+            check(t, 0, what, base + (int)i);
+        }
+        same = same && ok;
+    }
+    return same;
+}
+
 static void test_mam_many(tally *t)
 {
     static char payloads[MANY_POOL];
@@ -538,7 +560,6 @@ static void test_mam_many(tally *t)
           "mam many coverage", (int)reasons);
     for (k = 0; k < 3; k++) {
         size_t j;
-        int same = 1;
         for (j = 0; j < m; j++) {
             items[j].status = -1;
             memset(&items[j].parsed, 0xa5, sizeof items[j].parsed);
@@ -550,20 +571,7 @@ static void test_mam_many(tally *t)
         }
         check(t, sizes[k] <= sizeof scratch && ik_mam_parse_many(items, m, scratch, sizes[k]) == IK_OK,
               "mam many", k);
-        for (j = 0; j < m; j++) {
-            const ik_mam_item *a = &items[j];
-            const ik_mam_item *b = &want[j];
-            int ok = a->status == b->status && memcmp(&a->parsed, &b->parsed, sizeof a->parsed) == 0;
-            if (ok && a->status == IK_OK) {
-                ok = memcmp(a->message, b->message, b->parsed.message_trytes) == 0 &&
-                     memcmp(a->next_root, b->next_root, IK_HASH_TRYTES) == 0;
-            }
-            if (!ok) {
-                check(t, 0, "mam many item", (int)(100 * k + j));
-            }
-            same = same && ok;
-        }
-        check(t, same, "mam many == parse", k);
+        check(t, same_items(t, items, want, m, "mam many item", 100 * (int)k), "mam many == parse", k);
     }
     check(t, ik_mam_parse_many(items, 0, scratch, sizes[1]) == IK_OK, "mam many empty", 0);
 }
@@ -916,27 +924,14 @@ static void test_mam_random(tally *t)
     sizes[1] = ik_mam_parse_many_scratch(3, 2); /* the bit planes and about three payloads a pass */
     sizes[2] = ik_mam_parse_many_scratch(1, 3) - ik_curl_chains_work_bytes();
     for (k = 0; k < 3; k++) {
-        int same = 1;
         for (i = 0; i < RANDOM_MAM; i++) {
             items[i].status = -1;
             memset(&items[i].parsed, 0x5a, sizeof items[i].parsed);
         }
         check(t, sizes[k] <= sizeof scratch && ik_mam_parse_many(items, RANDOM_MAM, scratch, sizes[k]) == IK_OK,
               "mam random many", (int)k);
-        for (i = 0; i < RANDOM_MAM; i++) {
-            const ik_mam_item *a = &items[i];
-            const ik_mam_item *b = &want[i];
-            int ok = a->status == b->status && memcmp(&a->parsed, &b->parsed, sizeof a->parsed) == 0;
-            if (ok && a->status == IK_OK) {
-                ok = memcmp(a->message, b->message, b->parsed.message_trytes) == 0 &&
-                     memcmp(a->next_root, b->next_root, IK_HASH_TRYTES) == 0;
-            }
-            if (!ok) {
-                check(t, 0, "mam random item", (int)(1000 * k + i));
-            }
-            same = same && ok;
-        }
-        check(t, same, "mam random many == parse", (int)k);
+        check(t, same_items(t, items, want, RANDOM_MAM, "mam random item", 1000 * (int)k), "mam random many == parse",
+              (int)k);
     }
 }
 

@@ -7,19 +7,21 @@
     stop = threading.Event()
     fwd.run(stop)          # or fwd.step() in a loop of your own; fwd.stats() for metrics
 
-Per item: ``received`` -> what it approves (a tail of ours that the last store sent, and a tip of one
-getTransactionsToApprove pair per pass; a pair of its own when no such tail waits) -> Proof-of-Work (the C kernel in a
+Per item: ``received`` -> what it approves (a tail of ours that a store sent, oldest first, and a tip of the one
+getTransactionsToApprove pair per pass; the pair when no such tail waits, for at most FRESH bundles a pass beyond the
+tails waiting) -> Proof-of-Work (the C kernel in a
 thread pool, the kernel releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the
 attached trytes are written to the outbox *before* the node sees them, so a crash never attaches a bundle twice) ->
 storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone ->
 ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
 refused or does not confirm.
 
-Cost per item, for throughput: up to IN_FLIGHT (16) PoW jobs per worker are queued, so the pool keeps working while
-this thread talks to the node, and the thread wakes once HARVEST (8) of them finished rather than after each, so a
-pass handles several items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
-one storeTransactions call, sent from the trytes it has just written (not read back), the ``stored`` marks without an
-fsync (storing again after a power cut is harmless). It reads the outbox without trytes where it does not send them,
+Cost per item, for throughput: up to IN_FLIGHT (64) PoW jobs per worker are queued, so the pool keeps working while
+this thread talks to the node, and the thread wakes once HARVEST (32) of them finished rather than after each, so a
+pass handles many items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
+one storeTransactions call (and broadcastTransactions, the trytes JSON-encoded once for both), sent from the trytes it
+has just written (not read back), the ``stored`` marks without an fsync (storing again after a power cut is
+harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room. It reads the outbox without trytes where it does not send them,
 and its window of waiting items without those in flight.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
