@@ -9,9 +9,9 @@
 
 Per item: ``received`` -> what it approves (a tail of ours that a store sent, oldest first, and a tip of the one
 getTransactionsToApprove pair per pass; the pair when no such tail waits, for at most FRESH bundles a pass beyond the
-tails waiting) -> Proof-of-Work (the C kernel in a
-thread pool, the kernel releases the GIL; or the node's attachToTangle with ``pow="node"``) -> ``attached`` (the
-attached trytes are written to the outbox *before* the node sees them, so a crash never attaches a bundle twice) ->
+tails waiting) -> Proof-of-Work (the C kernel in a thread pool, the kernel releases the GIL; or the node's
+attachToTangle with ``pow="node"``) -> ``attached`` (the attached trytes are written to the outbox *before* the node
+sees them, so a crash never attaches a bundle twice) ->
 storeTransactions and broadcastTransactions -> ``stored`` -> getInclusionStates after each new milestone ->
 ``confirmed``. An item put as ``attached`` (the device did the PoW) is stored as it is and only reattached if it is
 refused or does not confirm.
@@ -21,8 +21,8 @@ this thread talks to the node, and the thread wakes once HARVEST (32) of them fi
 pass handles many items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
 one storeTransactions call (and broadcastTransactions, the trytes JSON-encoded once for both), sent from the trytes it
 has just written (not read back), the ``stored`` marks without an fsync (storing again after a power cut is
-harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room. It reads the outbox without trytes where it does not send them,
-and its window of waiting items without those in flight.
+harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room. It reads the
+outbox without trytes where it does not send them, and its window of waiting items without those in flight.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
 again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued

@@ -189,7 +189,8 @@ _RELEASE = ("INSERT INTO released (device, seq, at) VALUES (?, ?, ?) ON CONFLICT
             "DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > released.seq")
 
 _RELEASE_OF = ("INSERT INTO released (device, seq, at) SELECT device, seq, ? FROM items WHERE bundle_hash = ? "
-               "ON CONFLICT (device) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > released.seq")
+               "ON CONFLICT (device) DO UPDATE SET seq = excluded.seq, at = excluded.at "
+               "WHERE excluded.seq > released.seq")
 # The states each state may be reached from (TRANSITIONS read backwards), as SQL lists.
 _FROM = {new: ", ".join("'%s'" % old for old in STATES if new in TRANSITIONS[old]) for new in STATES}
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
-from iota_edge.gateway.outbox import (STATES, TRANSITIONS, _statements, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
-                                      OutboxFull, UnknownItem)
+from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
+                                      OutboxFull, UnknownItem, _statements)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRYTES = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
