@@ -469,6 +469,23 @@ static void test_mam(tally *t)
  * case as is and tampered (a tryte of the signature, of the message, of the last sibling; the root; a tryte cut
  * off; a trailing A; a bad character; a bad side key trit), in one batch, with the whole scratch, a scratch for
  * one payload at a time with byte-wise chains, and one too small. */
+/* Point batch item ``it`` (its n already set) at payload p and its buffers, and fill ``want`` with what ik_mam_parse
+ * returns for it alone, into buffers of its own. */
+static void expect_item(ik_mam_item *it, ik_mam_item *want, const char *p, const char *root, const int8_t *key,
+                        int8_t *work, char *message, char *next_root, char *want_message, char *want_next)
+{
+    it->payload = p;
+    it->root = root;
+    it->key = key;
+    it->work = work;
+    it->message = message;
+    it->next_root = next_root;
+    *want = *it;
+    want->message = want_message;
+    want->next_root = want_next;
+    want->status = ik_mam_parse(p, it->n, root, key, work, want_message, want_next, &want->parsed);
+}
+
 /* 1 when each item of ``got`` has the status, parse and (when IK_OK) message and next root of ``want``; each that
  * differs is a failed check ``what`` numbered ``base`` + its index. */
 static int same_items(tally *t, const ik_mam_item *got, const ik_mam_item *want, size_t n, const char *what, int base)
@@ -535,17 +552,8 @@ static void test_mam_many(tally *t)
             if (at) {
                 p[at] = p[at] == 'A' ? 'B' : 'A';
             }
-            it->payload = p;
-            it->root = roots[m];
-            it->key = keys[m];
-            it->work = works + 3 * used;
-            it->message = messages + used;
-            it->next_root = next_roots[m];
-            want[m] = *it;
-            want[m].message = want_messages + used;
-            want[m].next_root = want_next[m];
-            want[m].status = ik_mam_parse(p, it->n, it->root, it->key, it->work, want[m].message, want[m].next_root,
-                                          &want[m].parsed);
+            expect_item(it, &want[m], p, roots[m], keys[m], works + 3 * used, messages + used, next_roots[m],
+                        want_messages + used, want_next[m]);
             reasons |= 1u << (want[m].status == IK_OK ? 0 : want[m].status == IK_ERR_MISMATCH ? want[m].parsed.reason
                                                                                              : (uint32_t)(4 + want[m].status));
             used += len + 2;
@@ -899,17 +907,8 @@ static void test_mam_random(tally *t)
         case 6: p[nonce_at + 9] = p[nonce_at + 9] == 'A' ? 'C' : 'A'; break;     /* nonce */
         default: valid++; break;
         }
-        it->payload = p;
-        it->root = roots[i];
-        it->key = keys[i];
-        it->work = works + 3 * used;
-        it->message = messages + used;
-        it->next_root = next_roots[i];
-        want[i] = *it;
-        want[i].message = want_messages + used;
-        want[i].next_root = want_next[i];
-        want[i].status = ik_mam_parse(p, it->n, it->root, it->key, it->work, want[i].message, want[i].next_root,
-                                      &want[i].parsed);
+        expect_item(it, &want[i], p, roots[i], keys[i], works + 3 * used, messages + used, next_roots[i],
+                    want_messages + used, want_next[i]);
         verified += want[i].status == IK_OK;
         if (!tamper) {
             check(t, want[i].status == IK_OK && want[i].parsed.security == security &&
