@@ -176,7 +176,7 @@ def prepare_transfer(seed, transfers, inputs=(), remainder_address=None, securit
         total_out += value
     if not inputs and not total_out:  # messages only (a gateway's or a device's reading): no Transaction objects
         if len(transfers) == 1 and _native.AVAILABLE and _K_MESSAGE is not None:  # the whole bundle in the kernel
-            return _K_MESSAGE(address, padded, message, _check_field("timestamp", 9, "i", timestamp))
+            return _message_bundle(address, padded, message, timestamp)
         return _zero_value_trytes([(a, t, f) for a, _, t, f in pieces], timestamp)
     txs = [Transaction(signature_message_fragment=f, address=a, value=v, obsolete_tag=t, tag=t, timestamp=timestamp)
            for a, v, t, f in pieces]

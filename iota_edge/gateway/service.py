@@ -13,10 +13,11 @@ the bundle, ``Outbox.put``, record the device's position, settle the message (MQ
 takes the messages waiting in its inbox as a burst (up to BURST), checks the burst's signatures in one kernel call
 (``Verifier.prepare``: their Curl work hashed side by side, about a fifth of the CPU of one by one) and stores the
 burst's accepted readings with one outbox commit (one fsync: on an SD card that is what limits a gateway) and one
-device-state commit, then settles them in arrival order; a reject, duplicate or heartbeat in between first commits and settles the ones before it. The
-same thread sends acknowledgements when the outbox has confirmed (or, with ``ack_on = "stored"``, stored) items.
-The forwarder runs in its own thread with its own outbox connection on the same file. Metrics are served by a
-fourth thread from snapshots, never by touching SQLite connections of other threads.
+device-state commit, then settles them in arrival order; a reject, duplicate or heartbeat in between first commits
+and settles the ones before it. The same thread sends acknowledgements when the outbox has confirmed (or, with
+``ack_on = "stored"``, stored) items. The forwarder runs in its own thread with its own outbox connection on the
+same file. Metrics are served by a fourth thread from snapshots, never by touching SQLite connections of other
+threads.
 
 Rejects (undecodable bytes, unknown devices, bad signatures, replays, a device id that differs from the MQTT topic,
 an invalid device-attached bundle) are dead-lettered with their reason and answered with a ``rejected`` ack; they
@@ -326,8 +327,7 @@ class Gateway:
             stored = self._outbox.put(up.device, up.seq, bundle_hash, up.bundle)
             if stored:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
-                if hasattr(self.forwarder, "notify"):
-                    self.forwarder.notify()
+                self._wake_forwarder()
         except _BadBundle as e:
             self._rollback(up, saved)
             return self._reject(inbound, up.device, up.seq, "bundle", str(e))
@@ -354,8 +354,8 @@ class Gateway:
                 for p in group:
                     self._push_back(p.inbound, p.up, e)
                 continue
-            if True in results and hasattr(self.forwarder, "notify"):
-                self.forwarder.notify()  # PoW can start now rather than at the forwarder's next poll
+            if True in results:
+                self._wake_forwarder()
             cut = next((i for i, r in enumerate(results) if not isinstance(r, bool)), len(group))
             for p in reversed(group[cut:]):
                 self._rollback(p.up, p.saved)
@@ -369,6 +369,13 @@ class Gateway:
                 self._push_back(p.inbound, p.up, results[cut])
             for p in group[cut + 1:]:
                 self._handle(p.inbound, count=False)  # behind the refused one: held, or verified and grouped again
+
+    def _wake_forwarder(self):
+        """New items are in the outbox: PoW can start now rather than at the forwarder's next poll (a forwarder
+        from a factory may not have ``notify``; none exists yet while the forwarder thread starts)."""
+        notify = getattr(self.forwarder, "notify", None)
+        if notify is not None:
+            notify()
 
     def _record(self, kept):
         """After the outbox stored (True) or already had (False) each of ``kept`` (inbound, up, result, stored,
