@@ -282,13 +282,9 @@ def rss_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def pow_rate(readings, mwm, workers, threads):
-    """Bundles per second of attach_to_tangle over the readings, ``workers`` at a time, ``threads`` each."""
-    return pow_bound(readings, mwm, workers, threads)[0]
-
-
 def pow_bound(readings, mwm, workers, threads):
-    """(bundles per second, CPU seconds of this process per bundle) of attach_to_tangle over the readings."""
+    """(bundles per second, CPU seconds of this process per bundle) of attach_to_tangle over the readings,
+    ``workers`` at a time, ``threads`` each."""
     import concurrent.futures
 
     from iota_edge.pow import attach_to_tangle
@@ -579,7 +575,8 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
             e["ratio_stored"] = e["stored_per_s"] / e["pow_bound_per_s"]
             e["ratio_confirmed"] = e["confirmed_per_s"] / e["pow_bound_per_s"]
             # CPU time is blind to the VM's stolen time and to other processes, which skew the wall-clock ratios
-            e["ratio_cpu"] = (bound_cpu[-2] + bound_cpu[-1]) / 2 / (e["gateway_cpu_seconds"] / args.readings)
+            e["pow_bound_cpu_s"] = (bound_cpu[-2] + bound_cpu[-1]) / 2
+            e["ratio_cpu"] = e["pow_bound_cpu_s"] / (e["gateway_cpu_seconds"] / args.readings)
             done[name] = e
             say("    end to end, %s%s:" % (label, " (round %d)" % (round_ + 1) if args.rounds > 1 else ""))
             say("      PoW-bound after it %.1f readings/s; the ratios use the mean with the one before, %.1f" % (
@@ -591,7 +588,7 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
             say("      CPU per reading: gateway process %.2f ms (PoW included), node %.2f ms; PoW-bound %.2f ms "
                 "(CPU ratio %.2f)" % (1000 * e["gateway_cpu_seconds"] / args.readings,
                                       1000 * (e["node_cpu_seconds"] or 0) / args.readings,
-                                      500 * (bound_cpu[-2] + bound_cpu[-1]), e["ratio_cpu"]))
+                                      1000 * e["pow_bound_cpu_s"], e["ratio_cpu"]))
             if e.get("thread_cpu_seconds"):
                 t = e["thread_cpu_seconds"]
                 say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, PoW workers %.2f ms (their nonce "
@@ -638,7 +635,10 @@ def main(argv=None):
                    help="runs of each pipeline, each between two PoW-bound measurements; the median is reported "
                         "(default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    return run(p.parse_args(argv))
+    args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error("--rounds: expected 1 or more, got %d" % args.rounds)
+    return run(args)
 
 
 if __name__ == "__main__":
