@@ -82,8 +82,13 @@ def _pure_search(trytes, mwm, timeout, cancel):
     """Try nonces 0, 1, 2, ... (as 27-tryte integers) from the mid-state after the first 32 chunks."""
     curl = Curl(81)
     curl.absorb_trytes(trytes, 0, NONCE_OFFSET - 54)  # no 2.6 KB copy: on a device the heap is small and fragmented
+    return _pure_nonce(curl, trytes[NONCE_OFFSET - 54 : NONCE_OFFSET], mwm, timeout, cancel)
+
+
+def _pure_nonce(curl, head, mwm, timeout, cancel):
+    """(nonce, hash) for the last chunk ``head`` (54 trytes) + nonce, from ``curl`` after the first 32 chunks; None
+    when cancelled or timed out. The hash is the rate once the chunk is absorbed: no 33 transforms to recompute it."""
     mid = bytes(curl.state)
-    head = trytes[NONCE_OFFSET - 54 : NONCE_OFFSET]
     deadline = None if timeout is None else _clock() + timeout
     k = 0
     while True:
@@ -92,19 +97,10 @@ def _pure_search(trytes, mwm, timeout, cancel):
         nonce = int_to_trytes(k, NONCE_TRYTES)
         curl.state[:] = mid
         curl.absorb_trytes(head + nonce)
-        if trailing_zeros(curl.rate_trytes(81)) >= mwm:
-            return nonce
+        h = curl.rate_trytes(81)
+        if trailing_zeros(h) >= mwm:
+            return nonce, h
         k += 1
-
-
-def _hash_with_nonce(trytes, nonce):
-    """Curl-P-81 hash of ``trytes[:2646] + nonce``, without building that string on MicroPython."""
-    if _native.AVAILABLE:
-        return curl_hash(trytes[:NONCE_OFFSET] + nonce, 81)
-    curl = Curl(81)
-    curl.absorb_trytes(trytes, 0, NONCE_OFFSET - 54)  # 32 whole chunks, then the last one with the nonce
-    curl.absorb_trytes(trytes[NONCE_OFFSET - 54 : NONCE_OFFSET] + nonce)
-    return curl.rate_trytes(81)
 
 
 def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
@@ -129,7 +125,7 @@ def _search(trytes, mwm, threads, timeout, cancel):
     elif _native.AVAILABLE:
         nonce = _native.search_nonce(trytes, mwm, threads, timeout, cancel)
     else:
-        nonce = _pure_search(trytes, mwm, timeout, cancel)
+        nonce, h = _pure_search(trytes, mwm, timeout, cancel) or (None, None)
     if nonce is None:
         raise PowCancelled("nonce search cancelled or timed out (mwm %d)" % mwm, "cancel")
     if h is None:
@@ -178,9 +174,21 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
         tag = t[_TAG[0]:_TAG[1]]
         if tag == "9" * 27:
             tag = t[_OBSOLETE_TAG[0]:_OBSOLETE_TAG[1]]
-        head = t[:_TRUNK_OFFSET] + (trunk + branch if previous is None else previous + trunk) + tag + stamps
-        nonce, previous = _search(head + "9" * NONCE_TRYTES, mwm, threads, None, cancel)
-        done.append(head + nonce)
+        top = trunk + branch if previous is None else previous + trunk   # chunks 31 and 32
+        last = tag + stamps                                               # the last chunk, before the nonce
+        if _native.AVAILABLE:
+            nonce, previous = _search("".join((t[:_TRUNK_OFFSET], top, last, _NO_NONCE)), mwm, threads, None, cancel)
+        else:
+            # On a device the heap is small and fragmented: absorb the first 30 chunks from the caller's string in
+            # place and build the one finished string below, not a copy per splice (a 2.6 KB MemoryError at 256 KiB)
+            curl = Curl(81)
+            curl.absorb_trytes(t, 0, _TRUNK_OFFSET)
+            curl.absorb_trytes(top)
+            nonce, previous = _pure_nonce(curl, last, mwm, None, cancel) or (None, None)
+            del curl
+            if nonce is None:
+                raise PowCancelled("nonce search cancelled (mwm %d)" % mwm, "cancel")
+        done.append("".join((t[:_TRUNK_OFFSET], top, last, nonce)))
         done_hashes.append(previous)
     done.reverse()
     if hashes:
@@ -189,5 +197,6 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     return done
 
 
+_NO_NONCE = "9" * NONCE_TRYTES
 _TRUNK_OFFSET = SPAN["trunk"][0]  # signature .. bundle stay as they are; trunk, branch, tag, stamps, nonce written
 _INDEX, _TAG, _OBSOLETE_TAG = SPAN["current_index"], SPAN["tag"], SPAN["obsolete_tag"]

@@ -104,7 +104,9 @@ def test_pow_on_the_device_is_accepted_by_the_gateway_and_the_node(make_broker, 
             assert gw.transports[0].wait_connected(10)
             p = start_board(dev_path, flash=str(tmp_path / "flash"), readings=3, exit_when_idle=True)
             evs = list(events(p))                      # returns once the device is idle: every record acked
-            assert p.wait(30) == 0, [e["line"] for e in evs if e["event"] == "log"] + [p.stderr.read()[-3000:]]
+            # a str message, which pytest prints whole: a list's repr is cut before the traceback's last line
+            logs = [e["line"] for e in evs if e["event"] == "log"]
+            assert p.wait(30) == 0, "\n".join(logs + [p.stderr.read()[-3000:]])
             stats = gw.stats()
             items = list(gw.forwarder.stored)
         stored = [e for e in evs if e["event"] == "stored"]

@@ -287,6 +287,14 @@ def test_attach_cancel_event(threads):
     assert 0.15 < time.monotonic() - t < 1.5
 
 
+def test_attach_cancel_event_on_the_pure_path(monkeypatch):
+    monkeypatch.setattr(_native, "AVAILABLE", False)
+    ev = threading.Event()
+    threading.Timer(0.2, ev.set).start()
+    with pytest.raises(PowCancelled):
+        pow.attach_to_tangle(_bundle(), "T" * 81, "B" * 81, 243, cancel=ev)
+
+
 def test_attach_refuses_bad_timestamp():
     with pytest.raises(InvalidValue) as info:
         pow.attach_to_tangle(_bundle(), "T" * 81, "B" * 81, 1, timestamp_ms=-1)
