@@ -89,16 +89,23 @@ def _secure_hash(essences):
         tag = _increment_tag(tag)
 
 
-def _zero_value_trytes(pieces, timestamp):
-    """The trytes of a finalized bundle without inputs and without value, built as strings (what ``Transaction``
-    objects would encode, without encoding and checking every field twice): ``pieces`` are checked
-    (address, tag padded to 27, fragment) in index order."""
+def _zero_value_essences(pieces, timestamp):
+    """(essences, bundle hash) of the bundle ``_zero_value_trytes`` builds: each transaction's 162 trytes from its
+    address to its last_index, the tail's obsolete tag already the one that makes the hash secure."""
     ts = int_to_trytes(_check_field("timestamp", 9, "i", timestamp), 9)
     last = int_to_trytes(len(pieces) - 1, 9)
     nines = "9" * 27
     essences = [address + nines + tag + ts + int_to_trytes(i, 9) + last for i, (address, tag, _) in enumerate(pieces)]
     tail_tag, h = _secure_hash(essences)
     essences[0] = essences[0][:_ETAG[0]] + tail_tag + essences[0][_ETAG[1]:]
+    return essences, h
+
+
+def _zero_value_trytes(pieces, timestamp):
+    """The trytes of a finalized bundle without inputs and without value, built as strings (what ``Transaction``
+    objects would encode, without encoding and checking every field twice): ``pieces`` are checked
+    (address, tag padded to 27, fragment) in index order."""
+    essences, h = _zero_value_essences(pieces, timestamp)
     tail = h + "9" * 162  # bundle, then trunk and branch (not attached)
     end = "9" * 54  # after the tag: 3 timestamps of 0, nonce
     return ["".join((fragment, "9" * (FRAGMENT_TRYTES - len(fragment)), essence, tail, tag, end))
@@ -112,9 +119,15 @@ def _message_bundle(address, tag, message_trytes, timestamp):
     tag += "9" * (27 - len(tag))
     if _native.AVAILABLE and _K_MESSAGE is not None:
         return _K_MESSAGE(address, tag, message_trytes, _check_field("timestamp", 9, "i", timestamp))
+    return _zero_value_trytes(_message_pieces(address, tag, message_trytes), timestamp)
+
+
+def _message_pieces(address, tag, message_trytes, fragments=True):
+    """(address, tag, fragment) per transaction of a one-message bundle; ``fragments=False``: (address, tag, None),
+    for a caller that reads the fragments from ``message_trytes`` in place (a device's heap)."""
     parts = max(1, (len(message_trytes) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)
-    return _zero_value_trytes([(address, tag, message_trytes[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES])
-                               for p in range(parts)], timestamp)
+    return [(address, tag, message_trytes[p * FRAGMENT_TRYTES : (p + 1) * FRAGMENT_TRYTES] if fragments else None)
+            for p in range(parts)]
 
 
 def _field(obj, name, default=None):

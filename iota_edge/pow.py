@@ -103,6 +103,11 @@ def _pure_nonce(curl, head, mwm, timeout, cancel):
         k += 1
 
 
+def _hash_with_nonce(trytes, nonce):
+    """Curl-P-81 hash of ``trytes[:2646] + nonce`` (a kernel whose search does not give it)."""
+    return curl_hash(trytes[:NONCE_OFFSET] + nonce, 81)
+
+
 def search_nonce(trytes, mwm, *, threads=None, timeout=None, cancel=None):
     """The 27-tryte nonce that gives ``trytes[:2646] + nonce`` at least ``mwm`` trailing zero trits.
 
@@ -144,38 +149,16 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     ``obsolete_tag``; attachment timestamp = ``timestamp_ms`` (default: now), bounds 0 and 3812798742493.
     ``hashes=True`` returns (trytes, their transaction hashes), both tail first: the search computed them already.
     """
-    from iota_edge.transaction import check_value_trytes
-
-    if isinstance(trytes_list, (str, bytes)) or not isinstance(trytes_list, (list, tuple)) or not trytes_list:
-        raise InvalidTrytes("trytes: expected a non-empty list of 2673-tryte strings", "trytes")
-    trytes_list = [_check_tx(t) for t in trytes_list]
-    trunk = check_trytes(trunk, "trunk", length=81)
-    branch = check_trytes(branch, "branch", length=81)
     mwm = _check_mwm(mwm)
     threads = _check_threads(threads)
     cancel = _check_cancel(cancel)
-    if timestamp_ms is None:
-        import time
-
-        timestamp_ms = int(time.time() * 1000)
-    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not 0 <= timestamp_ms <= MAX_TIMESTAMP:
-        raise InvalidValue("timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, timestamp_ms),
-                           "timestamp_ms")
-    for t in trytes_list:
-        check_value_trytes(t)  # what decoding would refuse (the alphabet and length were checked above)
-    # by current_index, highest first: IRI >= 1.8.6 sorts; stable for equal indices
-    txs = sorted(trytes_list, key=lambda t: trytes_to_int(t[_INDEX[0]:_INDEX[1]]), reverse=True)
-    # the fields attachToTangle writes are spliced into the trytes: re-encoding every field costs more than the hash
-    stamps = int_to_trytes(timestamp_ms, 9) + "9" * 9 + int_to_trytes(MAX_TIMESTAMP, 9)
+    txs, trunk, branch, stamps = _attach_arguments(trytes_list, trunk, branch, timestamp_ms)
     done = []
     done_hashes = []
     previous = None
     for t in txs:
-        tag = t[_TAG[0]:_TAG[1]]
-        if tag == "9" * 27:
-            tag = t[_OBSOLETE_TAG[0]:_OBSOLETE_TAG[1]]
         top = trunk + branch if previous is None else previous + trunk   # chunks 31 and 32
-        last = tag + stamps                                               # the last chunk, before the nonce
+        last = _last_chunk(t, stamps)
         if _native.AVAILABLE:
             nonce, previous = _search("".join((t[:_TRUNK_OFFSET], top, last, _NO_NONCE)), mwm, threads, None, cancel)
         else:
@@ -184,10 +167,8 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
             curl = Curl(81)
             curl.absorb_trytes(t, 0, _TRUNK_OFFSET)
             curl.absorb_trytes(top)
-            nonce, previous = _pure_nonce(curl, last, mwm, None, cancel) or (None, None)
+            nonce, previous = _found(_pure_nonce(curl, last, mwm, None, cancel), mwm)
             del curl
-            if nonce is None:
-                raise PowCancelled("nonce search cancelled (mwm %d)" % mwm, "cancel")
         done.append("".join((t[:_TRUNK_OFFSET], top, last, nonce)))
         done_hashes.append(previous)
     done.reverse()
@@ -197,6 +178,127 @@ def attach_to_tangle(trytes_list, trunk, branch, mwm, threads=None, timestamp_ms
     return done
 
 
-_NO_NONCE = "9" * NONCE_TRYTES
+def attach_with_nonces(trytes_list, trunk, branch, timestamp_ms, nonces):
+    """What ``attach_to_tangle(trytes_list, trunk, branch, mwm, timestamp_ms=timestamp_ms)`` returns when its
+    searches found ``nonces`` (27 trytes each, tail first, e.g. from ``message_nonces``): (trytes, hashes), tail
+    first. Nothing is searched and no weight is checked: compare ``curl.trailing_zeros`` of each hash with your MWM
+    (nonces found for other trytes give hashes of no weight)."""
+    txs, trunk, branch, stamps = _attach_arguments(trytes_list, trunk, branch, timestamp_ms)
+    if isinstance(nonces, (str, bytes)) or not isinstance(nonces, (list, tuple)) or len(nonces) != len(txs):
+        raise InvalidValue("nonces: expected a list of %d nonces, one per transaction" % len(txs), "nonces")
+    nonces = [check_trytes(n, "nonces", length=NONCE_TRYTES) for n in nonces]
+    done = []
+    done_hashes = []
+    previous = None
+    for k, t in enumerate(txs):
+        top = trunk + branch if previous is None else previous + trunk
+        finished = "".join((t[:_TRUNK_OFFSET], top, _last_chunk(t, stamps), nonces[len(txs) - 1 - k]))
+        previous = curl_hash(finished, 81)
+        done.append(finished)
+        done_hashes.append(previous)
+    done.reverse()
+    done_hashes.reverse()
+    return done, done_hashes
+
+
+def message_nonces(address, tag, message_trytes, timestamp, trunk, branch, mwm, timestamp_ms=None, *, cancel=None):
+    """The Proof-of-Work of the bundle ``bundle.prepare_transfer`` builds for one zero-value transfer of
+    ``message_trytes`` to ``address`` with ``tag`` and bundle ``timestamp``, attached to (trunk, branch) at
+    ``timestamp_ms``: (nonces, hashes), tail first. ``attach_with_nonces`` rebuilds the attached bundle from them.
+
+    For a device: without the C kernel its transactions are never built. Each fragment is absorbed from
+    ``message_trytes`` in place, so no 2.7 KB string is allocated in a small, fragmented heap, and what the device
+    sends is 27 trytes per transaction instead of 2,673.
+    """
+    from iota_edge.bundle import FRAGMENT_TRYTES, _ETAG, _message_bundle, _message_pieces, _zero_value_essences
+
+    address = check_trytes(address, "address", length=81)
+    tag = check_trytes(tag, "tag")
+    if len(tag) > 27:
+        raise InvalidTrytes("tag: expected at most 27 trytes, got %d" % len(tag), "tag")
+    message_trytes = check_trytes(message_trytes, "message_trytes") if message_trytes else ""
+    if _native.AVAILABLE:  # the kernel's search wants the whole transaction
+        done, found = attach_to_tangle(_message_bundle(address, tag, message_trytes, timestamp), trunk, branch, mwm,
+                                       timestamp_ms=timestamp_ms, cancel=cancel, hashes=True)
+        return [t[NONCE_OFFSET:] for t in done], found
+    trunk = check_trytes(trunk, "trunk", length=81)
+    branch = check_trytes(branch, "branch", length=81)
+    mwm = _check_mwm(mwm)
+    cancel = _check_cancel(cancel)
+    stamps = _stamps(timestamp_ms)
+    tag += "9" * (27 - len(tag))
+    essences, bundle_hash = _zero_value_essences(_message_pieces(address, tag, message_trytes, False), timestamp)
+    n = len(essences)
+    nonces = [""] * n
+    found = [""] * n
+    nines = "9" * 81
+    previous = None
+    for i in range(n - 1, -1, -1):
+        curl = Curl(81)
+        start = i * FRAGMENT_TRYTES
+        end = min(start + FRAGMENT_TRYTES, len(message_trytes))
+        whole = start + (max(end - start, 0) // 81) * 81
+        curl.absorb_trytes(message_trytes, start, whole)             # the fragment's whole chunks, in place
+        chunks = (whole - start) // 81
+        if end > whole:                                              # its last part, padded with 9s
+            curl.absorb_trytes(message_trytes[whole:end] + nines[: 81 - (end - whole)])
+            chunks += 1
+        for _ in range(FRAGMENT_TRYTES // 81 - chunks):
+            curl.absorb_trytes(nines)
+        curl.absorb_trytes(essences[i] + bundle_hash)                # chunks 28 to 30
+        curl.absorb_trytes(trunk + branch if previous is None else previous + trunk)
+        own_tag = tag if tag != _NO_NONCE else essences[i][_ETAG[0]:_ETAG[1]]
+        nonces[i], previous = _found(_pure_nonce(curl, own_tag + stamps, mwm, None, cancel), mwm)
+        found[i] = previous
+        del curl
+    return nonces, found
+
+
+def _found(result, mwm):
+    """_pure_nonce's (nonce, hash), or PowCancelled when it gave up."""
+    if result is None:
+        raise PowCancelled("nonce search cancelled (mwm %d)" % mwm, "cancel")
+    return result
+
+
+def _stamps(timestamp_ms):
+    """The attachment timestamp and its bounds as the 27 trytes after the tag."""
+    if timestamp_ms is None:
+        import time
+
+        timestamp_ms = int(time.time() * 1000)
+    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not 0 <= timestamp_ms <= MAX_TIMESTAMP:
+        raise InvalidValue("timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, timestamp_ms),
+                           "timestamp_ms")
+    return int_to_trytes(timestamp_ms, 9) + "9" * 9 + int_to_trytes(MAX_TIMESTAMP, 9)
+
+
+def _attach_arguments(trytes_list, trunk, branch, timestamp_ms):
+    """Checked (transactions by current_index highest first, trunk, branch, stamps) for an attachment."""
+    from iota_edge.transaction import check_value_trytes
+
+    if isinstance(trytes_list, (str, bytes)) or not isinstance(trytes_list, (list, tuple)) or not trytes_list:
+        raise InvalidTrytes("trytes: expected a non-empty list of 2673-tryte strings", "trytes")
+    trytes_list = [_check_tx(t) for t in trytes_list]
+    trunk = check_trytes(trunk, "trunk", length=81)
+    branch = check_trytes(branch, "branch", length=81)
+    stamps = _stamps(timestamp_ms)
+    for t in trytes_list:
+        check_value_trytes(t)  # what decoding would refuse (the alphabet and length were checked above)
+    # by current_index, highest first: IRI >= 1.8.6 sorts; stable for equal indices
+    txs = sorted(trytes_list, key=lambda t: trytes_to_int(t[_INDEX[0]:_INDEX[1]]), reverse=True)
+    return txs, trunk, branch, stamps
+
+
+def _last_chunk(t, stamps):
+    """The last chunk before the nonce: the tag (the obsolete tag when the tag is all 9s), then the stamps. The
+    fields attachToTangle writes are spliced into the trytes: re-encoding every field costs more than the hash."""
+    tag = t[_TAG[0]:_TAG[1]]
+    if tag == _NO_NONCE:
+        tag = t[_OBSOLETE_TAG[0]:_OBSOLETE_TAG[1]]
+    return tag + stamps
+
+
+_NO_NONCE = "9" * NONCE_TRYTES  # also an all-9 tag: both are 27 trytes
 _TRUNK_OFFSET = SPAN["trunk"][0]  # signature .. bundle stay as they are; trunk, branch, tag, stamps, nonce written
 _INDEX, _TAG, _OBSOLETE_TAG = SPAN["current_index"], SPAN["tag"], SPAN["obsolete_tag"]

@@ -2,14 +2,18 @@
 
     >>> from iota_edge import wire
     >>> data = wire.encode_up("meter-7", 42, message.root, message.payload, "public")
-    >>> up = wire.decode(data)              # wire.Up: .device, .seq, .root, .payload, .mode, .bundle
+    >>> up = wire.decode(data)              # wire.Up: .device, .seq, .root, .payload, .mode, .bundle, .attachment
     >>> wire.decode(wire.encode_ack("meter-7", 42, "confirmed")).status
     'confirmed'
 
 An uplink message (``Up``, kind 1) carries one signed MAM message of the device's channel: its tree ``root``, the
-``payload`` trytes and the channel ``mode``; ``bundle`` holds the attached transaction trytes when the device did the
-Proof-of-Work itself, else it is None and the gateway builds and attaches the bundle. The reading inside the message
-repeats the device id and sequence number under the MAM signature, so a gateway can check the wire fields.
+``payload`` trytes and the channel ``mode``. When the device did the Proof-of-Work itself, ``attachment`` holds
+(trunk, branch, attachment timestamp in ms, nonces tail first, 27 trytes each): the gateway rebuilds the bundle the
+message makes (deterministic: its timestamp is the reading's) and attaches it with those nonces
+(``iota_edge.pow.message_nonces`` and ``attach_with_nonces``), 27 trytes per transaction on the wire and on the
+device's flash instead of 2,673. ``bundle``, the whole attached transaction trytes, is the older form of the same and
+is still accepted. With neither, the gateway builds and attaches the bundle. The reading inside the message repeats
+the device id and sequence number under the MAM signature, so a gateway can check the wire fields.
 An acknowledgement (``Ack``, kind 2) tells a device what became of its message ``seq``: ``stored`` (on the node),
 ``confirmed`` (referenced by a milestone), ``duplicate`` (already had it: free it) or ``rejected`` (with a reason;
 the device keeps nothing it cannot resend, so it drops the message and counts it).
@@ -43,18 +47,21 @@ TOPIC_ROOT = "iota-edge"
 MODES = ("public", "private", "restricted")
 ACK_STATUSES = ("stored", "confirmed", "duplicate", "rejected")
 MAX_DEVICE_ID = 64
+MAX_TIMESTAMP = (3**27 - 1) // 2  # an attachment timestamp's upper bound (iota_edge.pow)
+FRAGMENT_TRYTES = 2187  # message trytes per transaction (iota_edge.signing)
 
 
 class Up:
     """An uplink message; see the module docstring."""
 
-    def __init__(self, device, seq, root, payload, mode="public", bundle=None):
+    def __init__(self, device, seq, root, payload, mode="public", bundle=None, attachment=None):
         self.device = device
         self.seq = seq
         self.root = root
         self.payload = payload
         self.mode = mode
         self.bundle = bundle
+        self.attachment = attachment
 
     def __repr__(self):
         return "Up(%r, seq=%d, root=%s...)" % (self.device, self.seq, self.root[:9])
@@ -116,15 +123,17 @@ def _check_trytes(value, field, length=None):
         _bad(str(e), field)
 
 
-def encode_up(device, seq, root, payload, mode="public", bundle=None, into=None):
+def encode_up(device, seq, root, payload, mode="public", bundle=None, into=None, attachment=None):
     """CBOR bytes of an uplink message; with ``into`` (a bytearray) the bytes are written there and their length
-    is returned (cbor.dumps_into)."""
+    is returned (cbor.dumps_into). ``attachment``: (trunk, branch, timestamp_ms, nonces), see the module docstring."""
     if mode not in MODES:
         _bad("mode: expected one of %s, got %r" % (", ".join(MODES), mode), "mode")
     body = {0: VERSION, 1: UP, 2: _check_device(device), 3: _check_seq(seq), 4: _check_trytes(root, "root", 81),
             5: _check_trytes(payload, "payload"), 6: MODES.index(mode)}
     if bundle is not None:
         body[7] = [_check_trytes(t, "bundle", 2673) for t in bundle]
+    if attachment is not None:
+        body[8] = list(_check_attachment(attachment, body[5], bundle))
     if into is not None:
         return cbor.dumps_into(body, into)
     return cbor.dumps(body)
@@ -155,6 +164,22 @@ def encode_heartbeat(device, seq, stats):
                        4: _check_stats(stats)})
 
 
+def _check_attachment(attachment, payload, bundle):
+    """(trunk, branch, timestamp_ms, nonces) checked: one 27-tryte nonce per transaction of the payload's bundle."""
+    if bundle is not None:
+        _bad("attachment: give bundle or attachment, not both", "attachment")
+    if not isinstance(attachment, (list, tuple)) or len(attachment) != 4:
+        _bad("attachment: expected [trunk, branch, timestamp_ms, nonces]", "attachment")
+    trunk, branch, stamp, nonces = attachment
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp <= MAX_TIMESTAMP:
+        _bad("attachment: timestamp_ms: expected an int in 0..%d, got %r" % (MAX_TIMESTAMP, stamp), "attachment")
+    count = max(1, (len(payload) + FRAGMENT_TRYTES - 1) // FRAGMENT_TRYTES)  # a transaction per fragment
+    if not isinstance(nonces, (list, tuple)) or len(nonces) != count:
+        _bad("attachment: expected %d nonces, one per transaction of the payload's bundle" % count, "attachment")
+    return (_check_trytes(trunk, "attachment", 81), _check_trytes(branch, "attachment", 81), stamp,
+            [_check_trytes(n, "attachment", 27) for n in nonces])
+
+
 def decode(data):
     """``Up``, ``Ack`` or ``Heartbeat`` from CBOR bytes; InvalidValue naming the field for anything malformed."""
     body = cbor.loads(data)
@@ -174,8 +199,11 @@ def decode(data):
             if not isinstance(bundle, list) or not bundle:
                 _bad("bundle: expected a non-empty list of transaction trytes", "bundle")
             bundle = [_check_trytes(t, "bundle", 2673) for t in bundle]
-        return Up(device, seq, _check_trytes(body.get(4), "root", 81), _check_trytes(body.get(5), "payload"),
-                  MODES[mode], bundle)
+        payload = _check_trytes(body.get(5), "payload")
+        attachment = body.get(8)
+        if attachment is not None:
+            attachment = _check_attachment(attachment, payload, bundle)
+        return Up(device, seq, _check_trytes(body.get(4), "root", 81), payload, MODES[mode], bundle, attachment)
     if kind == ACK:
         status = body.get(4)
         if not isinstance(status, int) or isinstance(status, bool) or not 0 <= status < len(ACK_STATUSES):

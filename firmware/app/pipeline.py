@@ -50,8 +50,8 @@ def max_record_bytes(cfg):
     trits = payload_trits((1 << depth) - 1, 2 * message_bytes, cfg.channel["security"], depth)
     payload = (trits + 2) // 3 + 1
     up = payload + 81 + len(cfg.device) + 32
-    if cfg.pow["where"] == "device":
-        up += ((payload + 2186) // 2187) * (2673 + 3) + 3
+    if cfg.pow["where"] == "device":  # the attachment: trunk, branch, timestamp, a nonce per transaction
+        up += 2 + 2 * (81 + 3) + 9 + 3 + ((payload + 2186) // 2187) * (27 + 2)
     return up
 
 
@@ -189,19 +189,20 @@ class Pipeline:
             raise
         self.next_seq = seq + 1
         del trytes
-        bundle = None
+        attachment = None
         if cfg.pow["where"] == "device":
-            import gc
+            from iota_edge.pow import message_nonces
 
-            from iota_edge.pow import attach_to_tangle
-
-            gc.collect()               # the signature's garbage out first: the search slices 2.6 KB strings
-            bundle = attach_to_tangle(msg.bundle(TAG, samples[-1][0]), GENESIS, GENESIS, cfg.pow["mwm"],
-                                      timestamp_ms=int(self._time()) * 1000)
+            # The nonces of the bundle the gateway rebuilds from the payload, whose timestamp is the reading's (its
+            # first sample's): 27 trytes per transaction in the record, and no transaction string in this heap.
+            stamp = int(self._time()) * 1000
+            nonces = message_nonces(msg.address, TAG, msg.payload, samples[0][0], GENESIS, GENESIS,
+                                    cfg.pow["mwm"], stamp)[0]
+            attachment = (GENESIS, GENESIS, stamp, nonces)
         leaf = msg.key_index
         root = msg.root
-        n = wire.encode_up(cfg.device, seq, root, msg.payload, msg.mode, bundle, into=self._enc)
-        del msg, bundle
+        n = wire.encode_up(cfg.device, seq, root, msg.payload, msg.mode, into=self._enc, attachment=attachment)
+        del msg, attachment
         up = memoryview(self._enc)[:n]
         try:
             ok = self.store.append(seq, up)

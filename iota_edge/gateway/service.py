@@ -33,6 +33,7 @@ import time
 
 from iota_edge import wire
 from iota_edge.bundle import _message_bundle, validate_bundle
+from iota_edge.curl import trailing_zeros
 from iota_edge.errors import IotaEdgeError
 from iota_edge.gateway.config import load_config
 from iota_edge.gateway.log import EventLog
@@ -40,6 +41,7 @@ from iota_edge.gateway.outbox import ItemTooLarge, Outbox, OutboxFull, OutboxSto
 from iota_edge.gateway.state import DeviceState
 from iota_edge.gateway.transport import open_transport
 from iota_edge.gateway.verify import Duplicate, Registry, Rejected, Unplaced, Verifier
+from iota_edge.pow import attach_with_nonces
 from iota_edge.streams.channel import channel_address
 from iota_edge.transaction import SPAN, Transaction
 
@@ -67,6 +69,24 @@ def build_bundle(root, mode, payload, timestamp, tag=TAG):
     signed message yields the same bundle hash (the outbox's idempotency key). ``payload`` is a verified MAM payload
     (trytes), ``tag`` at most 27 trytes: what prepare_transfer builds for them, without checking them again."""
     return _message_bundle(channel_address(root, mode), tag, payload, timestamp)
+
+
+def device_attached_bundle(root, mode, payload, timestamp, attachment, mwm, tag=TAG):
+    """The bundle a device attached itself, rebuilt from its wire ``attachment`` (trunk, branch, timestamp_ms, nonces):
+    the message's bundle (``build_bundle``) attached with the device's nonces. Raise _BadBundle when a transaction's
+    hash has less than ``mwm`` trailing zero trits: the node would refuse it, and nonces found for another bundle
+    (another timestamp or tag) give no weight at all."""
+    trunk, branch, stamp, nonces = attachment
+    try:
+        trytes, hashes = attach_with_nonces(build_bundle(root, mode, payload, timestamp, tag), trunk, branch, stamp,
+                                            nonces)
+    except IotaEdgeError as e:
+        raise _BadBundle("attachment: %s" % e)
+    for i, h in enumerate(hashes):
+        if trailing_zeros(h) < mwm:
+            raise _BadBundle("attachment: transaction %d has weight %d with the device's nonce, under MWM %d"
+                             % (i, trailing_zeros(h), mwm))
+    return trytes
 
 
 def check_device_bundle(trytes, root, mode, payload):
@@ -301,7 +321,8 @@ class Gateway:
         inbound.settle(True)
 
     def _up(self, inbound, up):
-        if up.bundle is not None:
+        device_pow = up.bundle is not None or up.attachment is not None
+        if device_pow:
             self._flush()  # a device-attached bundle takes the one-message path below
         d = self._verifier.registry.get(up.device)
         saved = None if d is None else (d["root"], d["next_root"], d["last_index"])
@@ -317,14 +338,20 @@ class Gateway:
             self._counters["duplicates"] += 1
             self._send(route, up.device, up.seq, "duplicate")
             return inbound.settle(True)
-        if up.bundle is None:
+        if not device_pow:
             trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
             bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
             self._group.append(_Pending(inbound, up, result, saved, bundle_hash, trytes))
             return None  # stored, recorded and settled with its burst by _flush
         try:
-            bundle_hash = check_device_bundle(up.bundle, up.root, up.mode, up.payload)
-            stored = self._outbox.put(up.device, up.seq, bundle_hash, up.bundle)
+            if up.attachment is not None:
+                trytes = device_attached_bundle(up.root, up.mode, up.payload, result.reading.timestamp,
+                                                up.attachment, self.config.node.mwm)
+                bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # rebuilt from the verified payload
+            else:
+                trytes = up.bundle
+                bundle_hash = check_device_bundle(trytes, up.root, up.mode, up.payload)
+            stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
             if stored:
                 self._outbox.mark(bundle_hash, "attached", device_pow=True)
                 self._wake_forwarder()

@@ -149,7 +149,7 @@ class Verifier:
         items = []
         for up in ups:
             d = self.registry.get(up.device)
-            if d is not None and up.mode == d["mode"] and up.bundle is None:
+            if d is not None and up.mode == d["mode"] and up.bundle is None and up.attachment is None:
                 items.append((up.payload, up.root, d["side_key"]))
         if len(items) > 1:
             self.prepared.update(zip(items, parse_payloads(items)))

@@ -294,6 +294,32 @@ def test_a_device_attached_bundle_is_validated_and_kept_attached(make_broker, tm
         d.close()
 
 
+def test_a_device_attachment_is_rebuilt_checked_and_kept_attached(make_broker, tmp_path):
+    """The compact device-PoW form: the Up carries (trunk, branch, timestamp, nonces); the gateway rebuilds the
+    message's bundle (timestamp = the reading's) with those nonces and refuses nonces that give no weight."""
+    from iota_edge.pow import message_nonces
+    from iota_edge.streams.channel import channel_address
+
+    broker = make_broker(tls=True)
+    dev = SimDevice("dev1")
+    with ingest_only(tmp_path, broker, [dev]) as gw:
+        assert gw.transports[0].wait_connected(10)
+        d = MqttDevice(broker, "dev1", "devpass")
+        assert d.connected.wait(10)
+        for seq, timestamp in ((0, 1700000000), (1, 1700000000)):  # seq 1's reading is at 1700000001
+            up = wire.decode(dev.up(seq))
+            nonces = message_nonces(channel_address(up.root, up.mode), "IOTAEDGE", up.payload, timestamp, "9" * 81,
+                                    "9" * 81, 9, 1700000000123)[0]
+            d.publish(wire.encode_up("dev1", seq, up.root, up.payload, "public",
+                                     attachment=("9" * 81, "9" * 81, 1700000000123, nonces)))
+        assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
+                        gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
+        assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
+        d.publish(dev.up(1))  # the rejected attachment did not advance the device: its reading still gets in
+        assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1, 15), gw.stats()
+        d.close()
+
+
 def test_ack_on_stored(make_broker, tmp_path):
     """ack_on = "stored": a device hears "stored" as soon as its bundle is on the node (no milestones here)."""
     broker = make_broker(tls=True)

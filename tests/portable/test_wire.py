@@ -14,6 +14,12 @@ def test_up_round_trip():
                                                                            "restricted", None)
     attached = ["9" * 2673, "A" * 2673]
     assert wire.decode(wire.encode_up("d", 0, ROOT, PAYLOAD, bundle=attached)).bundle == attached
+    attachment = ("T" * 81, "B" * 81, 1700000000123, ["N" * 27])  # a 200-tryte payload: one transaction
+    up = wire.decode(wire.encode_up("d", 0, ROOT, PAYLOAD, attachment=attachment))
+    assert up.attachment == attachment and up.bundle is None
+    long_payload = "A" * 2188  # two fragments: two nonces
+    up = wire.decode(wire.encode_up("d", 0, ROOT, long_payload, attachment=("9" * 81, "9" * 81, 0, ["9" * 27] * 2)))
+    assert up.attachment[3] == ["9" * 27] * 2
 
 
 def test_up_into_a_buffer_is_the_same_bytes():
@@ -49,6 +55,15 @@ def test_bad_messages_name_the_field():
         (lambda: wire.encode_up("d", 1, ROOT, "abc"), "payload"),
         (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, "secret"), "mode"),
         (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, bundle=["9" * 10]), "bundle"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, attachment=(ROOT, ROOT, 0, ["9" * 27] * 2)), "attachment"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, attachment=(ROOT, ROOT, 0, ["9" * 26])), "attachment"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, attachment=(ROOT, ROOT[:80], 0, ["9" * 27])), "attachment"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, attachment=(ROOT, ROOT, -1, ["9" * 27])), "attachment"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, attachment=(ROOT, ROOT, 0)), "attachment"),
+        (lambda: wire.encode_up("d", 1, ROOT, PAYLOAD, bundle=["9" * 2673], attachment=(ROOT, ROOT, 0, ["9" * 27])),
+         "attachment"),
+        (lambda: wire.decode(cbor.dumps({0: 1, 1: 1, 2: "d", 3: 1, 4: ROOT, 5: PAYLOAD, 6: 0, 8: [ROOT, ROOT, 0, []]})),
+         "attachment"),
         (lambda: wire.encode_ack("d", 1, "maybe"), "status"),
         (lambda: wire.decode(cbor.dumps([1, 2])), "message"),
         (lambda: wire.decode(cbor.dumps({0: 2, 1: 1})), "version"),
