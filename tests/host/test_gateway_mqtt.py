@@ -267,55 +267,37 @@ def test_back_pressure_recovers_as_acknowledgements_free_room(make_broker, node,
         d.close()
 
 
-def test_a_device_attached_bundle_is_validated_and_kept_attached(make_broker, tmp_path):
+@pytest.mark.parametrize("form", ["bundle", "attachment"])
+def test_a_device_attached_bundle_is_checked_and_kept_attached(make_broker, tmp_path, form):
+    """PoW on the device, in both wire forms. ``bundle``: the whole attached bundle, checked with validate_bundle, at
+    the channel address, carrying the verified payload. ``attachment``: trunk, branch, timestamp and nonces; the
+    gateway rebuilds the message's bundle (timestamp = the reading's) and checks every hash's weight. Seq 1 carries
+    what belongs to another bundle and is refused without advancing the device."""
     from iota_edge.gateway.service import build_bundle
-    from iota_edge.pow import attach_to_tangle
+    from iota_edge.pow import attach_to_tangle, message_nonces
+    from iota_edge.streams.channel import channel_address
 
+    g, stamp = "9" * 81, 1700000000123
     broker = make_broker(tls=True)
     dev = SimDevice("dev1")
     with ingest_only(tmp_path, broker, [dev]) as gw:
         assert gw.transports[0].wait_connected(10)
         d = MqttDevice(broker, "dev1", "devpass")
         assert d.connected.wait(10)
-        ups = []
-        for seq in range(2):
-            up = wire.decode(dev.up(seq))
-            bundle = build_bundle(up.root, up.mode, up.payload, 1700000000 + seq)
-            ups.append((up, attach_to_tangle(bundle, "9" * 81, "9" * 81, 9)))
-        good, attached = ups[0]
-        d.publish(wire.encode_up("dev1", 0, good.root, good.payload, "public", bundle=attached))
-        wrong, _ = ups[1]  # seq 1's signed message, carrying seq 0's bundle: not the verified payload
-        d.publish(wire.encode_up("dev1", 1, wrong.root, wrong.payload, "public", bundle=attached))
+        good, wrong = wire.decode(dev.up(0)), wire.decode(dev.up(1))
+        if form == "bundle":  # seq 1 carries seq 0's bundle: not its verified payload
+            attached = attach_to_tangle(build_bundle(good.root, good.mode, good.payload, 1700000000), g, g, 9)
+            extra = [{"bundle": attached}] * 2
+        else:  # both sets of nonces for a reading at 1700000000: seq 1's is at 1700000001, so its get no weight
+            extra = [{"attachment": (g, g, stamp, message_nonces(channel_address(up.root, up.mode), "IOTAEDGE",
+                                                                 up.payload, 1700000000, g, g, 9, stamp)[0])}
+                     for up in (good, wrong)]
+        for seq, up, kw in zip((0, 1), (good, wrong), extra):
+            d.publish(wire.encode_up("dev1", seq, up.root, up.payload, "public", **kw))
         assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
                         gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
         assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
         d.publish(dev.up(1))  # the rejected bundle did not advance the device: its reading still gets in
-        assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1, 15), gw.stats()
-        d.close()
-
-
-def test_a_device_attachment_is_rebuilt_checked_and_kept_attached(make_broker, tmp_path):
-    """The compact device-PoW form: the Up carries (trunk, branch, timestamp, nonces); the gateway rebuilds the
-    message's bundle (timestamp = the reading's) with those nonces and refuses nonces that give no weight."""
-    from iota_edge.pow import message_nonces
-    from iota_edge.streams.channel import channel_address
-
-    broker = make_broker(tls=True)
-    dev = SimDevice("dev1")
-    with ingest_only(tmp_path, broker, [dev]) as gw:
-        assert gw.transports[0].wait_connected(10)
-        d = MqttDevice(broker, "dev1", "devpass")
-        assert d.connected.wait(10)
-        for seq, timestamp in ((0, 1700000000), (1, 1700000000)):  # seq 1's reading is at 1700000001
-            up = wire.decode(dev.up(seq))
-            nonces = message_nonces(channel_address(up.root, up.mode), "IOTAEDGE", up.payload, timestamp, "9" * 81,
-                                    "9" * 81, 9, 1700000000123)[0]
-            d.publish(wire.encode_up("dev1", seq, up.root, up.payload, "public",
-                                     attachment=("9" * 81, "9" * 81, 1700000000123, nonces)))
-        assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
-                        gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
-        assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
-        d.publish(dev.up(1))  # the rejected attachment did not advance the device: its reading still gets in
         assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1, 15), gw.stats()
         d.close()
 
