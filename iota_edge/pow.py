@@ -11,7 +11,7 @@ recomputed) before it is returned. Cancel with a ``threading.Event`` or a timeou
 """
 
 from iota_edge import _native
-from iota_edge.curl import Curl, curl_hash, trailing_zeros
+from iota_edge.curl import _OFFSET_TRITS, HASH_LENGTH, Curl, curl_hash, trailing_zeros
 from iota_edge.errors import InvalidTrytes, InvalidValue, PowCancelled, PowError
 from iota_edge.transaction import SPAN
 from iota_edge.trinary import check_trytes, int_to_trytes, trytes_to_int
@@ -87,20 +87,33 @@ def _pure_search(trytes, mwm, timeout, cancel):
 
 def _pure_nonce(curl, head, mwm, timeout, cancel):
     """(nonce, hash) for the last chunk ``head`` (54 trytes) + nonce, from ``curl`` after the first 32 chunks; None
-    when cancelled or timed out. The hash is the rate once the chunk is absorbed: no 33 transforms to recompute it."""
-    mid = bytes(curl.state)
+    when cancelled or timed out. Nonces 0, 1, 2, ... as 27-tryte integers: the nonce's trits are counted up in
+    place in a 243-trit chunk (balanced ternary, lowest trit first, as ``int_to_trytes`` writes them) and the weight
+    is read off the state, so a try is two copies and a transform, with no string built. The hash is the rate once
+    the chunk is absorbed: no 33 transforms to recompute it."""
+    state = curl.state
+    mid = bytes(state)
+    chunk = bytearray(b"".join([_OFFSET_TRITS[c] for c in check_trytes(head, "trytes", length=54)]) + b"\x01" * 81)
+    low = HASH_LENGTH - mwm  # the hash's trits low..242 must all be 0 (offset trit 1)
     deadline = None if timeout is None else _clock() + timeout
     k = 0
     while True:
         if (cancel is not None and cancel.is_set()) or (deadline is not None and _clock() >= deadline):
             return None
-        nonce = int_to_trytes(k, NONCE_TRYTES)
-        curl.state[:] = mid
-        curl.absorb_trytes(head + nonce)
-        h = curl.rate_trytes(81)
-        if trailing_zeros(h) >= mwm:
-            return nonce, h
+        state[:] = mid
+        state[:HASH_LENGTH] = chunk
+        curl.transform()
+        i = HASH_LENGTH - 1
+        while i >= low and state[i] == 1:
+            i -= 1
+        if i < low:
+            return int_to_trytes(k, NONCE_TRYTES), curl.rate_trytes(81)
         k += 1
+        j = HASH_LENGTH - 81  # the nonce's lowest trit: +1 with carry (offset trits 0, 1, 2 = -1, 0, 1)
+        while chunk[j] == 2:
+            chunk[j] = 0
+            j += 1
+        chunk[j] += 1
 
 
 def _hash_with_nonce(trytes, nonce):
