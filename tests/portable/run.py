@@ -11,7 +11,7 @@ sys.path.insert(0, _HERE + "/../..")
 
 MODULES = (
     "test_trinary", "test_curl_kerl", "test_signing", "test_transaction", "test_bundle", "test_wire", "test_streams",
-    "test_framing", "test_sensors",
+    "test_framing", "test_sensors", "test_nonces",
 )
 
 
