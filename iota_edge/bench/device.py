@@ -22,6 +22,8 @@ What it measures, each in its own MicroPython process, with the modules firmware
 * time per reading, PoW on the gateway and PoW on the device at ``--mwm`` (default 9): the app's Pipeline with one
   sample per message (sample, sign, attach, store, send), medians over ``--readings`` readings after a warm-up
   message that builds the channel's trees, with the heap capped at the board's "heap" and the GC on;
+* nonce search rate: tries per second of the device's pure search (viper Curl) at the board's heap cap, counted for
+  3 s at MWM 243; 3**mwm tries make a nonce on average;
 * code size: the frozen modules compiled with ``mpy-cross -O3 -march=xtensawin`` (ESP32) and ``-march=armv6m``
   (RP2040), the bytes a firmware image carries.
 
@@ -169,6 +171,33 @@ print("OK " + json.dumps(out))
 """ % {"seed": SEED}
 
 
+# The device's nonce search alone: tries per second at MWM 243 (never met) for SECONDS, counted by the cancel check
+# the search makes before every try.
+_RATE = r"""
+import sys, time
+mpy, seconds = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, mpy)
+from iota_edge import pow
+
+
+class Stop:
+    def __init__(self, ms):
+        self.tries = -1
+        self.end = time.ticks_add(time.ticks_ms(), ms)
+
+    def is_set(self):
+        self.tries += 1
+        return time.ticks_diff(time.ticks_ms(), self.end) >= 0
+
+
+tx = ("IOTAEDGE9BENCH9NONCE" * 134)[:2673]
+stop = Stop(1000 * seconds)
+t = time.ticks_ms()
+pow._pure_search(tx, 243, None, stop)
+print("OK %d" % (stop.tries * 1000 // max(1, time.ticks_diff(time.ticks_ms(), t))))
+"""
+
+
 def _run(micropython, heap, script, args, timeout=3600):
     out = subprocess.run([micropython, "-X", "heapsize=%s" % heap, script] + args, capture_output=True, text=True,
                          timeout=timeout)
@@ -226,6 +255,11 @@ def measure(readings=3, mwm=9, esp32_heap_kib=112, micropython=None, mpy_cross=N
         with open(script, "w") as f:
             f.write(_FOOTPRINT % "\n".join("import " + name for name in names))
         res["footprint_bytes"] = int(_run(micropython, "16m", script, [mpy]))
+        script = os.path.join(tmp, "rate.py")
+        with open(script, "w") as f:
+            f.write(_RATE)
+        print("device bench: nonce search rate...", file=sys.stderr)
+        res["nonce_tries_per_s"] = int(_run(micropython, cap, script, [mpy, "3"]))
         script = os.path.join(tmp, "pipeline.py")
         with open(script, "w") as f:
             # Every frozen module imported first, as the firmware's own imports and uplink would: the smallest heap
@@ -309,6 +343,10 @@ def report(r):
                                "%d ms" % t["gateway"]["reading_ms_median"], "%d ms" % t["device"]["reading_ms_median"]))
     for where in ("gateway", "device"):
         print("  PoW on the %s: seal %s ms, send %s ms" % (where, t[where]["seal_ms"], t[where]["send_ms"]))
+    rate = r["nonce_tries_per_s"]
+    print("%-48s %12s %12s" % ("nonce search (pure, viper Curl), tries per second", "-", "%d" % rate))
+    print("  a nonce at MWM %d takes 3^%d = %d tries on average: %.1f s per transaction here" % (
+        r["mwm"], r["mwm"], 3 ** r["mwm"], 3 ** r["mwm"] / max(1, rate)))
     if r.get("time_failed_at_cap"):
         print("  timed with a %s heap: at the %d KiB cap the run failed: %s" % (r["time_heap"], r["heap_cap_kib"],
                                                                               r["time_failed_at_cap"]))
