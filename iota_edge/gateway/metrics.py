@@ -8,6 +8,7 @@ Names (all prefixed ``iota_edge_gateway_``): ``outbox_items{state}``, ``outbox_b
 ``device_outbox_items{device,kind="pending"|"unacked"}``, ``device_backlog{device,stat}`` (the device's own
 counters from its last heartbeat), ``rejects_total{reason}``, ``ingested_total``, ``accepted_total``,
 ``duplicates_total``, ``acked_total``, ``acks_sent_total``, ``pushed_back_total``, ``heartbeats_total``, ``deferred_total``,
+``device_pow_redone_total`` (device-attached readings whose nonces fell short: the gateway did their PoW),
 ``transport_connected{transport}``, ``transport_events_total{transport,event}`` (serial garbage counters included),
 and from the forwarder's ``stats()``: ``pow_seconds`` (a histogram when the forwarder gives ``pow_buckets``,
 ``pow_sum`` and ``pow_count``), ``confirmation_lag_seconds``, ``reattaches_total``, ``order_gaps_skipped_total``

@@ -75,7 +75,7 @@ def device_attached_bundle(root, mode, payload, timestamp, attachment, mwm, tag=
     """The bundle a device attached itself, rebuilt from its wire ``attachment`` (trunk, branch, timestamp_ms, nonces):
     the message's bundle (``build_bundle``) attached with the device's nonces. Raise _BadBundle when a transaction's
     hash has less than ``mwm`` trailing zero trits: the node would refuse it, and nonces found for another bundle
-    (another timestamp or tag) give no weight at all."""
+    (another timestamp or tag) give no weight at all. The gateway then attaches the message itself."""
     trunk, branch, stamp, nonces = attachment
     try:
         trytes, hashes = attach_with_nonces(build_bundle(root, mode, payload, timestamp, tag), trunk, branch, stamp,
@@ -134,7 +134,7 @@ class Gateway:
         self.metrics_server = None
         self._resolved = {}  # device -> (root asked from, when, roots): see _resolve_root
         self._counters = {"ingested": 0, "accepted": 0, "duplicates": 0, "acked": 0, "acks_sent": 0,
-                          "pushed_back": 0, "heartbeats": 0, "deferred": 0}
+                          "pushed_back": 0, "heartbeats": 0, "deferred": 0, "device_pow_redone": 0}
         self._rejects = {}
         self._heartbeats = {}
         self._outbox_stats = None
@@ -338,15 +338,25 @@ class Gateway:
             self._counters["duplicates"] += 1
             self._send(route, up.device, up.seq, "duplicate")
             return inbound.settle(True)
+        attached = None
+        if up.attachment is not None:
+            try:
+                attached = device_attached_bundle(up.root, up.mode, up.payload, result.reading.timestamp,
+                                                  up.attachment, self.config.node.mwm)
+            except _BadBundle as e:
+                # The reading is valid, only its PoW is not (a device at a lower MWM than the node's, or nonces of
+                # another bundle): it gets ours, as a reading without any, rather than a rejection that loses it.
+                self._counters["device_pow_redone"] += 1
+                self.log.event("warning", "device_pow_redone", device=up.device, seq=up.seq, detail=str(e)[:200])
+                device_pow = False
         if not device_pow:
             trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
             bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
             self._group.append(_Pending(inbound, up, result, saved, bundle_hash, trytes))
             return None  # stored, recorded and settled with its burst by _flush
         try:
-            if up.attachment is not None:
-                trytes = device_attached_bundle(up.root, up.mode, up.payload, result.reading.timestamp,
-                                                up.attachment, self.config.node.mwm)
+            if attached is not None:
+                trytes = attached
                 bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # rebuilt from the verified payload
             else:
                 trytes = up.bundle

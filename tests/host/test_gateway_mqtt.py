@@ -269,10 +269,11 @@ def test_back_pressure_recovers_as_acknowledgements_free_room(make_broker, node,
 
 @pytest.mark.parametrize("form", ["bundle", "attachment"])
 def test_a_device_attached_bundle_is_checked_and_kept_attached(make_broker, tmp_path, form):
-    """PoW on the device, in both wire forms. ``bundle``: the whole attached bundle, checked with validate_bundle, at
-    the channel address, carrying the verified payload. ``attachment``: trunk, branch, timestamp and nonces; the
-    gateway rebuilds the message's bundle (timestamp = the reading's) and checks every hash's weight. Seq 1 carries
-    what belongs to another bundle and is refused without advancing the device."""
+    """PoW on the device, in both wire forms, seq 1 carrying what belongs to another bundle. ``bundle``: the whole
+    attached bundle, checked with validate_bundle, at the channel address, carrying the verified payload; seq 1 is
+    refused without advancing the device. ``attachment``: trunk, branch, timestamp and nonces; the gateway rebuilds
+    the message's bundle (timestamp = the reading's) and checks every hash's weight; seq 1's nonces give none, and
+    its reading, valid, is kept for the gateway's own PoW (counted), not lost."""
     from iota_edge.gateway.service import build_bundle
     from iota_edge.pow import attach_to_tangle, message_nonces
     from iota_edge.streams.channel import channel_address
@@ -294,11 +295,16 @@ def test_a_device_attached_bundle_is_checked_and_kept_attached(make_broker, tmp_
                      for up in (good, wrong)]
         for seq, up, kw in zip((0, 1), (good, wrong), extra):
             d.publish(wire.encode_up("dev1", seq, up.root, up.payload, "public", **kw))
-        assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
+        if form == "bundle":
+            assert wait_for(lambda: gw.stats()["rejects"] == {"bundle": 1} and
+                            gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
+            assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
+            d.publish(dev.up(1))  # the rejected bundle did not advance the device: its reading still gets in
+        assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1 and
                         gw.stats()["outbox"]["depth"]["attached"] == 1, 15), gw.stats()
-        assert d.wait_acks(lambda a: [(x.seq, x.status, x.reason) for x in a] == [(1, "rejected", "bundle")], 10)
-        d.publish(dev.up(1))  # the rejected bundle did not advance the device: its reading still gets in
-        assert wait_for(lambda: gw.stats()["outbox"]["depth"]["received"] == 1, 15), gw.stats()
+        st = gw.stats()
+        assert st["counters"]["accepted"] == 2 and st["counters"]["device_pow_redone"] == (form == "attachment")
+        assert st["rejects"] == ({"bundle": 1} if form == "bundle" else {}), st["rejects"]
         d.close()
 
 
