@@ -213,12 +213,23 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
 
 
 def thread_cpu_seconds():
-    """{thread name: CPU seconds} of this process's live Python threads (Linux /proc; {} elsewhere). A one-thread
-    nonce search runs on the PoW worker that asked for it when the worker's stack allows (glibc's 8 MiB threads), so
-    a PoW worker's figure includes its searches; where the kernel starts a thread of its own, only the Python
-    around them."""
-    names = {t.native_id: t.name for t in threading.enumerate()}
+    """{thread name: CPU seconds} of this process's live Python threads: each thread's CPU clock
+    (``pthread_getcpuclockid``, nanoseconds), else Linux /proc (10 ms ticks: a short run can read 0), else {}. A
+    one-thread nonce search runs on the PoW worker that asked for it when the worker's stack allows (glibc's 8 MiB
+    threads), so a PoW worker's figure includes its searches; where the kernel starts a thread of its own, only the
+    Python around them."""
+    clock_of = getattr(time, "pthread_getcpuclockid", None)
     out = {}
+    if clock_of is not None:
+        for t in threading.enumerate():
+            try:
+                cpu = time.clock_gettime(clock_of(t.ident))
+            except (OSError, OverflowError, TypeError):  # not started, or gone since enumerate()
+                continue
+            out[t.name] = out.get(t.name, 0.0) + cpu
+        if out:
+            return out
+    names = {t.native_id: t.name for t in threading.enumerate()}
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:

@@ -30,5 +30,6 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
             assert run["node_cpu_seconds"] is not None
             assert run["ratio_stored"] == run["stored_per_s"] / run["pow_bound_per_s"]
             assert run["ratio_cpu"] > 0
-    # /proc counts in 10 ms ticks: one short run may show 0, but verifying 16 signed readings per layout does not
-    assert sum(layout["gateway"]["thread_cpu_seconds"]["ingest"] for layout in result["layouts"].values()) > 0
+    # each thread's own CPU clock (ns): verifying 16 signed readings shows (/proc's 10 ms ticks often read 0 for it)
+    for layout in result["layouts"].values():
+        assert layout["gateway"]["thread_cpu_seconds"]["ingest"] > 0, layout["gateway"]["thread_cpu_seconds"]
