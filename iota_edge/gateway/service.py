@@ -46,6 +46,7 @@ from iota_edge.streams.channel import channel_address
 from iota_edge.transaction import SPAN, Transaction
 
 TAG = "IOTAEDGE"
+_BUNDLE = slice(*SPAN["bundle"])  # a transaction's bundle hash, in its trytes
 HOLD_RETRY_S = 0.5  # how often messages held back by a full outbox are tried again
 MAX_HELD = 1000  # past this, a push-back is settled at once (the transport redelivers it later)
 ACK_BATCH = 500
@@ -321,8 +322,7 @@ class Gateway:
         inbound.settle(True)
 
     def _up(self, inbound, up):
-        device_pow = up.bundle is not None or up.attachment is not None
-        if device_pow:
+        if up.bundle is not None or up.attachment is not None:
             self._flush()  # a device-attached bundle takes the one-message path below
         d = self._verifier.registry.get(up.device)
         saved = None if d is None else (d["root"], d["next_root"], d["last_index"])
@@ -338,28 +338,25 @@ class Gateway:
             self._counters["duplicates"] += 1
             self._send(route, up.device, up.seq, "duplicate")
             return inbound.settle(True)
-        attached = None
+        trytes = up.bundle  # the device's own attachment, or None for ours
         if up.attachment is not None:
             try:
-                attached = device_attached_bundle(up.root, up.mode, up.payload, result.reading.timestamp,
-                                                  up.attachment, self.config.node.mwm)
+                trytes = device_attached_bundle(up.root, up.mode, up.payload, result.reading.timestamp,
+                                                up.attachment, self.config.node.mwm)
             except _BadBundle as e:
                 # The reading is valid, only its PoW is not (a device at a lower MWM than the node's, or nonces of
                 # another bundle): it gets ours, as a reading without any, rather than a rejection that loses it.
                 self._counters["device_pow_redone"] += 1
                 self.log.event("warning", "device_pow_redone", device=up.device, seq=up.seq, detail=str(e)[:200])
-                device_pow = False
-        if not device_pow:
+        if trytes is None:
             trytes = build_bundle(up.root, up.mode, up.payload, result.reading.timestamp)
-            bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # built here: no need to decode it
+            bundle_hash = trytes[0][_BUNDLE]  # built here from the verified payload: no need to decode it
             self._group.append(_Pending(inbound, up, result, saved, bundle_hash, trytes))
             return None  # stored, recorded and settled with its burst by _flush
         try:
-            if attached is not None:
-                trytes = attached
-                bundle_hash = trytes[0][SPAN["bundle"][0]:SPAN["bundle"][1]]  # rebuilt from the verified payload
+            if up.bundle is None:
+                bundle_hash = trytes[0][_BUNDLE]  # rebuilt from the verified payload
             else:
-                trytes = up.bundle
                 bundle_hash = check_device_bundle(trytes, up.root, up.mode, up.payload)
             stored = self._outbox.put(up.device, up.seq, bundle_hash, trytes)
             if stored:
