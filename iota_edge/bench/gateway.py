@@ -606,15 +606,16 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
                     "searches included where they run on the worker's own stack)"
                     % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers")))
         r["rounds"].append(done)
+    mid = (args.rounds - 1) // 2  # the median; of an even number of rounds, the lower of the middle two
     for name, _, _ in runs:  # the round with the median stored ratio
-        r[name] = sorted((d[name] for d in r["rounds"]), key=lambda e: e["ratio_stored"])[args.rounds // 2]
+        r[name] = sorted((d[name] for d in r["rounds"]), key=lambda e: e["ratio_stored"])[mid]
     if args.rounds > 1:
         for name, label, _ in runs:
             ratios = sorted(d[name]["ratio_stored"] for d in r["rounds"])
             cpu = sorted(d[name]["ratio_cpu"] for d in r["rounds"])
             say("    %s: median of %d rounds: stored ratio %.2f (%s), CPU ratio %.2f (%s)" % (
                 name, args.rounds, r[name]["ratio_stored"], " ".join("%.2f" % x for x in ratios),
-                cpu[args.rounds // 2], " ".join("%.2f" % x for x in cpu)))
+                cpu[mid], " ".join("%.2f" % x for x in cpu)))
     r["pow_bound_per_s"] = sum(bounds) / len(bounds)
     r["pow_bound_samples"] = bounds
     return r
