@@ -13,7 +13,7 @@ recomputed) before it is returned. Cancel with a ``threading.Event`` or a timeou
 from iota_edge import _native
 from iota_edge.curl import _OFFSET_TRITS, HASH_LENGTH, Curl, curl_hash, trailing_zeros
 from iota_edge.errors import InvalidTrytes, InvalidValue, PowCancelled, PowError
-from iota_edge.transaction import SPAN
+from iota_edge.transaction import MAX_TIMESTAMP, SPAN  # MAX_TIMESTAMP: IRI's attachmentTimestampUpperBound
 from iota_edge.trinary import check_trytes, int_to_trytes, trytes_to_int
 
 TRANSACTION_TRYTES = 2673
@@ -21,7 +21,6 @@ NONCE_OFFSET = 2646
 NONCE_TRYTES = 27
 MAX_MWM = 243
 MAX_THREADS = 64
-MAX_TIMESTAMP = (3**27 - 1) // 2  # IRI's attachmentTimestampUpperBound (spec 3.5)
 
 
 def _check_mwm(mwm):

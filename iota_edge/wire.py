@@ -47,8 +47,10 @@ TOPIC_ROOT = "iota-edge"
 MODES = ("public", "private", "restricted")
 ACK_STATUSES = ("stored", "confirmed", "duplicate", "rejected")
 MAX_DEVICE_ID = 64
-MAX_TIMESTAMP = (3**27 - 1) // 2  # an attachment timestamp's upper bound (iota_edge.pow)
-FRAGMENT_TRYTES = 2187  # message trytes per transaction (iota_edge.signing)
+# Also in iota_edge.transaction and iota_edge.signing: not imported from there, because a device with PoW on the
+# gateway loads wire but neither of them, and each module costs its heap on the unix port.
+MAX_TIMESTAMP = (3**27 - 1) // 2  # an attachment timestamp's upper bound
+FRAGMENT_TRYTES = 2187  # message trytes per transaction
 
 
 class Up:
