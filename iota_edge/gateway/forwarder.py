@@ -21,8 +21,9 @@ this thread talks to the node, and the thread wakes once HARVEST (32) of them fi
 pass handles many items: their results in one outbox transaction (``Outbox.mark_many``), everything attached in
 one storeTransactions call (and broadcastTransactions, the trytes JSON-encoded once for both), sent from the trytes it
 has just written (not read back), the ``stored`` marks without an fsync (storing again after a power cut is
-harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room. It reads the
-outbox without trytes where it does not send them, and its window of waiting items without those in flight.
+harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room, and hands it
+the burst's trytes (``offer``), so the PoW does not read back what was just written. It reads the outbox without trytes where it
+does not send them, and its window of waiting items without those in flight.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
 again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued
@@ -74,6 +75,7 @@ HARVEST = 32  # finished PoW jobs per worker that wake the loop (or all in fligh
 # writes, stores and refills for many items at once; a pass's fixed cost (outbox reads and commits, node calls) was a
 # third of the forwarder's CPU per reading at 8 per pass. Our stored tails are approved oldest first (see _submit).
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
+OFFERED_MAX = 1024  # unattached trytes the ingestion hands over with notify (the oldest go first): 5.5 MiB at most
 PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
 PARENTS_MAX = 1024  # tails kept for that at most
 FRESH = 8  # bundles a pass starts beyond the tails of ours waiting to be approved (see _submit)
@@ -192,6 +194,8 @@ class Forwarder:
         self._pool = None
         self._jobs = collections.deque()  # in flight, in submission order
         self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
+        self._offered = {}  # bundle hash -> unattached trytes just put by the ingestion thread (see notify)
+        self._offered_lock = threading.Lock()
         self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
         self._cancel = threading.Event()
         self._wake = threading.Event()
@@ -296,6 +300,16 @@ class Forwarder:
         if len(self._jobs) < HARVEST * self.workers:
             self._wake.set()
 
+    def offer(self, entries):
+        """(bundle hash, trytes) of items just put, as put (any thread may call this): their PoW takes the trytes
+        from here instead of reading them back from the outbox. The newest OFFERED_MAX are kept; an item gone from
+        the outbox meanwhile (``drop_oldest``, a dead letter) is skipped as ever: its mark finds it missing."""
+        with self._offered_lock:
+            kept = self._offered
+            kept.update(entries)
+            while len(kept) > OFFERED_MAX:
+                del kept[next(iter(kept))]
+
     def close(self):
         """Cancel PoW in flight (its items stay ``received``) and stop the pool."""
         self._cancel.set()
@@ -326,11 +340,18 @@ class Forwarder:
         # instead of a hundred siblings on one pair, which the coordinator's two tips per milestone take many
         # milestones to reach (a test saw one passed by and attached twice).
         chosen = self._next_items(min(room, len(self._parents) + FRESH))
-        full = self.outbox.get_many([item.bundle_hash for item, _ in chosen])  # the window was read without trytes
+        with self._offered_lock:
+            offered = {item.bundle_hash: self._offered.pop(item.bundle_hash) for item, _ in chosen
+                       if item.bundle_hash in self._offered}
+        # the window was read without trytes: those not offered by the ingestion are read now
+        full = self.outbox.get_many([item.bundle_hash for item, _ in chosen if item.bundle_hash not in offered])
         for item, gap in chosen:
-            item = full.get(item.bundle_hash)
-            if item is None:  # evicted (drop_oldest) since the window was read
-                continue
+            if item.bundle_hash in offered:
+                item = item._replace(trytes=offered[item.bundle_hash])
+            else:
+                item = full.get(item.bundle_hash)
+                if item is None:  # evicted (drop_oldest) since the window was read
+                    continue
             # What it approves: a tail of ours that a recent store sent, oldest first, so our stored tails stop being
             # tips at the next pass, and a tip of the pass's pair; the FRESH ones without such a tail, the pair.
             pair = pair or self.node.get_transactions_to_approve(self.depth)

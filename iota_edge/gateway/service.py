@@ -389,7 +389,7 @@ class Gateway:
                     self._push_back(p.inbound, p.up, e)
                 continue
             if True in results:
-                self._wake_forwarder()
+                self._wake_forwarder([(p.bundle_hash, p.trytes) for p, r in zip(group, results) if r is True])
             cut = next((i for i, r in enumerate(results) if not isinstance(r, bool)), len(group))
             for p in reversed(group[cut:]):
                 self._rollback(p.up, p.saved)
@@ -404,9 +404,14 @@ class Gateway:
             for p in group[cut + 1:]:
                 self._handle(p.inbound, count=False)  # behind the refused one: held, or verified and grouped again
 
-    def _wake_forwarder(self):
+    def _wake_forwarder(self, offered=()):
         """New items are in the outbox: PoW can start now rather than at the forwarder's next poll (a forwarder
-        from a factory may not have ``notify``; none exists yet while the forwarder thread starts)."""
+        from a factory may have neither ``offer`` nor ``notify``; none exists yet while the forwarder thread starts).
+        ``offered``: (bundle hash, trytes) of the bundles built here and just put, handed over so the PoW need not
+        read them back."""
+        offer = getattr(self.forwarder, "offer", None)
+        if offered and offer is not None:
+            offer(offered)
         notify = getattr(self.forwarder, "notify", None)
         if notify is not None:
             notify()

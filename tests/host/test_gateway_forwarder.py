@@ -490,3 +490,37 @@ def test_notify_wakes_an_idle_forwarder_at_once(tmp_path, monkeypatch):
             wait_for(lambda: ft.forwarder.counters["stored"] == 1, 30, "the reading stored")  # raises after 30 s
             ft.stop.set()
             ft.forwarder._wake.set()  # its wait would otherwise last the minute
+
+
+def test_offered_trytes_are_attached_without_reading_them_back_and_an_item_gone_meanwhile_is_skipped(tmp_path):
+    """offer() hands the PoW the trytes the ingestion has just put: the forwarder does not read them back
+    from the outbox, stores the same bundle the outbox holds, and an offered item rejected while its PoW runs (a
+    ``drop_oldest`` eviction or a dead letter) is attached for nothing but neither stored nor counted."""
+    path = str(tmp_path / "outbox.db")
+    kept, gone, unoffered = reading_bundle(0, 0), reading_bundle(1, 0), reading_bundle(2, 0)
+    with Outbox(path) as box:
+        for device, trytes in (("dev-0", kept), ("dev-1", gone), ("dev-2", unoffered)):
+            box.put(device, 0, bundle_hash(trytes), trytes)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2) as node:
+        fwd = Forwarder(path, node.url, mwm=MWM, workers=1)
+        read_back = []
+        try:
+            fwd.offer([(bundle_hash(kept), kept), (bundle_hash(gone), gone)])
+            fwd.outbox = Outbox(path)
+            get_many = fwd.outbox.get_many
+            fwd.outbox.get_many = lambda hashes: read_back.extend(hashes) or get_many(hashes)
+            fwd.step()  # the three go to PoW: two from the offer, one read back
+            assert fwd.stats()["in_flight"] + fwd.counters["attached"] == 3
+            fwd.outbox.reject("dev-1", 0, "test")  # gone from the queue while its PoW runs
+            deadline = time.monotonic() + 60
+            while fwd.counters["stored"] < 2 and time.monotonic() < deadline:
+                fwd.step()
+                time.sleep(0.05)
+        finally:
+            fwd.close()
+            if fwd.outbox is not None:
+                fwd.outbox.close()
+        assert fwd.counters["stored"] == 2 and fwd.counters["attached"] == 2
+        assert read_back == [bundle_hash(unoffered)]  # only the one not offered was read for its PoW
+        view = node_view(node.url, [bundle_hash(kept), bundle_hash(gone), bundle_hash(unoffered)])
+    assert view[bundle_hash(kept)] and view[bundle_hash(unoffered)] and not view[bundle_hash(gone)]
