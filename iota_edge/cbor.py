@@ -240,14 +240,22 @@ def _decode(data, pos, depth, end):
         if major == 4:
             out = []
             for _ in range(n):
+                if pos < end and data[pos] < 24:  # an unsigned int 0..23, the bulk of a message's items: no call
+                    out.append(data[pos])
+                    pos += 1
+                    continue
                 item, pos = _decode(data, pos, depth, end)
                 out.append(item)
             return out, pos
         out = {}
         for _ in range(n):
-            key, pos = _decode(data, pos, depth, end)
-            if type(key) is list or type(key) is dict:
-                _fail("map key is an array or a map", pos)
+            if pos < end and data[pos] < 24:  # a one-byte key (the wire's and a reading's)
+                key = data[pos]
+                pos += 1
+            else:
+                key, pos = _decode(data, pos, depth, end)
+                if type(key) is list or type(key) is dict:
+                    _fail("map key is an array or a map", pos)
             value, pos = _decode(data, pos, depth, end)
             out[key] = value
         return out, pos
