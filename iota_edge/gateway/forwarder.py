@@ -30,9 +30,11 @@ again on new tips; every tail it ever had still counts for confirmation. "Passed
 while its tail was still a tip (nothing approves it, so no newer transaction will carry it to a milestone) and either
 nothing of ours confirmed or something the node got after it confirmed. Milestones spent working through an older
 backlog do not count (this project's coordinator approves the two oldest tips per milestone, so a burst of stored
-bundles takes many). Not handled: a bundle approved only by a transaction that itself never confirms. Since each
-bundle approves a tail of ours, that includes our own next bundle: if it never confirms (a lazy tip on a network
-whose coordinator walks from its tips), it is reattached, but the bundle it approved is not.
+bundles takes many). Each bundle approves a tail of ours, so a bundle may be approved only by our own next one; when
+that one is passed by too (a lazy tip on a network whose coordinator walks from its tips), it carries nothing, and
+both are reattached (``_carried`` follows such an approver down its attachment to its tail); a reattached bundle's
+old tails are no longer offered as parents. Not handled: a bundle approved only by someone else's transaction that
+never confirms.
 
 Order: items are attached in receive order across devices and in seq order per device; PoW runs in parallel but
 results are taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed
@@ -66,6 +68,7 @@ from iota_edge.gateway.config import ORDER_HOLD_S, POW_MODES
 from iota_edge.gateway.outbox import Outbox, UnknownItem
 from iota_edge.pow import usable_cpus
 from iota_edge.transaction import SPAN
+from iota_edge.trinary import trytes_to_int
 
 MAX_REFUSALS = 3  # node refusals of one item before it becomes a dead letter
 STORE_BATCH = 60  # items per storeTransactions call (the client splits calls above 250 transactions)
@@ -84,6 +87,8 @@ POLL_S = 0.25  # getNodeInfo at most this often while items wait for a milestone
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SAMPLES = 256  # recent samples kept per histogram
+_TRUNK, _BRANCH = slice(*SPAN["trunk"]), slice(*SPAN["branch"])
+_BUNDLE, _INDEX = slice(*SPAN["bundle"]), slice(*SPAN["current_index"])
 
 
 class Histogram:
@@ -639,6 +644,9 @@ class Forwarder:
                     continue
                 self.counters["reattached"] += 1
                 self._pending -= 1
+                stuck = set(item.info.get("tails", []))  # a bundle of ours approving one would be stuck with it
+                if any(t in stuck for t, _ in self._parents):
+                    self._parents = collections.deque(p for p in self._parents if p[0] not in stuck)
                 self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
                           milestone=milestone, passed_by=self.reattach_milestones)
                 n += 1
@@ -648,19 +656,64 @@ class Forwarder:
         return n
 
     def _carried(self, items):
-        """Bundle hashes of ``items`` one of whose tails some transaction approves: no longer tips, they confirm
-        with their approvers, so reattaching them would only attach them twice."""
+        """Bundle hashes of ``items`` (the passed-by ones) one of whose attachments some transaction approves: no
+        longer tips, they confirm with their approvers, so reattaching them would only attach them twice. Except an
+        approver in an attachment of one of ``items`` that is not carried itself: our next bundle approves our last
+        stored tail, and when that next one is stuck (a lazy tip on a network whose coordinator walks from its
+        tips), it carries nothing; both are reattached."""
         tails = {t: item.bundle_hash for item in items for t in item.info.get("tails", [])}
         if not tails:
             return set()
+        ours = {item.bundle_hash for item in items}
         approvers = self.node.find_transactions(approvees=list(tails))
-        carried = set()
-        trunk, branch = slice(*SPAN["trunk"]), slice(*SPAN["branch"])
-        for trytes in self.node.get_trytes(approvers) if approvers else []:
-            for parent in (trytes[trunk], trytes[branch]):  # read in place: parsing each cost 0.2 ms
-                if parent in tails:
-                    carried.add(tails[parent])
-        return carried
+        carried = set()  # tails approved by a transaction outside our passed-by attachments
+        through = {}  # tail of one of those attachments -> tails it approves
+        walks = []  # (approver hash, its trytes, the tails it approves): an attachment's non-tail transaction
+        for a, trytes in zip(approvers, self.node.get_trytes(approvers) if approvers else []):
+            approved = [p for p in (trytes[_TRUNK], trytes[_BRANCH]) if p in tails]  # in place: parsing cost 0.2 ms
+            if not approved:
+                continue
+            if trytes[_BUNDLE] not in ours:
+                carried.update(approved)
+            elif a in tails:
+                through.setdefault(a, []).extend(approved)
+            else:
+                walks.append((a, trytes, approved))
+        for tail, approved in self._tails_of(walks):
+            if tail in tails:
+                through.setdefault(tail, []).extend(approved)
+            else:  # an attachment of ours we do not know (made before a crash, or by someone else): it counts
+                carried.update(approved)
+        grew = True
+        while grew:  # carried through a carried attachment of ours
+            grew = False
+            for tail, approved in through.items():
+                if tail in carried and not carried.issuperset(approved):
+                    carried.update(approved)
+                    grew = True
+        return {tails[t] for t in carried}
+
+    def _tails_of(self, walks):
+        """(tail of its attachment or None, approved) for each (approver, trytes, approved) of ``walks``: down the
+        attachment's trunk chain (transaction i approves i + 1 by its trunk), one node call per level; None where
+        the chain breaks off on the node."""
+        out = []
+        while walks:
+            below = self.node.find_transactions(approvees=[a for a, _, _ in walks])
+            found = {}  # (approved hash, bundle, index) -> hash of the transaction one below in that attachment
+            for h, trytes in zip(below, self.node.get_trytes(below) if below else []):
+                found[(trytes[_TRUNK], trytes[_BUNDLE], trytes_to_int(trytes[_INDEX]))] = (h, trytes)
+            next_walks = []
+            for a, trytes, approved in walks:
+                step = found.get((a, trytes[_BUNDLE], trytes_to_int(trytes[_INDEX]) - 1))
+                if step is None:
+                    out.append((None, approved))
+                elif trytes_to_int(step[1][_INDEX]) == 0:
+                    out.append((step[0], approved))
+                else:
+                    next_walks.append((step[0], step[1], approved))
+            walks = next_walks
+        return out
 
     # -- observability -------------------------------------------------------------------------------------------
 

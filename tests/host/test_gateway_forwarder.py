@@ -524,3 +524,48 @@ def test_offered_trytes_are_attached_without_reading_them_back_and_an_item_gone_
         assert read_back == [bundle_hash(unoffered)]  # only the one not offered was read for its PoW
         view = node_view(node.url, [bundle_hash(kept), bundle_hash(gone), bundle_hash(unoffered)])
     assert view[bundle_hash(kept)] and view[bundle_hash(unoffered)] and not view[bundle_hash(gone)]
+
+
+def test_a_bundle_approved_only_by_our_stuck_next_bundle_is_reattached_too(tmp_path):
+    """Our next bundle approves our last stored tail. When that next bundle never confirms (a lazy tip: a
+    coordinator that walks from other tips, here milestones that approve only the previous one), the bundle it
+    approves is reattached with it, not left waiting on it for good; and the reattachments approve neither."""
+    from iota_edge.client import TransactionsToApprove
+
+    path = str(tmp_path / "outbox.db")
+    first, second = reading_bundle(0, 0), reading_bundle(0, 1)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        client = NodeClient(node.url)
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, reattach_milestones=2) as ft:
+            with Outbox(path) as box:
+                box.put("dev-0", 0, bundle_hash(first), first)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 1, 60, "the first stored")
+            with Outbox(path) as box:
+                box.put("dev-0", 1, bundle_hash(second), second)
+                tail = box.get(bundle_hash(first)).info["tails"][0]
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 2, 60, "the second stored")
+            seconds = client.get_trytes(client.find_transactions(bundles=[bundle_hash(second)]))
+            assert any(tail in (tx.trunk, tx.branch) for tx in map(Transaction.from_trytes, seconds))  # it approves it
+            # From now on the node's tip selection offers the latest milestone only: an old tail approved below came
+            # from the forwarder's own choice of parents.
+            ft.forwarder.node.get_transactions_to_approve = lambda depth=3: TransactionsToApprove(
+                node.tangle.latest_milestone()[1], node.tangle.latest_milestone()[1])
+            withhold(node, 1)
+            time.sleep(1.0)
+            withhold(node, 1)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 4, 60, "both reattached and stored again")
+            assert ft.forwarder.stats()["reattaches"] == 2
+            with Outbox(path) as box:
+                old = [box.get(bundle_hash(b)).info["tails"][0] for b in (first, second)]
+                new = [box.get(bundle_hash(b)).info["tails"][-1] for b in (first, second)]
+            for h in new:  # each reattachment approves neither of the stuck attachments
+                tail_tx = Transaction.from_trytes(client.get_trytes([h])[0])
+                txs = [Transaction.from_trytes(t) for t in client.get_trytes(
+                    client.find_transactions(bundles=[tail_tx.bundle]))]
+                attachment = [t for t in txs if t.attachment_timestamp == tail_tx.attachment_timestamp]
+                assert len(attachment) == len(first) and not any(t.trunk in old or t.branch in old for t in attachment)
+            node.coordinator._issue_one(new[0], new[1])  # a milestone that approves only the reattachments
+            wait_for(lambda: confirmed_count(path) == 2, 60, "both confirmed")
+        view = node_view(node.url, [bundle_hash(first), bundle_hash(second)])
+    for h in (bundle_hash(first), bundle_hash(second)):
+        assert len(view[h]) == 2 and [a[2] for a in view[h] if a[0] in old] == [False]
