@@ -22,8 +22,8 @@ pass handles many items: their results in one outbox transaction (``Outbox.mark_
 one storeTransactions call (and broadcastTransactions, the trytes JSON-encoded once for both), sent from the trytes it
 has just written (not read back), the ``stored`` marks without an fsync (storing again after a power cut is
 harmless). The gateway's ingestion wakes it (``notify``) when it stored a burst and the queue has room, and hands it
-the burst's trytes (``offer``), so the PoW does not read back what was just written. It reads the outbox without trytes where it
-does not send them, and its window of waiting items without those in flight.
+the burst's trytes (``offer``), so the PoW does not read back what was just written. It reads the outbox without
+trytes where it does not send them, and its window of waiting items without those in flight.
 
 Reattach: a stored bundle that ``reattach_milestones`` milestones passed by goes back to ``received`` and is attached
 again on new tips; every tail it ever had still counts for confirmation. "Passed by" counts the milestones issued
@@ -78,7 +78,7 @@ HARVEST = 32  # finished PoW jobs per worker that wake the loop (or all in fligh
 # writes, stores and refills for many items at once; a pass's fixed cost (outbox reads and commits, node calls) was a
 # third of the forwarder's CPU per reading at 8 per pass. Our stored tails are approved oldest first (see _submit).
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
-OFFERED_MAX = 1024  # unattached trytes the ingestion hands over with notify (the oldest go first): 5.5 MiB at most
+OFFERED_MAX = 1024  # unattached trytes the ingestion hands over (offer; the oldest go first): 5.5 MiB at most
 PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
 PARENTS_MAX = 1024  # tails kept for that at most
 FRESH = 8  # bundles a pass starts beyond the tails of ours waiting to be approved (see _submit)
@@ -199,7 +199,7 @@ class Forwarder:
         self._pool = None
         self._jobs = collections.deque()  # in flight, in submission order
         self._attached = {}  # bundle hash -> attached trytes, from _harvest to _store (saves reading them back)
-        self._offered = {}  # bundle hash -> unattached trytes just put by the ingestion thread (see notify)
+        self._offered = {}  # bundle hash -> unattached trytes just put by the ingestion thread (see offer)
         self._offered_lock = threading.Lock()
         self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
         self._cancel = threading.Event()
