@@ -23,7 +23,9 @@ three values; 8 devices), so each is a 2-transaction bundle. Per CPU layout:
 Each prints readings/s to "stored on the node" and to "confirmed and acknowledged", the ratio to the PoW-bound rate
 (the bar: >= 0.9), and the CPU per reading of the gateway process (PoW included) and of the node, with the CPU ratio
 (the PoW-bound's CPU per reading over the gateway's: blind to time the VM's host steals, which moves the wall-clock
-ratios). ``--rounds N`` runs both pipelines N times, each between two PoW-bound measurements, and prints the medians.
+ratios); for the service also the PoW workers' share of the gateway's CPU in the same run, steadier still: the host's
+speed and the nonce searches' luck move both sides of it alike. ``--rounds N`` runs both pipelines N times, each
+between two PoW-bound measurements, and prints the medians.
 
 Memory: the outbox pipeline at ``--memory-mwm`` (default 1: at MWM 9 a 100 000-reading run takes hours on 2 cores),
 fed from a pool of ``--pool`` finalized bundles that are put again once the previous put of the same bundle has
@@ -610,9 +612,16 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
                                       1000 * e["pow_bound_cpu_s"], e["ratio_cpu"]))
             if e.get("thread_cpu_seconds"):
                 t = e["thread_cpu_seconds"]
+                # The PoW workers' share of the process's CPU over the same run: what the ratio would be if the
+                # PoW-bound's searches had cost what these did. The VM's speed and the searches' luck (each nonce
+                # search a geometric draw) move both alike, so it is steadier than the ratios.
+                e["pow_share"] = t["pow_workers"] / e["gateway_cpu_seconds"] if e["gateway_cpu_seconds"] else None
                 say("      of which threads: ingestion %.2f ms, forwarder %.2f ms, PoW workers %.2f ms (their nonce "
                     "searches included where they run on the worker's own stack)"
                     % tuple(1000 * t[k] / args.readings for k in ("ingest", "forwarder", "pow_workers")))
+                if e["pow_share"] is not None:
+                    say("      PoW share of the gateway's CPU      : %.2f (the ratio at a PoW-bound that cost what "
+                        "these searches did)" % e["pow_share"])
         r["rounds"].append(done)
     mid = (args.rounds - 1) // 2  # the median; of an even number of rounds, the lower of the middle two
     for name, _, _ in runs:  # the round with the median stored ratio
@@ -621,9 +630,12 @@ def _layout_run(args, messages, registry, readings, gw_cpus, node_cpus, say):
         for name, label, _ in runs:
             ratios = sorted(d[name]["ratio_stored"] for d in r["rounds"])
             cpu = sorted(d[name]["ratio_cpu"] for d in r["rounds"])
-            say("    %s: median of %d rounds: stored ratio %.2f (%s), CPU ratio %.2f (%s)" % (
+            shares = sorted(d[name]["pow_share"] for d in r["rounds"] if d[name].get("pow_share") is not None)
+            say("    %s: median of %d rounds: stored ratio %.2f (%s), CPU ratio %.2f (%s)%s" % (
                 name, args.rounds, r[name]["ratio_stored"], " ".join("%.2f" % x for x in ratios),
-                cpu[mid], " ".join("%.2f" % x for x in cpu)))
+                cpu[mid], " ".join("%.2f" % x for x in cpu),
+                ", PoW share %.2f (%s)" % (shares[(len(shares) - 1) // 2], " ".join("%.2f" % x for x in shares))
+                if shares else ""))
     r["pow_bound_per_s"] = sum(bounds) / len(bounds)
     r["pow_bound_samples"] = bounds
     return r

@@ -25,6 +25,7 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
         assert gw["counters"]["accepted"] == 16 and gw["counters"]["duplicates"] == 0, gw["counters"]
         assert gw["rejects"] == {}
         assert set(gw["thread_cpu_seconds"]) == {"ingest", "forwarder", "pow_workers"}
+        assert 0 < gw["pow_share"] < 1  # the PoW workers' CPU within the process's, verification and storage beside
         for run in (layout["outbox"], gw):
             assert 0 < run["seconds_to_stored"] <= run["seconds_to_confirmed"]
             assert run["node_cpu_seconds"] is not None
