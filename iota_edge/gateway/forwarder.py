@@ -31,10 +31,10 @@ while its tail was still a tip (nothing approves it, so no newer transaction wil
 nothing of ours confirmed or something the node got after it confirmed. Milestones spent working through an older
 backlog do not count (this project's coordinator approves the two oldest tips per milestone, so a burst of stored
 bundles takes many). Each bundle approves a tail of ours, so a bundle may be approved only by our own next one; when
-that one is passed by too (a lazy tip on a network whose coordinator walks from its tips), it carries nothing, and
-both are reattached (``_carried`` follows such an approver down its attachment to its tail); a reattached bundle's
-old tails are no longer offered as parents. Not handled: a bundle approved only by someone else's transaction that
-never confirms.
+that one is reattached (a lazy tip on a network whose coordinator walks from its tips), its old attachment carries
+nothing any more (``_carried`` follows such an approver down its attachment to its tail), so the bundle it approved
+counts milestones again and is reattached in turn; a reattached bundle's old tails are no longer offered as parents.
+Not handled: a bundle approved only by someone else's transaction that never confirms.
 
 Order: items are attached in receive order across devices and in seq order per device; PoW runs in parallel but
 results are taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed
@@ -150,6 +150,15 @@ def _store_order(item):
 def _waited(item, now):
     """Seconds ``item`` has waited since it was received (the outbox's ``received_at``: restarts do not reset it)."""
     return max(0.0, now - item.received_at)
+
+
+def _given_up(item, tail):
+    """True when ``tail`` is an attachment of ``item`` that a reattachment replaced: an older one of its tails, or its
+    last while the item waits to be attached again. ``tail=None``: whether any attachment of it was."""
+    tails = item.info.get("tails", [])
+    if tail is None:
+        return len(tails) > 1 or (len(tails) == 1 and item.state == "received")
+    return tail in tails and (tail != tails[-1] or item.state == "received")
 
 
 def _is_refusal(e):
@@ -656,46 +665,37 @@ class Forwarder:
         return n
 
     def _carried(self, items):
-        """Bundle hashes of ``items`` (the passed-by ones) one of whose attachments some transaction approves: no
-        longer tips, they confirm with their approvers, so reattaching them would only attach them twice. Except an
-        approver in an attachment of one of ``items`` that is not carried itself: our next bundle approves our last
-        stored tail, and when that next one is stuck (a lazy tip on a network whose coordinator walks from its
-        tips), it carries nothing; both are reattached."""
+        """Bundle hashes of ``items`` one of whose tails some transaction approves: no longer tips, they confirm with
+        their approvers, so reattaching them would only attach them twice. Except an approver in an attachment of
+        ours that was given up for a reattachment: our next bundle approves our last stored tail, and when that next
+        one is reattached (a lazy tip on a network whose coordinator walks from its tips), its old attachment
+        carries nothing any more, so the bundle it approved counts milestones again and is reattached in turn."""
         tails = {t: item.bundle_hash for item in items for t in item.info.get("tails", [])}
         if not tails:
             return set()
-        ours = {item.bundle_hash for item in items}
         approvers = self.node.find_transactions(approvees=list(tails))
-        carried = set()  # tails approved by a transaction outside our passed-by attachments
-        through = {}  # tail of one of those attachments -> tails it approves
-        walks = []  # (approver hash, its trytes, the tails it approves): an attachment's non-tail transaction
-        for a, trytes in zip(approvers, self.node.get_trytes(approvers) if approvers else []):
-            approved = [p for p in (trytes[_TRUNK], trytes[_BRANCH]) if p in tails]  # in place: parsing cost 0.2 ms
-            if not approved:
-                continue
-            if trytes[_BUNDLE] not in ours:
+        found = list(zip(approvers, self.node.get_trytes(approvers) if approvers else []))
+        ours = self.outbox.get_many({trytes[_BUNDLE] for _, trytes in found}, trytes=False)
+        carried = set()
+        walks = []  # (approver, trytes, the bundle hashes it approves): of a reattached bundle of ours, not a tail
+        for a, trytes in found:
+            approved = {tails[p] for p in (trytes[_TRUNK], trytes[_BRANCH]) if p in tails}  # in place: parsing 0.2 ms
+            item = ours.get(trytes[_BUNDLE])
+            if not approved or item is None or not _given_up(item, None):  # not ours, or nothing of it given up
                 carried.update(approved)
-            elif a in tails:
-                through.setdefault(a, []).extend(approved)
+            elif trytes_to_int(trytes[_INDEX]) == 0:
+                if not _given_up(item, a):
+                    carried.update(approved)
             else:
                 walks.append((a, trytes, approved))
-        for tail, approved in self._tails_of(walks):
-            if tail in tails:
-                through.setdefault(tail, []).extend(approved)
-            else:  # an attachment of ours we do not know (made before a crash, or by someone else): it counts
+        for tail, trytes, approved in self._tails_of(walks):
+            if tail is None or not _given_up(ours[trytes[_BUNDLE]], tail):
                 carried.update(approved)
-        grew = True
-        while grew:  # carried through a carried attachment of ours
-            grew = False
-            for tail, approved in through.items():
-                if tail in carried and not carried.issuperset(approved):
-                    carried.update(approved)
-                    grew = True
-        return {tails[t] for t in carried}
+        return carried
 
     def _tails_of(self, walks):
-        """(tail of its attachment or None, approved) for each (approver, trytes, approved) of ``walks``: down the
-        attachment's trunk chain (transaction i approves i + 1 by its trunk), one node call per level; None where
+        """(tail of its attachment or None, trytes, approved) for each (approver, trytes, approved) of ``walks``: down
+        the attachment's trunk chain (transaction i approves i + 1 by its trunk), one node call per level; None where
         the chain breaks off on the node."""
         out = []
         while walks:
@@ -707,9 +707,9 @@ class Forwarder:
             for a, trytes, approved in walks:
                 step = found.get((a, trytes[_BUNDLE], trytes_to_int(trytes[_INDEX]) - 1))
                 if step is None:
-                    out.append((None, approved))
+                    out.append((None, trytes, approved))
                 elif trytes_to_int(step[1][_INDEX]) == 0:
-                    out.append((step[0], approved))
+                    out.append((step[0], trytes, approved))
                 else:
                     next_walks.append((step[0], step[1], approved))
             walks = next_walks

@@ -447,9 +447,13 @@ class Outbox:
         rows = self._select("SELECT %s FROM %s WHERE items.bundle_hash = ?" % (_ITEM_COLUMNS, _ITEMS), (bundle_hash,))
         return _item(rows[0]) if rows else None
 
-    def get_many(self, bundle_hashes: Iterable[str]) -> Dict[str, Item]:
-        """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read)."""
-        return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes, _ITEMS)}
+    def get_many(self, bundle_hashes: Iterable[str], trytes: bool = True) -> Dict[str, Item]:
+        """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read); ``trytes=False`` as for
+        ``next_batch``."""
+        if trytes:
+            return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes, _ITEMS)}
+        columns = _ITEM_COLUMNS.replace("bodies.trytes", "''")
+        return {row[0]: _item(row) for row in self._select_in(columns, bundle_hashes)}
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored

@@ -377,6 +377,8 @@ def test_get_many_skip_hashes_and_a_commit_without_fsync(path):
             box.put("d", i, h(i), [tx(i)])
         got = box.get_many([h(1), h(3), h(99)])
         assert sorted(got) == sorted([h(1), h(3)]) and got[h(3)].trytes == [tx(3)]
+        bare = box.get_many([h(1), h(3), h(99)], trytes=False)  # the rows without their transactions
+        assert bare == {k: v._replace(trytes=[]) for k, v in got.items()}
         assert [it.seq for it in box.next_batch("received", 10, skip_hashes={h(0), h(2)})] == [1, 3, 4]
         assert [it.seq for it in box.next_batch("received", 2, device="d", skip_hashes=[h(1)])] == [0, 2]
         box.mark(h(0), "attached")
