@@ -79,6 +79,7 @@ HARVEST = 32  # finished PoW jobs per worker that wake the loop (or all in fligh
 # third of the forwarder's CPU per reading at 8 per pass. Our stored tails are approved oldest first (see _submit).
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
 OFFERED_MAX = 1024  # unattached trytes the ingestion hands over (offer; the oldest go first): 5.5 MiB at most
+REATTACHED_MAX = 4096  # bundle hashes of reattached items remembered for the reattach check (see _carried)
 PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
 PARENTS_MAX = 1024  # tails kept for that at most
 FRESH = 8  # bundles a pass starts beyond the tails of ours waiting to be approved (see _submit)
@@ -224,6 +225,7 @@ class Forwarder:
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
+        self._reattached = None  # bundle hashes of ours reattached (None: read from the outbox at the first use)
         self._held = {}  # device -> the seq that waits for a lower one (as of the last pass)
         self._skipped = {}  # device -> the highest seq that went after its hold ran out (counted once)
         self.node_up = None
@@ -649,6 +651,7 @@ class Forwarder:
                 self._passed.pop(item.bundle_hash, None)
                 try:
                     self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
+                    self._given_up_bundles()[item.bundle_hash] = None
                 except UnknownItem:
                     continue
                 self.counters["reattached"] += 1
@@ -675,7 +678,9 @@ class Forwarder:
             return set()
         approvers = self.node.find_transactions(approvees=list(tails))
         found = list(zip(approvers, self.node.get_trytes(approvers) if approvers else []))
-        ours = self.outbox.get_many({trytes[_BUNDLE] for _, trytes in found}, trytes=False)
+        given_up = self._given_up_bundles()  # only these can have an attachment that carries nothing
+        ours = self.outbox.get_many({trytes[_BUNDLE] for _, trytes in found if trytes[_BUNDLE] in given_up},
+                                    trytes=False) if given_up else {}
         carried = set()
         walks = []  # (approver, trytes, the bundle hashes it approves): of a reattached bundle of ours, not a tail
         for a, trytes in found:
@@ -692,6 +697,15 @@ class Forwarder:
             if tail is None or not _given_up(ours[trytes[_BUNDLE]], tail):
                 carried.update(approved)
         return carried
+
+    def _given_up_bundles(self):
+        """{bundle hash: None} of our items reattached (the newest REATTACHED_MAX): read from the outbox once, then
+        kept as the forwarder reattaches."""
+        if self._reattached is None:
+            self._reattached = dict.fromkeys(self.outbox.reattached()[-REATTACHED_MAX:])
+        while len(self._reattached) > REATTACHED_MAX:
+            del self._reattached[next(iter(self._reattached))]
+        return self._reattached
 
     def _tails_of(self, walks):
         """(tail of its attachment or None, trytes, approved) for each (approver, trytes, approved) of ``walks``: down

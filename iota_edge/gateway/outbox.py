@@ -443,6 +443,12 @@ class Outbox:
                             args + [limit])
         return [_item(r) for r in rows]
 
+    def reattached(self) -> List[str]:
+        """Bundle hashes of the items not yet acknowledged that were sent back to ``received`` with
+        ``reattach_from`` in their info (a forwarder's reattachments), in receive order."""
+        return [r[0] for r in self._select("SELECT bundle_hash FROM items WHERE acked = 0 AND "
+                                           "info LIKE '%\"reattach_from\"%' ORDER BY id")]
+
     def released(self) -> Dict[str, int]:
         """{device: the highest seq attached (``mark(..., "attached")``) or dead-lettered from the queue
         (``reject`` with its seq)}, over the outbox's whole life: pruning does not lower it."""

@@ -309,6 +309,14 @@ def test_mark_info_trytes_and_reattach(path):
         assert box.get(h(1)).state == "attached"  # a failed mark changes nothing
         assert_totals(box._db)
         assert box.stats()["bytes"] == 2 * 2673
+        assert box.reattached() == []  # sent back without the forwarder's reattach_from
+        box.put("d", 2, h(2), [tx(1)])
+        box.put("d", 3, h(3), [tx(2)])
+        for k in (3, 2):
+            box.mark(h(k), "attached")
+            box.mark(h(k), "stored")
+            box.mark(h(k), "received", reattach_from=7)
+        assert box.reattached() == [h(2), h(3)]  # receive order
 
 
 def test_refuse_new_applies_back_pressure_and_recovers(path):
