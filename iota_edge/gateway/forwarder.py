@@ -155,10 +155,8 @@ def _waited(item, now):
 
 def _given_up(item, tail):
     """True when ``tail`` is an attachment of ``item`` that a reattachment replaced: an older one of its tails, or its
-    last while the item waits to be attached again. ``tail=None``: whether any attachment of it was."""
+    last while the item waits to be attached again."""
     tails = item.info.get("tails", [])
-    if tail is None:
-        return len(tails) > 1 or (len(tails) == 1 and item.state == "received")
     return tail in tails and (tail != tails[-1] or item.state == "received")
 
 
@@ -682,18 +680,15 @@ class Forwarder:
         ours = self.outbox.get_many({trytes[_BUNDLE] for _, trytes in found if trytes[_BUNDLE] in given_up},
                                     trytes=False) if given_up else {}
         carried = set()
-        walks = []  # (approver, trytes, the bundle hashes it approves): of a reattached bundle of ours, not a tail
+        tailed = []  # (its attachment's tail, trytes, the bundle hashes it approves): an approver of a reattached
+        walks = []  # bundle of ours, a tail itself or (walks) one to follow down to its tail
         for a, trytes in found:
             approved = {tails[p] for p in (trytes[_TRUNK], trytes[_BRANCH]) if p in tails}  # in place: parsing 0.2 ms
-            item = ours.get(trytes[_BUNDLE])
-            if not approved or item is None or not _given_up(item, None):  # not ours, or nothing of it given up
+            if trytes[_BUNDLE] not in ours:
                 carried.update(approved)
-            elif trytes_to_int(trytes[_INDEX]) == 0:
-                if not _given_up(item, a):
-                    carried.update(approved)
-            else:
-                walks.append((a, trytes, approved))
-        for tail, trytes, approved in self._tails_of(walks):
+            elif approved:
+                (tailed if trytes_to_int(trytes[_INDEX]) == 0 else walks).append((a, trytes, approved))
+        for tail, trytes, approved in tailed + self._tails_of(walks):
             if tail is None or not _given_up(ours[trytes[_BUNDLE]], tail):
                 carried.update(approved)
         return carried

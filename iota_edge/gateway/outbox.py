@@ -312,10 +312,7 @@ class Outbox:
             part = hashes[i:i + 500]
             # padded to a power of two (at most 500) with repeats of its last hash: sqlite3 caches a prepared
             # statement per SQL text (128 per connection), and one per list length cost 11 MiB of RSS at ~170 lengths
-            size = 1
-            while size < len(part):
-                size *= 2
-            part += part[-1:] * (min(size, 500) - len(part))
+            part += part[-1:] * (min(1 << (len(part) - 1).bit_length(), 500) - len(part))
             marks = ",".join("?" * len(part))
             rows += self._select("SELECT %s FROM %s WHERE items.bundle_hash IN (%s)" % (columns, tables, marks), part)
         return rows
@@ -426,7 +423,7 @@ class Outbox:
         items, lowest seq first. ``skip_devices``: leave those devices' items out; ``skip_hashes``: those items."""
         _check_state(state)
         limit = max(0, int(limit))
-        columns, tables = (_ITEM_COLUMNS, _ITEMS) if trytes else (_ITEM_COLUMNS.replace("bodies.trytes", "''"), "items")
+        columns, tables = (_ITEM_COLUMNS, _ITEMS) if trytes else (_BARE_COLUMNS, "items")
         where, args, order = "state = ? AND acked = 0", [state], "items.id"
         if device is not None:
             where, order = where + " AND device = ?", "seq"
@@ -462,10 +459,8 @@ class Outbox:
     def get_many(self, bundle_hashes: Iterable[str], trytes: bool = True) -> Dict[str, Item]:
         """{bundle hash: item} of those of ``bundle_hashes`` in the outbox (one read); ``trytes=False`` as for
         ``next_batch``."""
-        if trytes:
-            return {row[0]: _item(row) for row in self._select_in(_ITEM_COLUMNS, bundle_hashes, _ITEMS)}
-        columns = _ITEM_COLUMNS.replace("bodies.trytes", "''")
-        return {row[0]: _item(row) for row in self._select_in(columns, bundle_hashes)}
+        columns, tables = (_ITEM_COLUMNS, _ITEMS) if trytes else (_BARE_COLUMNS, "items")
+        return {row[0]: _item(row) for row in self._select_in(columns, bundle_hashes, tables)}
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
         """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
@@ -754,6 +749,7 @@ class _Transaction:
 _ITEM_COLUMNS = ("items.bundle_hash, items.device, items.seq, items.state, bodies.trytes, items.received_at, "
                  "items.updated_at, items.attempts, items.info, items.acked")
 _ITEMS = "items JOIN bodies ON bodies.id = items.id"  # FROM, for _ITEM_COLUMNS
+_BARE_COLUMNS = _ITEM_COLUMNS.replace("bodies.trytes", "''")  # from items alone: Item.trytes is then []
 
 
 def _statements(script):
