@@ -244,7 +244,13 @@ def test_mqtts_with_the_ca_from_the_device_config(make_broker, tmp_path):
 
 def test_outage_of_1000_readings_then_delivery_in_order(tmp_path):
     """The broker is down for 1,000 readings: all wait on flash, then all arrive in order and the store empties."""
-    broker = Broker(tmp_path / "broker", users={DEV: DEV_PW})
+    broker = Broker(tmp_path / "broker", users={DEV: DEV_PW}, persistence=True)
+    # The acker's persistent session and subscription exist before the device can reach the broker, as a real
+    # gateway's would: without it the device's first publishes after the outage could reach a broker with no
+    # subscriber, be dropped, and only come back after the device's ack timeout, out of order.
+    broker.start()
+    MqttGateway(broker, None).close()
+    broker.stop()
     path = write_config(tmp_path, "mqtt://%s:%s@127.0.0.1:%d" % (DEV, DEV_PW, broker.port),
                         sampling={"interval_s": 0.001, "batch_max": 20, "batch_age_s": 60},
                         store={"budget_bytes": 600000, "segment_bytes": 8192}, heartbeat_s=5)
@@ -255,8 +261,8 @@ def test_outage_of_1000_readings_then_delivery_in_order(tmp_path):
     try:
         assert wait_for(lambda: sum(e.get("samples", 0) for e in evs if e["event"] == "stored") >= 1000, 120, p)
         assert not [e for e in evs if e["event"] in ("sent", "acked")]
-        broker.start()
         acker = Acker(path)
+        broker.start()
         gw = MqttGateway(broker, acker)
         reader.join(120)
         assert p.wait(10) == 0, [e["line"] for e in evs if e["event"] == "log"]
