@@ -81,3 +81,6 @@ else:
         search = _c.search
         search_nonce = _c.search_nonce
         search_hash = _c.search_hash
+        CancelEvent = _c.CancelEvent  # a threading.Event whose set() reaches running searches without polling
+    else:
+        from threading import Event as CancelEvent  # noqa: F401  (the pure searches poll is_set() themselves)

@@ -316,29 +316,45 @@ def verify_signature(address, fragments, bundle_hash):
     _check(status, "fragments", "signature fragments")
     return True
 
-class _Watcher:
-    """One thread for every search in flight that can be cancelled or times out: every 20 ms it sets ``cancel`` in
-    the control block of each whose event is set or whose deadline passed. Started on first use (again after a
-    fork); idle, it waits on a condition. A thread per search cost more than a short search itself. A search added
-    while it polls waits for the next poll rather than waking it (a gateway starts two searches per reading)."""
+class CancelEvent(_threading.Event):
+    """A threading.Event whose ``set()`` cancels the searches given it at once, in the caller's thread. A plain
+    Event works too, but the watcher thread must look at it every ``_Watcher.POLL_S`` while a search runs, and each
+    of those wakes takes the CPU from the searches (a gateway's PoW worker shares its core with it)."""
 
-    POLL_S = 0.02  # a cancel or a timeout takes effect within this; each wake takes the GIL from the gateway
+    def set(self):
+        super().set()
+        _WATCHER.cancel(self)
+
+
+class _Watcher:
+    """The searches in flight that can be cancelled or time out. A CancelEvent cancels its own searches when set;
+    for the others one thread sets ``cancel`` in the control block of each whose plain Event is set (looked at every
+    ``POLL_S``) or whose deadline passed, and sleeps until the next of those is due (indefinitely when none is). It
+    starts on first need (again after a fork). A thread per search cost more than a short search itself. A search
+    is only woken for when it needs an earlier look than the one already due (a gateway starts two per reading)."""
+
+    POLL_S = 0.02  # a plain Event's cancel takes effect within this; each wake takes the GIL from the gateway
 
     def __init__(self):
         self._cond = _threading.Condition()
         self._active = {}
         self._next = 0
         self._thread = None
-        self._idle = True  # waiting for a first search (not polling)
+        self._due = None  # monotonic time of the watcher thread's next look; None: it sleeps until notified
 
     def add(self, ctl, cancel_event, deadline):
         with self._cond:
             self._next += 1
             self._active[self._next] = (ctl, cancel_event, deadline)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = _threading.Thread(target=self._run, name="iota_edge-pow-watch", daemon=True)
-                self._thread.start()
-            if self._idle:
+            if cancel_event is not None and cancel_event.is_set():  # set before it was registered here
+                ctl.cancel = 1
+                return self._next
+            need = self._need(cancel_event, deadline, _time.monotonic())
+            if need is not None and (self._due is None or need < self._due):
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = _threading.Thread(target=self._run, name="iota_edge-pow-watch", daemon=True)
+                    self._thread.start()
+                self._due = need
                 self._cond.notify()
             return self._next
 
@@ -346,18 +362,36 @@ class _Watcher:
         with self._cond:
             self._active.pop(key, None)
 
+    def cancel(self, event):
+        """Cancel the searches given ``event`` (a CancelEvent just set)."""
+        with self._cond:
+            for ctl, e, _ in self._active.values():
+                if e is event:
+                    ctl.cancel = 1
+
+    def _need(self, event, deadline, now):
+        """When a search needs the watcher thread's next look: its deadline, or now + POLL_S for a plain Event;
+        None when never (a CancelEvent without a deadline)."""
+        if event is not None and not isinstance(event, CancelEvent):
+            return now + self.POLL_S if deadline is None else min(deadline, now + self.POLL_S)
+        return deadline
+
     def _run(self):
         with self._cond:
             while True:
-                while not self._active:
-                    self._idle = True
-                    self._cond.wait()
-                self._idle = False
                 now = _time.monotonic()
+                due = None
                 for ctl, event, deadline in self._active.values():
+                    if ctl.cancel:
+                        continue
                     if (event is not None and event.is_set()) or (deadline is not None and now >= deadline):
                         ctl.cancel = 1
-                self._cond.wait(self.POLL_S)
+                        continue
+                    need = self._need(event, deadline, now)
+                    if need is not None and (due is None or need < due):
+                        due = need
+                self._due = due
+                self._cond.wait(None if due is None else max(0.0, due - now))
 
 
 _WATCHER = _Watcher()

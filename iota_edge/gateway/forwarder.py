@@ -61,6 +61,7 @@ import logging
 import threading
 import time
 
+from iota_edge import _native
 from iota_edge.client import NodeClient
 from iota_edge.errors import InvalidValue, NodeError, PowCancelled
 from iota_edge.gateway.breaker import Breaker
@@ -210,7 +211,7 @@ class Forwarder:
         self._offered = {}  # bundle hash -> unattached trytes just put by the ingestion thread (see offer)
         self._offered_lock = threading.Lock()
         self._parents = collections.deque()  # (tail, monotonic s) stored by us and not yet approved by a bundle of ours
-        self._cancel = threading.Event()
+        self._cancel = _native.CancelEvent()  # set() stops the searches at once, no watcher polling
         self._wake = threading.Event()
         self._finished = 0  # PoW jobs finished since the last pass (counted by the pool's threads)
         self._more = False  # the pass left a full batch behind (store, confirm): the next one goes at once
@@ -227,6 +228,7 @@ class Forwarder:
         self._held = {}  # device -> the seq that waits for a lower one (as of the last pass)
         self._skipped = {}  # device -> the highest seq that went after its hold ran out (counted once)
         self.node_up = None
+        self.last_stored = None  # time.monotonic() of the last pass that stored items on the node
         self.counters = dict.fromkeys(("attached", "stored", "confirmed", "reattached", "refused", "dead_lettered",
                                        "node_failures", "pow_failures", "discarded", "order_gaps_skipped"), 0)
         self.pow_latency = Histogram(LATENCY_BUCKETS)
@@ -331,7 +333,7 @@ class Forwarder:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._jobs.clear()
-        self._cancel = threading.Event()
+        self._cancel = _native.CancelEvent()
         if self.outbox is not None and self.outbox is not self._outbox_arg:
             self.outbox.close()
             self.outbox = None
@@ -564,6 +566,7 @@ class Forwarder:
         missing = self.outbox.mark_many(changes, durable=False)  # lost in a power cut: stored again, idempotent
         n = len(items) - len(missing)
         self.counters["stored"] += n
+        self.last_stored = time.monotonic()
         gone = set(missing)
         now_s = time.monotonic()
         self._parents.extend((change[2]["tails"][-1], now_s) for change in changes if change[0] not in gone)

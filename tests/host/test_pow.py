@@ -94,6 +94,41 @@ def test_timeout(monkeypatch, backend):
 
 
 @native_only
+def test_a_cancel_event_stops_its_searches_at_once_without_the_watcher_thread(monkeypatch):
+    """_native.CancelEvent.set() cancels the searches given it in the setter's thread: with only such searches (no
+    deadline) the watcher thread is never started and never wakes; a plain Event or a timeout beside them is still
+    looked at by the watcher."""
+    from iota_edge import _native_cffi
+
+    watcher = _native_cffi._Watcher()
+    monkeypatch.setattr(_native_cffi, "_WATCHER", watcher)
+    monkeypatch.setattr(_native_cffi._Watcher, "POLL_S", 5.0)  # a plain Event's cancel would take up to 5 s now
+    tx = transactions(1)[0]
+    ev = _native.CancelEvent()
+    threading.Timer(0.2, ev.set).start()
+    t = time.monotonic()
+    with pytest.raises(PowCancelled):
+        pow.attach_to_tangle(_bundle(), "T" * 81, "B" * 81, 243, threads=2, cancel=ev)
+    assert 0.15 < time.monotonic() - t < 1.0
+    assert watcher._thread is None and not watcher._active
+    with pytest.raises(PowCancelled):  # already set: returns at once
+        pow.search_nonce(tx, 243, cancel=ev)
+    # beside a running CancelEvent search: a timeout is due at its deadline, not at the next plain poll
+    ev2 = _native.CancelEvent()
+    done = []
+    worker = threading.Thread(target=lambda: done.append(_native.search_nonce(tx, 243, 1, None, ev2)))
+    worker.start()
+    t = time.monotonic()
+    with pytest.raises(PowCancelled):
+        pow.search_nonce(tx, 243, timeout=0.3)
+    assert 0.25 < time.monotonic() - t < 1.5
+    assert worker.is_alive()  # the timeout did not cancel the other search
+    ev2.set()
+    worker.join(1.0)
+    assert not worker.is_alive() and done == [None]
+
+
+@native_only
 @pytest.mark.parametrize("threads", [1, 2])
 def test_search_hash_is_the_hash_of_the_finished_transaction(threads):
     for mwm, tx in zip((1, 5, 9, 12), transactions(4)):
