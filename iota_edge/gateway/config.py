@@ -19,6 +19,8 @@ Example file (relative paths are resolved against the file's folder)::
     pow = "local"                             # or "node" (the node's attachToTangle)
     workers = 2                               # PoW worker threads; absent: the forwarder decides
     reattach_milestones = 3
+    max_depth = 15                            # milestones: a bundle carried only by others' stuck transactions
+                                              # is reattached at this age (IRI's --max-depth)
     ack_on = "confirmed"                      # or "stored"
     order_hold_s = 45                         # a device's seq waits this long for a missing lower one; 0: never
 
@@ -333,7 +335,7 @@ def parse_config(doc, base=".", env=None, path="<config>"):
     data_dir = _path(base, _str(g, "gateway", "data_dir", default="."))
 
     n = _table(doc, "node", required=True)
-    _known(n, "node", {"url", "mwm", "pow", "workers", "reattach_milestones", "ack_on", "order_hold_s"})
+    _known(n, "node", {"url", "mwm", "pow", "workers", "reattach_milestones", "max_depth", "ack_on", "order_hold_s"})
     url = _str(n, "node", "url", required=True)
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise ConfigError("node.url", "expected http://HOST:PORT or https://..., got %r" % url)
@@ -341,6 +343,7 @@ def parse_config(doc, base=".", env=None, path="<config>"):
                     pow=_str(n, "node", "pow", default="local", choices=POW_MODES),
                     workers=_int(n, "node", "workers", default=None, low=1),
                     reattach_milestones=_int(n, "node", "reattach_milestones", default=3, low=1),
+                    max_depth=_int(n, "node", "max_depth", default=15, low=1),
                     ack_on=_str(n, "node", "ack_on", default="confirmed", choices=ACK_ON),
                     order_hold_s=_seconds(n, "node", "order_hold_s", None))
 

@@ -34,7 +34,11 @@ bundles takes many). Each bundle approves a tail of ours, so a bundle may be app
 that one is reattached (a lazy tip on a network whose coordinator walks from its tips), its old attachment carries
 nothing any more (``_carried`` follows such an approver down its attachment to its tail), so the bundle it approved
 counts milestones again and is reattached in turn; a reattached bundle's old tails are no longer offered as parents.
-Not handled: a bundle approved only by someone else's transaction that never confirms.
+A bundle approved only by someone else's transactions is carried by them, unless they never confirm (a lazy or
+inconsistent bundle that no milestone will approve): once its attachment is ``max_depth`` milestones old (IRI's
+--max-depth, 15: tip selection no longer starts walks below it, so no new transaction will carry it either) while
+milestones pass it by, it is reattached, as the official wallets reattach a transaction that is no longer
+promotable.
 
 Order: items are attached in receive order across devices and in seq order per device; PoW runs in parallel but
 results are taken in submission order, attachment timestamps increase in that order, and stores follow it. A failed
@@ -80,6 +84,7 @@ HARVEST = 32  # finished PoW jobs per worker that wake the loop (or all in fligh
 # third of the forwarder's CPU per reading at 8 per pass. Our stored tails are approved oldest first (see _submit).
 ATTACHED_CACHE = 1024  # attached trytes kept for _store (beyond it, _store reads them from the outbox)
 OFFERED_MAX = 1024  # unattached trytes the ingestion hands over (offer; the oldest go first): 5.5 MiB at most
+MAX_DEPTH = 15  # IRI's default --max-depth in milestones: a bundle carried by others is reattached at this age
 REATTACHED_MAX = 4096  # bundle hashes of reattached items remembered for the reattach check (see _carried)
 PARENT_S = 10.0  # a tail of ours stored longer ago than this is not approved by our next bundles (see _submit)
 PARENTS_MAX = 1024  # tails kept for that at most
@@ -168,14 +173,17 @@ def _is_refusal(e):
 class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
     ``"node"``: the node's attachToTangle); ``workers`` (None: one per CPU this process may use, one kernel thread
-    each) bundles attached at once; ``reattach_milestones`` (3); ``logger`` (the gateway's EventLog, or a
+    each) bundles attached at once; ``reattach_milestones`` (3); ``max_depth`` (15) milestones after which a bundle
+    carried only by others' transactions that never confirm is reattached (see "Reattach"); ``logger`` (the gateway's
+    EventLog, or a
     logging.Logger; default ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per HTTP
     request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
     (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a missing lower one (see "Order");
     ``clock`` (time.time) wall-clock seconds, the outbox's ``received_at`` scale."""
 
     def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
-                 logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time, order_hold_s=ORDER_HOLD_S):
+                 logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time, order_hold_s=ORDER_HOLD_S,
+                 max_depth=MAX_DEPTH):
         if pow not in POW_MODES:
             raise InvalidValue("pow: expected 'local' or 'node', got %r" % (pow,), "pow")
         if not isinstance(mwm, int) or isinstance(mwm, bool) or not 1 <= mwm <= 243:
@@ -187,6 +195,8 @@ class Forwarder:
         if not isinstance(reattach_milestones, int) or reattach_milestones < 1:
             raise InvalidValue("reattach_milestones: expected an int >= 1, got %r" % (reattach_milestones,),
                                "reattach_milestones")
+        if not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 1:
+            raise InvalidValue("max_depth: expected an int >= 1, got %r" % (max_depth,), "max_depth")
         if (not isinstance(order_hold_s, (int, float)) or isinstance(order_hold_s, bool) or not order_hold_s >= 0
                 or order_hold_s == float("inf")):
             raise InvalidValue("order_hold_s: expected a number of seconds >= 0, got %r" % (order_hold_s,),
@@ -199,6 +209,7 @@ class Forwarder:
         self.workers = workers
         self.pow_threads = max(1, usable_cpus() // workers)  # CPUs it may use (taskset, cpuset), not all there are
         self.reattach_milestones = reattach_milestones
+        self.max_depth = max_depth
         self.order_hold_s = float(order_hold_s)
         self.log = logger or logging.getLogger("iota_edge.gateway.forwarder")
         self.depth = depth
@@ -221,6 +232,7 @@ class Forwarder:
         self._checked_at = None  # milestone index of the last confirmation pass
         self._unchecked = True  # items stored since that pass
         self._passed = {}  # bundle hash -> milestones that passed this stored item by
+        self._seen_at = {}  # bundle hash -> milestone of the first check of a stored item without stored_milestone
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
@@ -624,13 +636,15 @@ class Forwarder:
         newest = max((_store_order(item) for i, item in enumerate(items) if confirmed[i]), default=None)
         passed = [not confirmed[i] and (newest is None or _store_order(item) < newest)
                   for i, item in enumerate(items)]
-        carried = set()
+        carried = foreign = set()
         if advanced:
-            carried = self._carried([item for i, item in enumerate(items) if passed[i]])
+            carried, foreign = self._carried([item for i, item in enumerate(items) if passed[i]],
+                                             {item.bundle_hash: item for item in items})
         wall = self._clock()
         done = [item for i, item in enumerate(items) if confirmed[i]]
         for item in done:
             self._passed.pop(item.bundle_hash, None)
+            self._seen_at.pop(item.bundle_hash, None)
         gone = set(self.outbox.mark_many([(item.bundle_hash, "confirmed", {"milestone": milestone})
                                           for item in done]))
         n = 0
@@ -649,52 +663,78 @@ class Forwarder:
             if advanced and passed[i] and item.bundle_hash not in carried:
                 self._passed[item.bundle_hash] = self._passed.get(item.bundle_hash, 0) + advanced
             if self._passed.get(item.bundle_hash, 0) >= self.reattach_milestones:
-                self._passed.pop(item.bundle_hash, None)
-                try:
-                    self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
-                    self._given_up_bundles()[item.bundle_hash] = None
-                except UnknownItem:
-                    continue
-                self.counters["reattached"] += 1
-                self._pending -= 1
-                stuck = set(item.info.get("tails", []))  # a bundle of ours approving one would be stuck with it
-                if any(t in stuck for t, _ in self._parents):
-                    self._parents = collections.deque(p for p in self._parents if p[0] not in stuck)
-                self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
-                          milestone=milestone, passed_by=self.reattach_milestones)
-                n += 1
-        if len(items) < CONFIRM_BATCH and len(self._passed) > len(items):  # forget items pruned or rejected
-            live = {item.bundle_hash for item in items}
+                why = {"passed_by": self.reattach_milestones}
+            elif (advanced and passed[i] and item.bundle_hash in foreign
+                  and self._age(item, milestone) >= self.max_depth):
+                # carried only by others' transactions that milestones keep passing by, and now too old to be
+                # carried by new ones: those approvers will not confirm it
+                why = {"max_depth": self.max_depth}
+            else:
+                continue
+            self._passed.pop(item.bundle_hash, None)
+            self._seen_at.pop(item.bundle_hash, None)
+            try:
+                self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
+                self._given_up_bundles()[item.bundle_hash] = None
+            except UnknownItem:
+                continue
+            self.counters["reattached"] += 1
+            self._pending -= 1
+            stuck = set(item.info.get("tails", []))  # a bundle of ours approving one would be stuck with it
+            if any(t in stuck for t, _ in self._parents):
+                self._parents = collections.deque(p for p in self._parents if p[0] not in stuck)
+            self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
+                      milestone=milestone, **why)
+            n += 1
+        if len(items) < CONFIRM_BATCH and len(self._passed) + len(self._seen_at) > len(items):
+            live = {item.bundle_hash for item in items}  # forget items pruned or rejected
             self._passed = {h: v for h, v in self._passed.items() if h in live}
+            self._seen_at = {h: v for h, v in self._seen_at.items() if h in live}
         return n
 
-    def _carried(self, items):
-        """Bundle hashes of ``items`` one of whose tails some transaction approves: no longer tips, they confirm with
-        their approvers, so reattaching them would only attach them twice. Except an approver in an attachment of
-        ours that was given up for a reattachment: our next bundle approves our last stored tail, and when that next
-        one is reattached (a lazy tip on a network whose coordinator walks from its tips), its old attachment
-        carries nothing any more, so the bundle it approved counts milestones again and is reattached in turn."""
+    def _age(self, item, milestone):
+        """Milestones since ``item``'s last attachment was stored (or, where the milestone of its store is unknown,
+        since this forwarder first checked it)."""
+        base = item.info.get("stored_milestone")
+        if base is None:
+            base = self._seen_at.setdefault(item.bundle_hash, milestone)
+        return milestone - base
+
+    def _carried(self, items, stored):
+        """(carried, foreign): bundle hashes of ``items`` one of whose tails some transaction approves, and those of
+        them approved only by transactions of others (not in our outbox; ``stored``: {bundle hash: item} of the stored
+        items being checked, ours without a read). Carried ones are no longer tips and confirm with their approvers,
+        so reattaching them would only attach them twice; ``_confirm`` reattaches a foreign one only at
+        ``max_depth``. An approver in an attachment of ours that was given up for a reattachment carries
+        nothing: our next bundle approves our last stored tail, and when that next one is reattached (a lazy tip on
+        a network whose coordinator walks from its tips), its old attachment carries nothing any more, so the bundle
+        it approved counts milestones again and is reattached in turn."""
         tails = {t: item.bundle_hash for item in items for t in item.info.get("tails", [])}
         if not tails:
-            return set()
+            return set(), set()
         approvers = self.node.find_transactions(approvees=list(tails))
         found = list(zip(approvers, self.node.get_trytes(approvers) if approvers else []))
         given_up = self._given_up_bundles()  # only these can have an attachment that carries nothing
-        ours = self.outbox.get_many({trytes[_BUNDLE] for _, trytes in found if trytes[_BUNDLE] in given_up},
-                                    trytes=False) if given_up else {}
-        carried = set()
+        # read: the reattached ones (their tails), and approvers neither stored nor reattached (someone else's, or
+        # ours beyond CONFIRM_BATCH); an approver of ours that confirmed would have confirmed what it approves
+        bundles = {trytes[_BUNDLE] for _, trytes in found}
+        ours = self.outbox.get_many([b for b in bundles if b not in stored], trytes=False) if found else {}
+        ours.update((b, stored[b]) for b in bundles if b in stored)
+        carried, foreign = set(), set()
         tailed = []  # (its attachment's tail, trytes, the bundle hashes it approves): an approver of a reattached
         walks = []  # bundle of ours, a tail itself or (walks) one to follow down to its tail
         for a, trytes in found:
             approved = {tails[p] for p in (trytes[_TRUNK], trytes[_BRANCH]) if p in tails}  # in place: parsing 0.2 ms
             if trytes[_BUNDLE] not in ours:
+                foreign.update(approved)
+            elif trytes[_BUNDLE] not in given_up:
                 carried.update(approved)
             elif approved:
                 (tailed if trytes_to_int(trytes[_INDEX]) == 0 else walks).append((a, trytes, approved))
         for tail, trytes, approved in tailed + self._tails_of(walks):
             if tail is None or not _given_up(ours[trytes[_BUNDLE]], tail):
                 carried.update(approved)
-        return carried
+        return carried | foreign, foreign - carried
 
     def _given_up_bundles(self):
         """{bundle hash: None} of our items reattached (the newest REATTACHED_MAX): read from the outbox once, then

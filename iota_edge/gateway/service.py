@@ -208,7 +208,7 @@ class Gateway:
 
             n = self.config.node
             return Forwarder(outbox, n.url, mwm=n.mwm, pow=n.pow, workers=n.workers,
-                             reattach_milestones=n.reattach_milestones, logger=self.log,
+                             reattach_milestones=n.reattach_milestones, max_depth=n.max_depth, logger=self.log,
                              order_hold_s=n.order_hold_s)
         return spec(outbox, self.config, self.log)
 

@@ -111,6 +111,14 @@ def test_node_errors_name_the_key(files):
     assert "not valid TOML" in error(files, "[gateway\n")
 
 
+def test_max_depth(files):
+    loop = '[[transports]]\nurl = "loop://"\n'
+    assert load(files, BASE + loop).node.max_depth == 15  # IRI's default --max-depth
+    assert load(files, BASE.replace('[devices]', 'max_depth = 4\n[devices]') + loop).node.max_depth == 4
+    assert error(files, BASE.replace('[devices]', 'max_depth = 0\n[devices]') + loop).startswith(
+        "node.max_depth: expected an integer >= 1")
+
+
 def test_order_hold(files):
     loop = '[[transports]]\nurl = "loop://"\n'
     assert load(files, BASE + loop).node.order_hold_s == 45.0  # above the firmware's 30 s resend

@@ -213,7 +213,8 @@ def test_breaker_backoff_grows_with_jitter_and_caps():
 
 def test_options_are_checked():
     for kw, field in (({"pow": "gpu"}, "pow"), ({"workers": 0}, "workers"),
-                      ({"mwm": 0}, "mwm"), ({"reattach_milestones": 0}, "reattach_milestones")):
+                      ({"mwm": 0}, "mwm"), ({"reattach_milestones": 0}, "reattach_milestones"),
+                      ({"max_depth": 0}, "max_depth"), ({"max_depth": True}, "max_depth")):
         with pytest.raises(Exception) as e:
             Forwarder("x.db", "http://127.0.0.1:1", **kw)
         assert e.value.args[-1] == field or field in str(e.value)
@@ -524,6 +525,52 @@ def test_offered_trytes_are_attached_without_reading_them_back_and_an_item_gone_
         assert read_back == [bundle_hash(unoffered)]  # only the one not offered was read for its PoW
         view = node_view(node.url, [bundle_hash(kept), bundle_hash(gone), bundle_hash(unoffered)])
     assert view[bundle_hash(kept)] and view[bundle_hash(unoffered)] and not view[bundle_hash(gone)]
+
+
+def test_a_bundle_carried_only_by_someone_elses_stuck_transaction_is_reattached_at_max_depth(tmp_path):
+    """Someone else's bundle approves our stored tail and never confirms (milestones here approve only the previous
+    one): our bundle is carried, so the passed-by count leaves it alone, but once its attachment is max_depth
+    milestones old it is reattached (as the official wallets reattach what is no longer promotable), and a milestone
+    that approves the reattachment confirms it; its old attachment stays unconfirmed."""
+    from iota_edge.bundle import prepare_transfer
+    from iota_edge.client import TransactionsToApprove
+
+    path = str(tmp_path / "outbox.db")
+    first = reading_bundle(0, 0)
+    h1 = bundle_hash(first)
+
+    def item(h):
+        with Outbox(path) as box:
+            return box.get(h)
+
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        client = NodeClient(node.url)
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, reattach_milestones=2, max_depth=4) as ft:
+            with Outbox(path) as box:
+                box.put("dev-0", 0, h1, first)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 1, 60, "stored")
+            tail = item(h1).info["tails"][0]
+            stored_at = item(h1).info["stored_milestone"]
+            # someone else's transaction approves our tail (a stranger on the network, not in our outbox)
+            theirs = prepare_transfer(None, [{"address": "THEIRS".ljust(81, "9"), "message": b"hello", "tag": "X"}])
+            client.store_transactions(attach_to_tangle(theirs, tail, tail, MWM))
+            ft.forwarder.node.get_transactions_to_approve = lambda depth=3: TransactionsToApprove(
+                node.tangle.latest_milestone()[1], node.tangle.latest_milestone()[1])
+            for k in range(1, 8):  # milestones that approve neither ours nor theirs
+                withhold(node, 1)
+                time.sleep(0.6)  # the forwarder's next poll sees each one (POLL_S 0.25)
+                if len(item(h1).info["tails"]) > 1 or item(h1).state != "stored":
+                    break
+                assert node.tangle.latest_milestone()[0] - stored_at < 4 + 2  # not reattached before max_depth
+            wait_for(lambda: len(item(h1).info["tails"]) == 2 and item(h1).state == "stored", 60,
+                     "reattached at max_depth and stored again")
+            assert ft.forwarder.stats()["reattaches"] == 1
+            assert item(h1).info["reattach_from"] - stored_at >= 4  # not before its attachment was max_depth old
+            new = item(h1).info["tails"][-1]
+            node.coordinator._issue_one(new, new)
+            wait_for(lambda: confirmed_count(path) == 1, 60, "confirmed")
+        view = node_view(node.url, [h1])
+    assert [a[2] for a in view[h1] if a[0] == tail] == [False] and any(a[2] for a in view[h1])
 
 
 def test_a_bundle_approved_only_by_our_stuck_next_bundle_is_reattached_too(tmp_path):
