@@ -2,10 +2,11 @@
 pow (Proof-of-Work search vs PyOTA's extensions), streams (MAM message cost on MicroPython) node (storeTransactions
 and tip selection throughput over loopback) or gateway (readings/s through outbox and forwarder vs the PoW-bound rate;
 RSS over a long run) or device (the firmware's heap per reading and send, time per reading with PoW on the gateway
-and on the device, frozen code size, on the MicroPython unix port)."""
+and on the device, frozen code size, on the MicroPython unix port) or outbox (CPU and bytes written per reading for
+each outbox call of a reading's life)."""
 import sys
 
-BENCHES = ("core", "pow", "streams", "node", "gateway", "device")
+BENCHES = ("core", "pow", "streams", "node", "gateway", "device", "outbox")
 
 
 def main(argv=None):
@@ -24,6 +25,8 @@ def main(argv=None):
         from iota_edge.bench.gateway import main as run
     elif name == "device":
         from iota_edge.bench.device import main as run
+    elif name == "outbox":
+        from iota_edge.bench.outbox import main as run
     else:
         from iota_edge.bench.node import main as run
     return run(argv)

@@ -40,7 +40,8 @@ TRANSITIONS = {
     "confirmed": (),
 }
 POLICIES = ("refuse_new", "drop_oldest")
-SCHEMA_VERSION = 3  # 2: the released table; 3: the trytes in their own table (both migrated on open)
+SCHEMA_VERSION = 4  # 2: the released table; 3: the trytes in their own table; 4: attachments apart (all migrated
+# on open)
 
 _HASH = re.compile(r"\A[9A-Z]{81}\Z")
 
@@ -110,6 +111,13 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, trytes TEXT NOT NULL);  -- id: the item's
 CREATE TRIGGER IF NOT EXISTS items_body AFTER DELETE ON items BEGIN
     DELETE FROM bodies WHERE id = OLD.id;
+END;
+-- An attachment (v4): the last ATTACHED_TRYTES of each transaction (trunk, branch, tag, attachment timestamps,
+-- nonce), all that attaching changes, so marking an item attached writes ~250 bytes per transaction instead of
+-- rewriting its body (a v3 file's bodies may hold attached transactions whole: read as they are).
+CREATE TABLE IF NOT EXISTS attachments (id INTEGER PRIMARY KEY, suffix TEXT NOT NULL);  -- id: the item's
+CREATE TRIGGER IF NOT EXISTS items_attachment AFTER DELETE ON items BEGIN
+    DELETE FROM attachments WHERE id = OLD.id;
 END;
 -- The budget's running totals over unacknowledged items, kept by triggers in the same transaction: put stays
 -- O(log n) however deep the backlog, and the totals cannot drift from the rows.
@@ -250,6 +258,10 @@ class Outbox:
             raise OutboxCorrupt("%s: quick_check failed: %s" % (self.path, "; ".join(r[0] for r in result[:5])),
                                 "path")
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: a returned put survives power loss
+        # Debian builds SQLite with SECURE_DELETE: every page a prune frees (a body's overflow pages) was zeroed and
+        # written again; FAST writes 0.67x the bytes per reading (python -m iota_edge.bench outbox) and still zeroes
+        # deleted content on the pages written anyway (the outbox holds signed readings bound for a public ledger).
+        db.execute("PRAGMA secure_delete=FAST")
         try:  # SQLite's JSON functions: built in since 3.38, an option before
             self._json_patch = db.execute("SELECT json_patch('{}', '{}')").fetchone() == ("{}",)
         except sqlite3.OperationalError:
@@ -269,7 +281,7 @@ class Outbox:
                 "INSERT OR IGNORE INTO meta VALUES ('schema', '%d');" % SCHEMA_VERSION)
             if found == [("1",)]:
                 script += _MIGRATE_1_2 % float(self._clock())
-            if found in ([("1",)], [("2",)]):
+            if found in ([("1",)], [("2",)], [("3",)]):  # 3 -> 4: _SCHEMA adds the attachments table
                 script += "UPDATE meta SET value = '%d' WHERE key = 'schema';" % SCHEMA_VERSION
             for statement in _statements(script + counters):
                 db.execute(statement)
@@ -463,10 +475,12 @@ class Outbox:
         return {row[0]: _item(row) for row in self._select_in(columns, bundle_hashes, tables)}
 
     def mark(self, bundle_hash: str, new_state: str, **info: Any) -> None:
-        """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` replaces the stored
-        transactions (the attached ones, with nonces; the bundle hash does not change); other keyword arguments
-        are merged into the item's JSON ``info`` (tail hash, node, milestone, ...). Going to ``attached`` also
-        raises the device's ``released()`` seq to the item's, in the same transaction."""
+        """Move an item to ``new_state`` along a legal transition. ``trytes=[...]`` records its attachment: the
+        stored transactions attached (trunk, branch, tag, attachment timestamps and nonce filled in), read back
+        from then on; only those last ATTACHED_TRYTES of each are written, so transactions of another bundle, or
+        not as many, raise InvalidValue. Other keyword arguments are merged into the item's JSON ``info`` (tail
+        hash, node, milestone, ...). Going to ``attached`` also raises the device's ``released()`` seq to the
+        item's, in the same transaction."""
         if self.mark_many([(bundle_hash, new_state, info)]):
             raise UnknownItem("bundle %s: not in the outbox" % (bundle_hash,), "bundle_hash")
 
@@ -483,7 +497,11 @@ class Outbox:
             _check_state(new_state)
             info = dict(info)
             trytes = info.pop("trytes", None)
-            prepared.append((bundle_hash, new_state, info, None if trytes is None else _join_trytes(trytes)))
+            attached = None  # (suffix, the body's nbytes it fits)
+            if trytes is not None:
+                joined = _join_trytes(trytes)
+                attached = (_attachment(bundle_hash, trytes), _size(joined))
+            prepared.append((bundle_hash, new_state, info, attached))
         missing = []
         db = self._db
         if not durable:
@@ -505,28 +523,28 @@ class Outbox:
                 v is None or isinstance(v, dict) for p in prepared for v in p[2].values()):
             return False
         groups = {}  # statement -> rows of arguments
-        bodies, releases = [], []
-        for bundle_hash, new_state, info, joined in prepared:
+        attachments, releases = [], []
+        for bundle_hash, new_state, info, attached in prepared:
             sets = "state = ?, updated_at = ?, info = json_patch(info, ?)"
-            args = [new_state, now, json.dumps(info)]
+            args = [new_state, now, json.dumps(info), bundle_hash]
+            where = "bundle_hash = ? AND state IN (%s)" % _FROM[new_state]
             if new_state == "attached":
                 sets += ", attempts = attempts + 1"
                 releases.append((now, bundle_hash))
-            if joined is not None:
-                sets += ", nbytes = ?"
-                args.append(_size(joined))
-                bodies.append((joined, bundle_hash))
-            groups.setdefault("UPDATE items SET %s WHERE bundle_hash = ? AND state IN (%s)" % (
-                sets, _FROM[new_state]), []).append(args + [bundle_hash])
+            if attached is not None:  # as many transactions as the body (else the slow path says so)
+                where += " AND nbytes = ?"
+                args.append(attached[1])
+                attachments.append((attached[0], bundle_hash))
+            groups.setdefault("UPDATE items SET %s WHERE %s" % (sets, where), []).append(args)
         db = self._db
         try:
             with self._tx():
                 changed = sum(db.executemany(sql, rows).rowcount for sql, rows in groups.items())
                 if changed != len(prepared):
                     raise _Fallback()
-                if bodies:
-                    db.executemany("UPDATE bodies SET trytes = ? WHERE id = "
-                                   "(SELECT id FROM items WHERE bundle_hash = ?)", bodies)
+                if attachments:
+                    db.executemany("INSERT OR REPLACE INTO attachments (id, suffix) "
+                                   "SELECT id, ? FROM items WHERE bundle_hash = ?", attachments)
                 if releases:
                     db.executemany(_RELEASE_OF, releases)
         except _Fallback:
@@ -538,12 +556,12 @@ class Outbox:
         more than the rows themselves). An item changed twice in one call sees its first change."""
         db = self._db
         with self._tx():
-            rows = {r[0]: list(r[1:]) for r in self._select_in("bundle_hash, state, info, device, seq, id",
+            rows = {r[0]: list(r[1:]) for r in self._select_in("bundle_hash, state, info, device, seq, id, nbytes",
                                                                 {p[0] for p in prepared})}
             updates = {}  # statement -> its rows of arguments, in order
             releases = []
             batch = set()  # hashes in ``updates``: a repeat runs the statements so far first
-            for bundle_hash, new_state, info, joined in prepared:
+            for bundle_hash, new_state, info, attached in prepared:
                 row = rows.get(bundle_hash)
                 if row is None:
                     missing.append(bundle_hash)
@@ -553,6 +571,9 @@ class Outbox:
                     legal = " or ".join(TRANSITIONS[old]) or "nothing (final)"
                     raise IllegalTransition("bundle %s...: cannot go from %s to %s; from %s it may go to %s" % (
                         bundle_hash[:9], old, new_state, old, legal), old, new_state)
+                if attached is not None and attached[1] != row[5]:
+                    raise InvalidValue("trytes_list: bundle %s... has %d transactions in the outbox, got %d" % (
+                        bundle_hash[:9], row[5] // 2673, attached[1] // 2673), "trytes_list")
                 merged = _info(row[1])
                 merged.update(info)
                 row[0], row[1] = new_state, json.dumps(merged, sort_keys=True)
@@ -561,15 +582,13 @@ class Outbox:
                 if new_state == "attached":
                     sets += ", attempts = attempts + 1"
                     releases.append((row[2], row[3], now))
-                if joined is not None:
-                    sets += ", nbytes = ?"
-                    args.append(_size(joined))
                 if bundle_hash in batch:
                     self._run_updates(updates)
                     batch.clear()
                 batch.add(bundle_hash)
-                if joined is not None:
-                    updates.setdefault("UPDATE bodies SET trytes = ? WHERE id = ?", []).append((joined, row[4]))
+                if attached is not None:
+                    updates.setdefault("INSERT OR REPLACE INTO attachments (id, suffix) VALUES (?, ?)", []).append(
+                        (row[4], attached[0]))
                 updates.setdefault("UPDATE items SET " + sets + " WHERE bundle_hash = ?", []).append(
                     args + [bundle_hash])
             self._run_updates(updates)
@@ -593,13 +612,13 @@ class Outbox:
         db = self._db
         with self._tx():
             if seq is not None:
-                row = db.execute("SELECT items.id, bodies.trytes FROM %s WHERE device = ? AND seq = ? "
-                                 "AND state != 'confirmed'" % _ITEMS, (str(device), seq)).fetchone()
+                row = db.execute("SELECT items.id, bodies.trytes, attachments.suffix FROM %s WHERE device = ? "
+                                 "AND seq = ? AND state != 'confirmed'" % _ITEMS, (str(device), seq)).fetchone()
                 if row is not None:
                     db.execute("DELETE FROM items WHERE id = ?", (row[0],))
                     db.execute(_RELEASE, (str(device), seq, self._clock()))
                     if raw is None:
-                        raw = row[1]
+                        raw = ",".join(_trytes(row[1], row[2]))
             self._dead(device, seq, reason, raw)
 
     def _dead(self, device, seq, reason, raw):
@@ -747,9 +766,13 @@ class _Transaction:
 
 
 _ITEM_COLUMNS = ("items.bundle_hash, items.device, items.seq, items.state, bodies.trytes, items.received_at, "
-                 "items.updated_at, items.attempts, items.info, items.acked")
-_ITEMS = "items JOIN bodies ON bodies.id = items.id"  # FROM, for _ITEM_COLUMNS
-_BARE_COLUMNS = _ITEM_COLUMNS.replace("bodies.trytes", "''")  # from items alone: Item.trytes is then []
+                 "items.updated_at, items.attempts, items.info, items.acked, attachments.suffix")
+# FROM, for _ITEM_COLUMNS
+_ITEMS = "items JOIN bodies ON bodies.id = items.id LEFT JOIN attachments ON attachments.id = items.id"
+# from items alone: Item.trytes is then []
+_BARE_COLUMNS = _ITEM_COLUMNS.replace("bodies.trytes", "''").replace("attachments.suffix", "NULL")
+ATTACHED_TRYTES = 243  # trunk, branch, tag, attachment timestamp and bounds, nonce: what attaching writes
+_KEPT = 2673 - ATTACHED_TRYTES
 
 
 def _statements(script):
@@ -768,8 +791,32 @@ def _info(text):
 
 
 def _item(row):
-    return Item(row[0], row[1], row[2], row[3], row[4].split(",") if row[4] else [], row[5], row[6], row[7],
-                _info(row[8]), bool(row[9]))
+    return Item(row[0], row[1], row[2], row[3], _trytes(row[4], row[10]), row[5], row[6], row[7], _info(row[8]),
+                bool(row[9]))
+
+
+def _trytes(body, suffix):
+    """The item's transactions: its body, with the attachment's part of each in place when it has one."""
+    if not body:
+        return []
+    txs = body.split(",")
+    if suffix:
+        a = ATTACHED_TRYTES
+        txs = [t[:_KEPT] + suffix[a * i:a * (i + 1)] for i, t in enumerate(txs)]
+    return txs
+
+
+def _attachment(bundle_hash, trytes_list):
+    """The attachments row's suffix of the attached transactions ``trytes_list`` (checked 2673-tryte strings) of the
+    item ``bundle_hash``; InvalidValue when one belongs to another bundle (only the suffix is written)."""
+    for i, t in enumerate(trytes_list):
+        if t[_BUNDLE_FIELD] != bundle_hash:
+            raise InvalidValue("trytes_list[%d]: a transaction of bundle %s..., not of %s..." % (
+                i, t[_BUNDLE_FIELD][:9], bundle_hash[:9]), "trytes_list")
+    return "".join(t[_KEPT:] for t in trytes_list)
+
+
+_BUNDLE_FIELD = slice(2349, 2430)
 
 
 def _check_state(state):

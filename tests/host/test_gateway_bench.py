@@ -34,3 +34,21 @@ def test_gateway_bench_carries_every_reading_through_both_pipelines():
     # each thread's own CPU clock (ns): verifying 16 signed readings shows (/proc's 10 ms ticks often read 0 for it)
     for layout in result["layouts"].values():
         assert layout["gateway"]["thread_cpu_seconds"]["ingest"] > 0, layout["gateway"]["thread_cpu_seconds"]
+
+
+def test_outbox_bench_measures_every_call_of_a_readings_life():
+    """``python -m iota_edge.bench outbox``: every phase costs CPU and (on Linux) writes bytes; the outbox's own
+    secure_delete=FAST writes no more than SQLite's secure delete as built (Debian's: every freed page written)."""
+    out = subprocess.run([sys.executable, "-m", "iota_edge.bench", "outbox", "--readings", "96", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert result["readings"] == 96
+    phases = ("put", "attached", "stored", "confirmed", "acked", "prune")
+    for run in result["results"].values():
+        assert set(run) == set(phases) and all(run[p]["cpu_us"] > 0 for p in phases)
+    if os.path.exists("/proc/self/io"):
+        ours, peer = ({p: r[p]["kb_written"] for p in phases} for r in (result["results"]["outbox"],
+                                                                       result["results"]["secure_delete_as_built"]))
+        assert all(v > 0 for v in ours.values()) and ours["put"] == peer["put"]  # the same rows, pages and commits
+        assert sum(ours.values()) <= sum(peer.values())

@@ -13,7 +13,7 @@ import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
 from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
-                                      OutboxFull, UnknownItem, _statements)
+                                      OutboxFull, UnknownItem, _statements, _trytes)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRYTES = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -30,6 +30,16 @@ def h(i):
 
 def tx(i=0):
     return (TRYTES[i % 27] * 2673)
+
+
+def btx(bundle, i=0):
+    """A transaction of ``bundle`` (its bundle field, trytes 2349..2429, holds it), unattached."""
+    return TRYTES[i % 27] * 2349 + bundle + "9" * 243
+
+
+def attached(t, k):
+    """``t`` attached: its last 243 trytes (trunk, branch, tag, attachment timestamps, nonce) filled in."""
+    return t[:2430] + TRYTES[k % 27] * 243
 
 
 class Clock:
@@ -184,11 +194,13 @@ def to_version_2_layout(path):
     AUTOINCREMENT counter kept."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN")
-    rows = db.execute("SELECT items.id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, "
-                      "acked, info, trytes FROM items JOIN bodies ON bodies.id = items.id").fetchall()
+    rows = [r[:-2] + (",".join(_trytes(r[-2], r[-1])),) for r in db.execute(  # attached whole, as v2 kept them
+        "SELECT items.id, bundle_hash, device, seq, state, nbytes, received_at, updated_at, attempts, acked, info, "
+        "trytes, suffix FROM items JOIN bodies ON bodies.id = items.id "
+        "LEFT JOIN attachments ON attachments.id = items.id")]
     counter = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()[0]
     totals = db.execute("SELECT items, bytes FROM totals").fetchone()
-    for statement in ("DROP TABLE items", "DROP TABLE bodies"):
+    for statement in ("DROP TABLE items", "DROP TABLE bodies", "DROP TABLE attachments"):
         db.execute(statement)
     for statement in _statements(_V2_ITEMS):
         db.execute(statement)
@@ -204,8 +216,8 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
     """Version 3 moved the trytes to a table of their own (a state change no longer rewrites kilobytes)."""
     with Outbox(path) as box:
         for seq in range(6):
-            box.put("a", seq, h(seq), [tx(seq), tx(seq + 50)])
-        box.mark(h(0), "attached", trytes=[tx(90), tx(91)], tails=["T"])
+            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 50)])
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 90), attached(btx(h(0), 50), 91)], tails=["T"])
         advance(box, h(1), "confirmed")
         advance(box, h(2), "confirmed")
         box.mark_acked("a", [2])
@@ -220,11 +232,12 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
     assert "trytes" in [r[1] for r in db.execute("PRAGMA table_info(items)")]
     db.close()
     with Outbox(path) as box:
-        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "3"
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "4"
         assert "trytes" not in [r[1] for r in box._db.execute("PRAGMA table_info(items)")]
         assert box._db.execute("SELECT name FROM sqlite_master WHERE name = 'tombstones_age'").fetchall() == []
         assert {bh: box.get(bh) for bh in before} == before
-        assert box.get(h(0)).trytes == [tx(90), tx(91)] and box.get(h(0)).info["tails"] == ["T"]
+        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 90), attached(btx(h(0), 50), 91)]
+        assert box.get(h(0)).info["tails"] == ["T"]
         assert box.stats()["depth"] == stats["depth"] and box.stats()["bytes"] == stats["bytes"]
         assert_totals(box._db)
         assert box.put("b", 1, h(11), [tx(11)])
@@ -239,7 +252,39 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
         assert_totals(box._db)
     with Outbox(path) as box:  # opened again: nothing left to migrate
         assert [it.seq for it in box.next_batch("received", 10)] == [3, 4, 1]
-        assert box.get(h(3)).trytes == [tx(3), tx(53)]
+        assert box.get(h(3)).trytes == [btx(h(3), 3), btx(h(3), 53)]
+
+
+def test_a_version_3_outbox_is_migrated_and_its_whole_attached_bodies_read_as_they_are(path):
+    """Version 4 keeps an attachment's 243 trytes per transaction apart instead of rewriting the body; a version 3
+    file's bodies hold attached transactions whole, and read back as they are until the item is attached again."""
+    with Outbox(path) as box:
+        for seq in range(3):
+            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 9)])
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 1), attached(btx(h(0), 9), 2)])
+        advance(box, h(1), "confirmed")
+        before = {bh: box.get(bh) for bh in (h(0), h(1), h(2))}
+    db = sqlite3.connect(path, isolation_level=None)  # as version 3 left it: the attached transactions in the body
+    db.execute("BEGIN")
+    for rowid, body, suffix in db.execute("SELECT id, trytes, suffix FROM bodies JOIN attachments USING (id)"):
+        db.execute("UPDATE bodies SET trytes = ? WHERE id = ?", (",".join(_trytes(body, suffix)), rowid))
+    db.execute("DROP TABLE attachments")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    db.execute("COMMIT")
+    db.close()
+    with Outbox(path) as box:
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "4"
+        assert {bh: box.get(bh) for bh in before} == before
+        box.mark(h(0), "received", reattach_from=7)
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 3), attached(btx(h(0), 9), 4)])
+        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 3), attached(btx(h(0), 9), 4)]
+        box.mark(h(0), "stored")
+        box.mark(h(0), "confirmed")
+        box.mark_acked("a", [0, 1])
+        assert box.prune() == 2
+        assert box._db.execute("SELECT COUNT(*) FROM attachments").fetchone()[0] == 0  # went with their items
+        assert box.get(h(2)).trytes == before[h(2)].trytes
+        assert_totals(box._db)
 
 
 def test_a_version_1_outbox_is_migrated(path):
@@ -263,15 +308,15 @@ def test_a_version_1_outbox_is_migrated(path):
     db.close()
     with Outbox(path) as box:
         assert box.released() == {"a": 1, "b": 5}
-        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "3"
+        assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "4"
         assert [it.seq for it in box.next_batch("received", 10)] == [1, 2, 0, 6]
     with Outbox(path) as box:
         assert box.released() == {"a": 1, "b": 5}
     db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    db.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
     db.commit()
     db.close()
-    with pytest.raises(OutboxCorrupt, match="schema version 4, expected 3"):
+    with pytest.raises(OutboxCorrupt, match="schema version 5, expected 4"):
         Outbox(path)
 
 
@@ -294,19 +339,29 @@ def test_state_machine(path, old, new):
 
 def test_mark_info_trytes_and_reattach(path):
     with Outbox(path) as box:
-        box.put("d", 1, h(1), [tx(0), tx(0)])
-        box.mark(h(1), "attached", trytes=[tx(5), tx(6)], tail="T" * 81)
+        body = [btx(h(1), 0), btx(h(1), 1)]
+        box.put("d", 1, h(1), body)
+        box.mark(h(1), "attached", trytes=[attached(body[0], 5), attached(body[1], 6)], tail="T" * 81)
+        # only the attachment is written: the body stays as put, the row holds 243 trytes per transaction
+        assert box._db.execute("SELECT trytes FROM bodies").fetchall() == [(",".join(body),)]
+        assert [len(r[0]) for r in box._db.execute("SELECT suffix FROM attachments")] == [2 * 243]
         box.mark(h(1), "stored", node="http://n")
         box.mark(h(1), "received", reason="not confirmed after 10 min")  # reattach
         box.mark(h(1), "attached", tail="U" * 81)
         it = box.get(h(1))
-        assert it.trytes == [tx(5), tx(6)] and it.attempts == 2
+        assert it.trytes == [attached(body[0], 5), attached(body[1], 6)] and it.attempts == 2
+        assert box.get_many([h(1)])[h(1)].trytes == it.trytes == box.next_batch("attached")[0].trytes
         assert it.info == {"tail": "U" * 81, "node": "http://n", "reason": "not confirmed after 10 min"}
         with pytest.raises(UnknownItem):
             box.mark(h(9), "attached")
         with pytest.raises(InvalidValue):
             box.mark(h(1), "stored", trytes=["bad"])
+        with pytest.raises(InvalidValue, match=r"trytes_list\[1\]: a transaction of bundle"):
+            box.mark(h(1), "stored", trytes=[attached(body[0], 7), attached(btx(h(2)), 7)])
+        with pytest.raises(InvalidValue, match="has 2 transactions in the outbox, got 1"):
+            box.mark(h(1), "stored", trytes=[attached(body[0], 7)])
         assert box.get(h(1)).state == "attached"  # a failed mark changes nothing
+        assert box.get(h(1)).trytes == it.trytes
         assert_totals(box._db)
         assert box.stats()["bytes"] == 2 * 2673
         assert box.reattached() == []  # sent back without the forwarder's reattach_from
@@ -403,12 +458,13 @@ def test_mark_merges_info_as_dict_update_on_both_paths(path, direct):
     with Outbox(path) as box:
         box._json_patch = direct
         for i in range(3):
-            box.put("d", i, h(i), [tx(i)])
-        box.mark_many([(h(i), "attached", {"trytes": [tx(10 + i)], "tails": ["A", "B"], "n": i}) for i in range(3)])
+            box.put("d", i, h(i), [btx(h(i), i)])
+        box.mark_many([(h(i), "attached", {"trytes": [attached(btx(h(i), i), 10 + i)], "tails": ["A", "B"], "n": i})
+                       for i in range(3)])
         box.mark_many([(h(0), "stored", {"tails": ["C"], "at": 1.5}), (h(1), "stored", {"n": "x", "sub": [1, 2]})])
         assert box.get(h(0)).info == {"tails": ["C"], "n": 0, "at": 1.5}  # a list is replaced, not merged
         assert box.get(h(1)).info == {"tails": ["A", "B"], "n": "x", "sub": [1, 2]}
-        assert [box.get(h(i)).trytes for i in range(3)] == [[tx(10)], [tx(11)], [tx(12)]]
+        assert [box.get(h(i)).trytes for i in range(3)] == [[attached(btx(h(i), i), 10 + i)] for i in range(3)]
         assert box.released() == {"d": 2} and box.get(h(2)).attempts == 1
         box.mark(h(0), "confirmed", node=None, extra={"k": 1})
         assert box.get(h(0)).info == {"tails": ["C"], "n": 0, "at": 1.5, "node": None, "extra": {"k": 1}}
@@ -423,15 +479,16 @@ def test_mark_merges_info_as_dict_update_on_both_paths(path, direct):
 def test_mark_many_applies_changes_in_order_even_for_one_item_twice(path):
     with Outbox(path) as box:
         for i in range(4):
-            box.put("d", i, h(i), [tx(i)])
-        missing = box.mark_many([(h(0), "attached", {"trytes": [tx(9)], "tails": ["A"]}),
+            box.put("d", i, h(i), [btx(h(i), i)])
+        missing = box.mark_many([(h(0), "attached", {"trytes": [attached(btx(h(0)), 9)], "tails": ["A"]}),
                                  (h(1), "attached", {}),
                                  (h(0), "stored", {"stored_at": 5}),   # the same item again: sees the first change
                                  (h(77), "stored", {}),
                                  (h(2), "attached", {"tails": ["C"]})])
         assert missing == [h(77)]
         it = box.get(h(0))
-        assert it.state == "stored" and it.trytes == [tx(9)] and it.info == {"tails": ["A"], "stored_at": 5}
+        assert it.state == "stored" and it.trytes == [attached(btx(h(0)), 9)]
+        assert it.info == {"tails": ["A"], "stored_at": 5}
         assert it.attempts == 1 and box.get(h(2)).info == {"tails": ["C"]}
         assert box.released() == {"d": 2}
         with pytest.raises(IllegalTransition):  # h(3) received -> stored: nothing of the call is kept
