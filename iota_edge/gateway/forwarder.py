@@ -174,12 +174,11 @@ class Forwarder:
     """See the module docstring. Options (defaults): ``mwm`` (9); ``pow`` (``"local"``: the C kernel here,
     ``"node"``: the node's attachToTangle); ``workers`` (None: one per CPU this process may use, one kernel thread
     each) bundles attached at once; ``reattach_milestones`` (3); ``max_depth`` (15) milestones after which a bundle
-    carried only by others' transactions that never confirm is reattached (see "Reattach"); ``logger`` (the gateway's
-    EventLog, or a
-    logging.Logger; default ``logging.getLogger("iota_edge.gateway.forwarder")``); ``timeout`` (10 s per HTTP
-    request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a :class:`Breaker`); ``order_hold_s``
-    (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a missing lower one (see "Order");
-    ``clock`` (time.time) wall-clock seconds, the outbox's ``received_at`` scale."""
+    carried only by others' transactions that never confirm is reattached (see "Reattach"); ``logger`` (the
+    gateway's EventLog, or a logging.Logger; default ``logging.getLogger("iota_edge.gateway.forwarder")``);
+    ``timeout`` (10 s per HTTP request); ``depth`` (3, getTransactionsToApprove); ``breaker`` (a
+    :class:`Breaker`); ``order_hold_s`` (ORDER_HOLD_S, 45 s; 0: no holding) how long a device's seq waits for a
+    missing lower one (see "Order"); ``clock`` (time.time) wall-clock seconds, the outbox's ``received_at`` scale."""
 
     def __init__(self, outbox, node_url, *, mwm=9, pow="local", workers=None, reattach_milestones=3,
                  logger=None, timeout=10.0, depth=3, breaker=None, clock=time.time, order_hold_s=ORDER_HOLD_S,
