@@ -412,7 +412,9 @@ class Forwarder:
         when the seq before it was released (attached or dead-lettered) or is in flight, when it was attached
         before (a reattach), when the device has no history, or when it has waited ``order_hold_s`` since it was
         received. ``gap`` is the first missing seq for an item that goes because its wait is over, else None.
-        Devices that wait are remembered in ``self._held`` and left out of the window, so they block no one."""
+        Devices that wait are remembered in ``self._held`` and left out of the window, so they block no one. With
+        ``pow="node"`` a device has one item in flight at a time: the node stamps each attachment as its PoW ends, so
+        two of a device's items at once could be stamped out of seq order."""
         busy = {j.item.bundle_hash for j in self._jobs}
         top = self.outbox.released()  # device -> highest seq attached; raised below by what is in flight
         redo = set()  # devices with a discarded result in flight: their items come back received, lowest first
@@ -422,6 +424,7 @@ class Forwarder:
             else:
                 top[j.item.device] = max(top.get(j.item.device, -1), j.item.seq)
         now = self._clock()
+        serial = {j.item.device for j in self._jobs} if self.pow == "node" else set()
         held = {}
         for device in self._held:  # waiting at the last pass: look at its lowest waiting item only
             lowest = self._lowest(device, 1, busy)
@@ -430,7 +433,7 @@ class Forwarder:
         chosen = []
         while len(chosen) < room:
             limit = room + SEQ_WINDOW
-            window = self.outbox.next_batch("received", limit, False, skip_devices=set(held) | redo,
+            window = self.outbox.next_batch("received", limit, False, skip_devices=set(held) | redo | serial,
                                             skip_hashes=busy)
             queues = {}
             for item in window:
@@ -442,7 +445,7 @@ class Forwarder:
             newly_held = False
             for slot in window:  # each slot a device has in receive order takes its lowest waiting seq
                 device = slot.device
-                if device in held or not queues[device]:
+                if device in held or device in serial or not queues[device]:
                     continue
                 item = queues[device].pop(0)
                 if self._waits(item, top, now):
@@ -452,6 +455,8 @@ class Forwarder:
                 chosen.append((item, self._gap(item, top)))
                 top[device] = max(top.get(device, -1), item.seq)
                 busy.add(item.bundle_hash)
+                if self.pow == "node":
+                    serial.add(device)
                 if len(chosen) >= room:
                     break
             if not newly_held or len(window) < limit:

@@ -152,14 +152,35 @@ def test_refused_bundle_becomes_a_dead_letter(tmp_path):
 
 
 def test_pow_on_the_node(tmp_path):
+    """pow = "node": the node's attachToTangle, two at a time, but one per device: the node stamps an attachment as
+    its PoW ends, so a device's two in flight could be stamped out of seq order (CI saw it once)."""
     path = str(tmp_path / "outbox.db")
     with Outbox(path) as box:
-        expected = fill_outbox(box, devices=2, per_device=2)
+        expected = fill_outbox(box, devices=2, per_device=3)
+    item_of = {h: (d, seq) for d, items in expected.items() for seq, h in items}
+    running, overlaps, lock = {}, [], threading.Lock()
     with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0.2, pow_threads=1) as node:
-        with ForwarderThread(path, node.url, mwm=MWM, pow="node", workers=2) as ft:
-            wait_for(lambda: confirmed_count(path) == 4, 120, "4 confirmed items")
-            assert ft.forwarder.stats()["attached"] == 4 and ft.forwarder.stats()["pow"] == "node"
+        ft = ForwarderThread(path, node.url, mwm=MWM, pow="node", workers=2)
+        attach = ft.forwarder.node.attach_to_tangle
+
+        def slow_attach(trunk, branch, mwm, trytes):
+            device, seq = item_of[Transaction.from_trytes(trytes[0]).bundle]
+            with lock:
+                running[device] = running.get(device, 0) + 1
+                overlaps.append(running[device])
+            try:  # dev-1's first PoW is slow: the other worker would take dev-1's second meanwhile
+                time.sleep(1.5 if (device, seq) == ("dev-1", 0) else 0.1)
+                return attach(trunk, branch, mwm, trytes)
+            finally:
+                with lock:
+                    running[device] -= 1
+
+        ft.forwarder.node.attach_to_tangle = slow_attach
+        with ft:
+            wait_for(lambda: confirmed_count(path) == 6, 120, "6 confirmed items")
+            assert ft.forwarder.stats()["attached"] == 6 and ft.forwarder.stats()["pow"] == "node"
         check_confirmed_once_in_order(node.url, expected)
+    assert len(overlaps) == 6 and max(overlaps) == 1  # never two of one device in flight
 
 
 def test_breaker_opens_then_half_opens_and_closes(tmp_path):
