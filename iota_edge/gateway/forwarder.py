@@ -231,7 +231,7 @@ class Forwarder:
         self._checked_at = None  # milestone index of the last confirmation pass
         self._unchecked = True  # items stored since that pass
         self._passed = {}  # bundle hash -> milestones that passed this stored item by
-        self._seen_at = {}  # bundle hash -> milestone of the first check of a stored item without stored_milestone
+        self._seen_at = {}  # bundle hash -> milestone of this forwarder's first check of the item stored
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
@@ -628,6 +628,8 @@ class Forwarder:
         self._checked_at = milestone
         self._unchecked = False
         self._pending = len(items)
+        for item in items:
+            self._seen_at.setdefault(item.bundle_hash, milestone)
         if not items:
             self._passed.clear()
             return 0
@@ -690,19 +692,17 @@ class Forwarder:
             self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
                       milestone=milestone, **why)
             n += 1
-        if len(items) < CONFIRM_BATCH and len(self._passed) + len(self._seen_at) > len(items):
+        if len(items) < CONFIRM_BATCH and max(len(self._passed), len(self._seen_at)) > len(items):
             live = {item.bundle_hash for item in items}  # forget items pruned or rejected
             self._passed = {h: v for h, v in self._passed.items() if h in live}
             self._seen_at = {h: v for h, v in self._seen_at.items() if h in live}
         return n
 
     def _age(self, item, milestone):
-        """Milestones since ``item``'s last attachment was stored (or, where the milestone of its store is unknown,
-        since this forwarder first checked it)."""
-        base = item.info.get("stored_milestone")
-        if base is None:
-            base = self._seen_at.setdefault(item.bundle_hash, milestone)
-        return milestone - base
+        """Milestones since this forwarder first checked ``item`` stored (after a restart, since its first check
+        then): not its ``stored_milestone``, the milestone last polled before the store, which an idle gateway
+        (no poll while nothing waits) may have polled long before."""
+        return milestone - self._seen_at.get(item.bundle_hash, milestone)
 
     def _carried(self, items, stored):
         """(carried, foreign): bundle hashes of ``items`` one of whose tails some transaction approves, and those of

@@ -29,7 +29,7 @@ from collections import namedtuple
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
-from iota_edge.trinary import is_trytes
+from iota_edge.trinary import is_trytes, trytes_to_int
 
 STATES = ("received", "attached", "stored", "confirmed")
 # Legal transitions (#7): forward one step at a time, or back to received to reattach an unconfirmed bundle.
@@ -796,27 +796,40 @@ def _item(row):
 
 
 def _trytes(body, suffix):
-    """The item's transactions: its body, with the attachment's part of each in place when it has one."""
+    """The item's transactions, in the body's order: the body, with each transaction's part of the attachment (the
+    suffix holds them by current index) in place when it has one."""
     if not body:
         return []
     txs = body.split(",")
     if suffix:
         a = ATTACHED_TRYTES
-        txs = [t[:_KEPT] + suffix[a * i:a * (i + 1)] for i, t in enumerate(txs)]
+        txs = [t[:_KEPT] + suffix[a * i:a * (i + 1)] for i, t in ((_index(t), t) for t in txs)]
     return txs
 
 
 def _attachment(bundle_hash, trytes_list):
-    """The attachments row's suffix of the attached transactions ``trytes_list`` (checked 2673-tryte strings) of the
-    item ``bundle_hash``; InvalidValue when one belongs to another bundle (only the suffix is written)."""
+    """The attachments row's suffix of the attached transactions ``trytes_list`` (checked 2673-tryte strings, in any
+    order: a device's bundle is stored as it came, attach_to_tangle returns the tail first) of the item
+    ``bundle_hash``: their last ATTACHED_TRYTES by current index. InvalidValue when one belongs to another bundle or
+    the current indexes are not 0 .. n - 1 (only the suffix is written)."""
+    by_index = {}
     for i, t in enumerate(trytes_list):
         if t[_BUNDLE_FIELD] != bundle_hash:
             raise InvalidValue("trytes_list[%d]: a transaction of bundle %s..., not of %s..." % (
                 i, t[_BUNDLE_FIELD][:9], bundle_hash[:9]), "trytes_list")
-    return "".join(t[_KEPT:] for t in trytes_list)
+        by_index[_index(t)] = t[_KEPT:]
+    if sorted(by_index) != list(range(len(trytes_list))):
+        raise InvalidValue("trytes_list: current indexes %s, expected 0..%d once each" % (
+            sorted(_index(t) for t in trytes_list), len(trytes_list) - 1), "trytes_list")
+    return "".join(by_index[i] for i in range(len(trytes_list)))
+
+
+def _index(t):
+    return trytes_to_int(t[_INDEX_FIELD])
 
 
 _BUNDLE_FIELD = slice(2349, 2430)
+_INDEX_FIELD = slice(2331, 2340)
 
 
 def _check_state(state):

@@ -594,6 +594,37 @@ def test_a_bundle_carried_only_by_someone_elses_stuck_transaction_is_reattached_
     assert [a[2] for a in view[h1] if a[0] == tail] == [False] and any(a[2] for a in view[h1])
 
 
+def test_max_depth_counts_from_the_first_check_not_from_a_milestone_polled_before_an_idle_spell(tmp_path):
+    """An idle forwarder polls no milestone, so the next item's stored_milestone may be many milestones old: the
+    max_depth age counts from the forwarder's first check of the item instead (a review found a reattach after one
+    milestone here)."""
+    from iota_edge.bundle import prepare_transfer
+
+    path = str(tmp_path / "outbox.db")
+    a, b = reading_bundle(0, 0), reading_bundle(0, 1)
+    with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
+        client = NodeClient(node.url)
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, reattach_milestones=100, max_depth=15) as ft:
+            with Outbox(path) as box:
+                box.put("dev-0", 0, bundle_hash(a), a)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 1, 60, "the first stored")
+            node.issue_milestone()
+            wait_for(lambda: ft.forwarder.stats()["confirmed"] == 1, 60, "the first confirmed")
+            time.sleep(0.6)  # nothing waits: the forwarder stops polling
+            withhold(node, 20)
+            with Outbox(path) as box:
+                box.put("dev-0", 1, bundle_hash(b), b)
+            wait_for(lambda: ft.forwarder.stats()["stored"] == 2, 60, "the second stored")
+            with Outbox(path) as box:
+                tail = box.get(bundle_hash(b)).info["tails"][0]
+            theirs = prepare_transfer(None, [{"address": "THEIRS".ljust(81, "9"), "message": b"hi", "tag": "X"}])
+            client.store_transactions(attach_to_tangle(theirs, tail, tail, MWM))
+            for _ in range(3):
+                withhold(node, 1)
+                time.sleep(0.6)
+            assert ft.forwarder.stats()["reattaches"] == 0
+
+
 def test_a_bundle_approved_only_by_our_stuck_next_bundle_is_reattached_too(tmp_path):
     """Our next bundle approves our last stored tail. When that next bundle never confirms (a lazy tip: a
     coordinator that walks from other tips, here milestones that approve only the previous one), it is reattached,

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
+from iota_edge.trinary import int_to_trytes
 from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
                                       OutboxFull, UnknownItem, _statements, _trytes)
 
@@ -32,9 +33,10 @@ def tx(i=0):
     return (TRYTES[i % 27] * 2673)
 
 
-def btx(bundle, i=0):
-    """A transaction of ``bundle`` (its bundle field, trytes 2349..2429, holds it), unattached."""
-    return TRYTES[i % 27] * 2349 + bundle + "9" * 243
+def btx(bundle, i=0, index=0):
+    """Transaction ``index`` of ``bundle`` (its current index field, trytes 2331..2339, and bundle field, 2349..2429,
+    hold them), unattached."""
+    return TRYTES[i % 27] * 2331 + int_to_trytes(index, 9) + TRYTES[i % 27] * 9 + bundle + "9" * 243
 
 
 def attached(t, k):
@@ -212,12 +214,26 @@ def to_version_2_layout(path):
     db.close()
 
 
+def test_an_attachment_lines_up_with_the_body_by_current_index_in_any_order(path):
+    """A device's own bundle is stored as it came (head first here); attach_to_tangle returns the tail first. The
+    attachment's part of each transaction goes back onto the transaction with its current index."""
+    with Outbox(path) as box:
+        body = [btx(h(1), k, 2 - k) for k in range(3)]  # indexes 2, 1, 0: head first
+        box.put("d", 1, h(1), body)
+        tail_first = [attached(body[2], 5), attached(body[1], 6), attached(body[0], 7)]
+        box.mark(h(1), "attached", trytes=tail_first)
+        assert box.get(h(1)).trytes == [attached(body[0], 7), attached(body[1], 6), attached(body[2], 5)]
+        with pytest.raises(InvalidValue, match="current indexes"):
+            box.mark(h(1), "stored", trytes=[attached(body[0], 1), attached(body[0], 1), attached(body[1], 1)])
+        assert box.get(h(1)).state == "attached"
+
+
 def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
     """Version 3 moved the trytes to a table of their own (a state change no longer rewrites kilobytes)."""
     with Outbox(path) as box:
         for seq in range(6):
-            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 50)])
-        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 90), attached(btx(h(0), 50), 91)], tails=["T"])
+            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 50, 1)])
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 90), attached(btx(h(0), 50, 1), 91)], tails=["T"])
         advance(box, h(1), "confirmed")
         advance(box, h(2), "confirmed")
         box.mark_acked("a", [2])
@@ -236,7 +252,7 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
         assert "trytes" not in [r[1] for r in box._db.execute("PRAGMA table_info(items)")]
         assert box._db.execute("SELECT name FROM sqlite_master WHERE name = 'tombstones_age'").fetchall() == []
         assert {bh: box.get(bh) for bh in before} == before
-        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 90), attached(btx(h(0), 50), 91)]
+        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 90), attached(btx(h(0), 50, 1), 91)]
         assert box.get(h(0)).info["tails"] == ["T"]
         assert box.stats()["depth"] == stats["depth"] and box.stats()["bytes"] == stats["bytes"]
         assert_totals(box._db)
@@ -252,7 +268,7 @@ def test_a_version_2_outbox_is_migrated_with_its_trytes_and_ids(path):
         assert_totals(box._db)
     with Outbox(path) as box:  # opened again: nothing left to migrate
         assert [it.seq for it in box.next_batch("received", 10)] == [3, 4, 1]
-        assert box.get(h(3)).trytes == [btx(h(3), 3), btx(h(3), 53)]
+        assert box.get(h(3)).trytes == [btx(h(3), 3), btx(h(3), 53, 1)]
 
 
 def test_a_version_3_outbox_is_migrated_and_its_whole_attached_bodies_read_as_they_are(path):
@@ -260,8 +276,8 @@ def test_a_version_3_outbox_is_migrated_and_its_whole_attached_bodies_read_as_th
     file's bodies hold attached transactions whole, and read back as they are until the item is attached again."""
     with Outbox(path) as box:
         for seq in range(3):
-            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 9)])
-        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 1), attached(btx(h(0), 9), 2)])
+            box.put("a", seq, h(seq), [btx(h(seq), seq), btx(h(seq), seq + 9, 1)])
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 1), attached(btx(h(0), 9, 1), 2)])
         advance(box, h(1), "confirmed")
         before = {bh: box.get(bh) for bh in (h(0), h(1), h(2))}
     db = sqlite3.connect(path, isolation_level=None)  # as version 3 left it: the attached transactions in the body
@@ -276,8 +292,8 @@ def test_a_version_3_outbox_is_migrated_and_its_whole_attached_bodies_read_as_th
         assert box._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "4"
         assert {bh: box.get(bh) for bh in before} == before
         box.mark(h(0), "received", reattach_from=7)
-        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 3), attached(btx(h(0), 9), 4)])
-        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 3), attached(btx(h(0), 9), 4)]
+        box.mark(h(0), "attached", trytes=[attached(btx(h(0), 0), 3), attached(btx(h(0), 9, 1), 4)])
+        assert box.get(h(0)).trytes == [attached(btx(h(0), 0), 3), attached(btx(h(0), 9, 1), 4)]
         box.mark(h(0), "stored")
         box.mark(h(0), "confirmed")
         box.mark_acked("a", [0, 1])
@@ -339,7 +355,7 @@ def test_state_machine(path, old, new):
 
 def test_mark_info_trytes_and_reattach(path):
     with Outbox(path) as box:
-        body = [btx(h(1), 0), btx(h(1), 1)]
+        body = [btx(h(1), 0), btx(h(1), 1, 1)]
         box.put("d", 1, h(1), body)
         box.mark(h(1), "attached", trytes=[attached(body[0], 5), attached(body[1], 6)], tail="T" * 81)
         # only the attachment is written: the body stays as put, the row holds 243 trytes per transaction
