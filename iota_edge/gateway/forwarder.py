@@ -624,7 +624,9 @@ class Forwarder:
             return 0
         items = self.outbox.next_batch("stored", CONFIRM_BATCH, trytes=False)
         self._more = self._more or len(items) == CONFIRM_BATCH
-        advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
+        # Milestones since the last check count only when something of ours waited then: an idle forwarder polls
+        # none, so after an idle spell the gap to the last check would count against items stored just now.
+        advanced = 0 if self._checked_at is None or not self._pending else max(0, milestone - self._checked_at)
         self._checked_at = milestone
         self._unchecked = False
         self._pending = len(items)

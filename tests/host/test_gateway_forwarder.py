@@ -594,17 +594,20 @@ def test_a_bundle_carried_only_by_someone_elses_stuck_transaction_is_reattached_
     assert [a[2] for a in view[h1] if a[0] == tail] == [False] and any(a[2] for a in view[h1])
 
 
-def test_max_depth_counts_from_the_first_check_not_from_a_milestone_polled_before_an_idle_spell(tmp_path):
-    """An idle forwarder polls no milestone, so the next item's stored_milestone may be many milestones old: the
-    max_depth age counts from the forwarder's first check of the item instead (a review found a reattach after one
-    milestone here)."""
+@pytest.mark.parametrize("reattach_milestones", [3, 100])
+def test_an_idle_spell_does_not_count_against_the_next_item(tmp_path, reattach_milestones):
+    """An idle forwarder polls no milestone. The milestones of an idle spell must not count against the next item:
+    neither as passing it by (3: a review found it reattached at its first check) nor in its max_depth age, which
+    counts from the forwarder's first check of it, not from its stored_milestone (100: reattached after one
+    milestone)."""
     from iota_edge.bundle import prepare_transfer
 
     path = str(tmp_path / "outbox.db")
     a, b = reading_bundle(0, 0), reading_bundle(0, 1)
     with Node(db=str(tmp_path / "node.db"), mwm=MWM, milestone_interval=0) as node:
         client = NodeClient(node.url)
-        with ForwarderThread(path, node.url, mwm=MWM, workers=1, reattach_milestones=100, max_depth=15) as ft:
+        with ForwarderThread(path, node.url, mwm=MWM, workers=1, reattach_milestones=reattach_milestones,
+                             max_depth=15) as ft:
             with Outbox(path) as box:
                 box.put("dev-0", 0, bundle_hash(a), a)
             wait_for(lambda: ft.forwarder.stats()["stored"] == 1, 60, "the first stored")
