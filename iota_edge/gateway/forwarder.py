@@ -536,6 +536,11 @@ class Forwarder:
         items = sorted(self.outbox.next_batch("attached", STORE_BATCH, trytes=False), key=_store_order)
         if not items:
             return 0
+        if not self._pending and not self._unchecked:
+            # Idle until now, so no milestone was polled meanwhile: take the current one, so that the milestones of
+            # the idle spell neither pass these items by at their first check nor go into their stored_milestone.
+            self._milestone = self._checked_at = self.node.get_node_info()["latestMilestoneIndex"]
+            self._polled = time.monotonic()
         self._more = self._more or len(items) == STORE_BATCH
         cached = self._attached
         if len(items) < STORE_BATCH:  # every attached item is in items: forget cached ones gone meanwhile
@@ -624,9 +629,7 @@ class Forwarder:
             return 0
         items = self.outbox.next_batch("stored", CONFIRM_BATCH, trytes=False)
         self._more = self._more or len(items) == CONFIRM_BATCH
-        # Milestones since the last check count only when something of ours waited then: an idle forwarder polls
-        # none, so after an idle spell the gap to the last check would count against items stored just now.
-        advanced = 0 if self._checked_at is None or not self._pending else max(0, milestone - self._checked_at)
+        advanced = 0 if self._checked_at is None else max(0, milestone - self._checked_at)
         self._checked_at = milestone
         self._unchecked = False
         self._pending = len(items)
