@@ -36,10 +36,11 @@ def _written():
 
 def run(readings, burst, batch, secure_delete_as_built, directory=None):
     """{phase: (CPU us per reading, KB written per reading or None)} over ``readings`` (from make_readings)."""
-    from iota_edge.gateway.outbox import Outbox
+    from iota_edge.gateway.outbox import ATTACHED_TRYTES, Outbox
 
     n = len(readings)
-    attached = {h: [t[:2430] + "A" * 243 for t in trytes] for _, _, h, trytes in readings}  # trunk .. nonce
+    cut = -ATTACHED_TRYTES  # trunk .. nonce
+    attached = {h: [t[:cut] + "A" * ATTACHED_TRYTES for t in trytes] for _, _, h, trytes in readings}
     cpu = dict.fromkeys(PHASES, 0.0)
     wrote = dict.fromkeys(PHASES, 0)
 

@@ -29,6 +29,7 @@ from collections import namedtuple
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
+from iota_edge.transaction import SPAN, TRANSACTION_TRYTES
 from iota_edge.trinary import is_trytes, trytes_to_int
 
 STATES = ("received", "attached", "stored", "confirmed")
@@ -771,8 +772,8 @@ _ITEM_COLUMNS = ("items.bundle_hash, items.device, items.seq, items.state, bodie
 _ITEMS = "items JOIN bodies ON bodies.id = items.id LEFT JOIN attachments ON attachments.id = items.id"
 # from items alone: Item.trytes is then []
 _BARE_COLUMNS = _ITEM_COLUMNS.replace("bodies.trytes", "''").replace("attachments.suffix", "NULL")
-ATTACHED_TRYTES = 243  # trunk, branch, tag, attachment timestamp and bounds, nonce: what attaching writes
-_KEPT = 2673 - ATTACHED_TRYTES
+_KEPT = SPAN["trunk"][0]  # trunk, branch, tag, attachment timestamp and bounds, nonce from here: what attaching writes
+ATTACHED_TRYTES = TRANSACTION_TRYTES - _KEPT
 
 
 def _statements(script):
@@ -828,8 +829,8 @@ def _index(t):
     return trytes_to_int(t[_INDEX_FIELD])
 
 
-_BUNDLE_FIELD = slice(2349, 2430)
-_INDEX_FIELD = slice(2331, 2340)
+_BUNDLE_FIELD = slice(*SPAN["bundle"])
+_INDEX_FIELD = slice(*SPAN["current_index"])
 
 
 def _check_state(state):
