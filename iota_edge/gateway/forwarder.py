@@ -231,7 +231,6 @@ class Forwarder:
         self._checked_at = None  # milestone index of the last confirmation pass
         self._unchecked = True  # items stored since that pass
         self._passed = {}  # bundle hash -> milestones that passed this stored item by
-        self._seen_at = {}  # bundle hash -> milestone of this forwarder's first check of the item stored
         self._pending = None  # stored items seen waiting at that pass (None: not looked yet)
         self._polled = 0.0
         self._refusals = {}  # bundle hash -> refusals of items still received (pow="node")
@@ -633,8 +632,6 @@ class Forwarder:
         self._checked_at = milestone
         self._unchecked = False
         self._pending = len(items)
-        for item in items:
-            self._seen_at.setdefault(item.bundle_hash, milestone)
         if not items:
             self._passed.clear()
             return 0
@@ -655,7 +652,6 @@ class Forwarder:
         done = [item for i, item in enumerate(items) if confirmed[i]]
         for item in done:
             self._passed.pop(item.bundle_hash, None)
-            self._seen_at.pop(item.bundle_hash, None)
         gone = set(self.outbox.mark_many([(item.bundle_hash, "confirmed", {"milestone": milestone})
                                           for item in done]))
         n = 0
@@ -683,7 +679,6 @@ class Forwarder:
             else:
                 continue
             self._passed.pop(item.bundle_hash, None)
-            self._seen_at.pop(item.bundle_hash, None)
             try:
                 self.outbox.mark(item.bundle_hash, "received", reattach_from=milestone)
                 self._given_up_bundles()[item.bundle_hash] = None
@@ -697,17 +692,17 @@ class Forwarder:
             self._log("info", "reattach", bundle=item.bundle_hash[:9], device=item.device, seq=item.seq,
                       milestone=milestone, **why)
             n += 1
-        if len(items) < CONFIRM_BATCH and max(len(self._passed), len(self._seen_at)) > len(items):
-            live = {item.bundle_hash for item in items}  # forget items pruned or rejected
+        if len(items) < CONFIRM_BATCH and len(self._passed) > len(items):  # forget items pruned or rejected
+            live = {item.bundle_hash for item in items}
             self._passed = {h: v for h, v in self._passed.items() if h in live}
-            self._seen_at = {h: v for h, v in self._seen_at.items() if h in live}
         return n
 
     def _age(self, item, milestone):
-        """Milestones since this forwarder first checked ``item`` stored (after a restart, since its first check
-        then): not its ``stored_milestone``, the milestone last polled before the store, which an idle gateway
-        (no poll while nothing waits) may have polled long before."""
-        return milestone - self._seen_at.get(item.bundle_hash, milestone)
+        """Milestones since ``item``'s last attachment was stored (its ``stored_milestone``: polled at most POLL_S
+        before the store, or at the store itself after an idle spell; see _store). 0 for an item stored before
+        the outbox kept it."""
+        base = item.info.get("stored_milestone")
+        return 0 if base is None else milestone - base
 
     def _carried(self, items, stored):
         """(carried, foreign): bundle hashes of ``items`` one of whose tails some transaction approves, and those of

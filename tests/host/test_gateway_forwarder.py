@@ -597,9 +597,9 @@ def test_a_bundle_carried_only_by_someone_elses_stuck_transaction_is_reattached_
 @pytest.mark.parametrize("reattach_milestones", [3, 100])
 def test_an_idle_spell_does_not_count_against_the_next_item(tmp_path, reattach_milestones):
     """An idle forwarder polls no milestone. The milestones of an idle spell must not count against the next item:
-    neither as passing it by (3: a review found it reattached at its first check) nor in its max_depth age, which
-    counts from the forwarder's first check of it, not from its stored_milestone (100: reattached after one
-    milestone)."""
+    neither as passing it by (3: a review found it reattached at its first check) nor in its max_depth age, counted
+    from its stored_milestone (100: reattached after one milestone while that was the milestone polled before the
+    spell). A store after an idle spell takes the node's current milestone first."""
     from iota_edge.bundle import prepare_transfer
 
     path = str(tmp_path / "outbox.db")
