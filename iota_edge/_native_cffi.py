@@ -391,7 +391,8 @@ class _Watcher:
                     if need is not None and (due is None or need < due):
                         due = need
                 self._due = due
-                self._cond.wait(None if due is None else max(0.0, due - now))
+                # capped: an infinite timeout (pow accepts one) would make Condition.wait raise OverflowError
+                self._cond.wait(None if due is None else min(max(0.0, due - now), _threading.TIMEOUT_MAX))
 
 
 _WATCHER = _Watcher()

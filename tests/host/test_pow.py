@@ -129,6 +129,23 @@ def test_a_cancel_event_stops_its_searches_at_once_without_the_watcher_thread(mo
 
 
 @native_only
+def test_an_infinite_timeout_leaves_the_watcher_thread_alive(monkeypatch):
+    """timeout=inf is valid; with a CancelEvent it is the watcher's only due time, and the wait for it is capped, so
+    the watcher thread does not die of an OverflowError."""
+    from iota_edge import _native_cffi
+
+    watcher = _native_cffi._Watcher()
+    monkeypatch.setattr(_native_cffi, "_WATCHER", watcher)
+    died = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+    ev = _native.CancelEvent()
+    threading.Timer(0.3, ev.set).start()
+    with pytest.raises(PowCancelled):
+        pow.search_nonce(transactions(1)[0], 243, timeout=float("inf"), cancel=ev)
+    assert watcher._thread is not None and watcher._thread.is_alive() and died == []
+
+
+@native_only
 @pytest.mark.parametrize("threads", [1, 2])
 def test_search_hash_is_the_hash_of_the_finished_transaction(threads):
     for mwm, tx in zip((1, 5, 9, 12), transactions(4)):
