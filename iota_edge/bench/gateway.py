@@ -201,16 +201,14 @@ def full_pipeline(messages, registry, url, mwm, workers, tmp, timeout=600):
                 raise RuntimeError("the gateway did not confirm every reading: %d of %d; %s" % (
                     len(feed.confirmed), len(messages), log.getvalue()[-2000:]))
         done = time.monotonic()
-        stored_at = None
-        if gw.forwarder is not None and gw.forwarder.counters["stored"] >= len(messages):
-            stored_at = gw.forwarder.last_stored
+        to_stored = _seconds_to_stored(gw.forwarder, len(messages), started, done)
         stats = gw.stats()
         threads = thread_cpu_seconds()
     finally:
         gw.stop()
     if feed.other:
         raise RuntimeError("unexpected acknowledgements, e.g. %r" % (feed.other[0],))
-    return {"seconds_to_stored": (stored_at or done) - started, "seconds_to_confirmed": done - started,
+    return {"seconds_to_stored": to_stored, "seconds_to_confirmed": done - started,
             "gateway_cpu_seconds": time.process_time() - cpu0, "counters": stats["counters"],
             "rejects": stats["rejects"],
             "thread_cpu_seconds": {"ingest": threads.get("gateway ingest", 0.0),
@@ -367,6 +365,14 @@ class Pipeline:
             raise RuntimeError("pipeline failed: %r" % (self.errors[0],))
 
 
+def _seconds_to_stored(forwarder, n, started, done):
+    """Seconds from ``started`` until every one of ``n`` readings was stored: the forwarder's mark of its last storing
+    pass once it has stored them all, else ``done`` (the last acknowledgement)."""
+    if forwarder is not None and forwarder.counters["stored"] >= n:
+        return forwarder.last_stored - started
+    return done - started
+
+
 def end_to_end(readings, url, mwm, workers, tmp):
     from iota_edge.gateway.outbox import Outbox
 
@@ -387,9 +393,8 @@ def end_to_end(readings, url, mwm, workers, tmp):
         stats = p.forwarder.stats()
     finally:
         p.finish()
-    stored_at = p.forwarder.last_stored if p.forwarder.counters["stored"] >= len(readings) else None
     return {"seconds_to_confirmed": done - started, "gateway_cpu_seconds": time.process_time() - cpu0,
-            "seconds_to_stored": (stored_at or done) - started,
+            "seconds_to_stored": _seconds_to_stored(p.forwarder, len(readings), started, done),
             "pow_latency_mean_s": stats["pow_latency"]["sum"] / max(1, stats["pow_latency"]["count"]),
             "reattaches": stats["reattaches"]}
 
