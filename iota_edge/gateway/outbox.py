@@ -92,6 +92,29 @@ class OutboxCorrupt(OutboxError):
     memory: the backlog in it is the user's data."""
 
 
+_BUSY_TIMEOUT_S = 30.0  # how long a call waits for another connection's lock before OutboxStorageError
+
+
+def _locked(e):
+    return str(e).startswith("database is locked")
+
+
+def wal_mode(db, timeout=_BUSY_TIMEOUT_S):
+    """Runs ``PRAGMA journal_mode=WAL`` on the sqlite3 connection ``db`` and returns the mode SQLite reports. On a
+    new, empty file the switch upgrades a read transaction to a write one, where SQLite answers "database is locked"
+    at once instead of waiting in the busy handler; so while another connection is creating the same file (a gateway's
+    threads, or ``iota-edge gateway status`` beside a starting gateway) the pragma is tried again for up to
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if not _locked(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -236,7 +259,7 @@ class Outbox:
         self.max_raw = max_raw
         self.max_tombstones = max_tombstones
         self._clock = clock
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)  # autocommit: we write BEGIN ourselves
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)  # autocommit: our own BEGINs
         try:
             self._open(check)
         except BaseException:
@@ -247,9 +270,15 @@ class Outbox:
     def _open(self, check):
         db = self._db
         try:
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = wal_mode(db, _BUSY_TIMEOUT_S)
             if check:
                 result = db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.OperationalError as e:
+            if not _locked(e):
+                raise OutboxCorrupt("%s: not a readable SQLite database (%s); move it aside to start over" % (
+                    self.path, e), "path") from e
+            raise OutboxStorageError("%s: locked by another connection for more than %g s" % (
+                self.path, _BUSY_TIMEOUT_S), "path") from e
         except sqlite3.DatabaseError as e:
             raise OutboxCorrupt("%s: not a readable SQLite database (%s); move it aside to start over" % (
                 self.path, e), "path")

@@ -21,6 +21,7 @@ import json
 import sqlite3
 import time
 
+from iota_edge.gateway.outbox import wal_mode
 from iota_edge.gateway.verify import SEEN_WINDOW
 
 _SCHEMA = """
@@ -44,7 +45,7 @@ class DeviceState:
     def __init__(self, path, clock=time.time):
         self._clock = clock
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        wal_mode(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         self._routes = {}

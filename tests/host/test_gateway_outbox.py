@@ -13,8 +13,9 @@ import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
 from iota_edge.trinary import int_to_trytes
+from iota_edge.gateway import outbox as outbox_module
 from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
-                                      OutboxFull, UnknownItem, _statements, _trytes)
+                                      OutboxFull, OutboxStorageError, UnknownItem, _statements, _trytes)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRYTES = "9ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -622,6 +623,47 @@ def test_corrupt_file_is_refused_not_replaced(path):
         Outbox(path)
     with open(path, "rb") as f:
         assert f.read(4) == b"this"  # left for the user to inspect
+
+
+def test_connections_creating_one_new_file_at_once_all_open_it(tmp_path):
+    """Switching a new file to WAL gets SQLite's "database is locked" at once, without the busy timeout, when another
+    connection is creating it too (a gateway's threads, or ``gateway status`` beside a starting gateway): that must not
+    read as a corrupt database."""
+    import threading
+
+    failed = []
+
+    def open_it(p, go):
+        go.wait()
+        try:
+            with Outbox(p) as box:
+                box.put("d", 0, h(0), [tx()])
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            failed.append(e)
+
+    for i in range(60):
+        p, go = str(tmp_path / ("o%d.db" % i)), threading.Event()
+        threads = [threading.Thread(target=open_it, args=(p, go)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        go.set()
+        for t in threads:
+            t.join()
+    assert failed == []
+
+
+def test_a_lock_held_past_the_timeout_is_a_storage_error_not_corruption(path, monkeypatch):
+    monkeypatch.setattr(outbox_module, "_BUSY_TIMEOUT_S", 0.3)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(OutboxStorageError, match="locked by another connection"):
+            Outbox(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Outbox(path) as box:  # the file was left alone, and opens once the lock is gone
+        assert box.stats()["backlog"] == 0
 
 
 def test_argument_checks(path):
