@@ -529,8 +529,7 @@ class Outbox:
             trytes = info.pop("trytes", None)
             attached = None  # (suffix, the body's nbytes it fits)
             if trytes is not None:
-                joined = _join_trytes(trytes)
-                attached = (_attachment(bundle_hash, trytes), _size(joined))
+                attached = (_attachment(bundle_hash, trytes), TRANSACTION_TRYTES * len(trytes))
             prepared.append((bundle_hash, new_state, info, attached))
         missing = []
         db = self._db
@@ -697,11 +696,18 @@ class Outbox:
         were marked."""
         now = self._clock()
         rows = [(now, str(device), s) for device, seqs in acks.items() for s in seqs]
+        db = self._db
         with self._tx():
-            n = self._db.executemany("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
-                                     "AND state = 'confirmed' AND acked = 0", rows).rowcount
-            if prune:
-                self._prune()
+            if not prune:
+                return db.executemany("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
+                                      "AND state = 'confirmed' AND acked = 0", rows).rowcount
+            # Marked and pruned at once: each item goes straight to its tombstone, without the acked = 1 row and
+            # index entry a separate prune would write first and delete again in the same commit.
+            db.executemany("INSERT OR REPLACE INTO tombstones SELECT bundle_hash, device, seq, ? FROM items "
+                           "WHERE device = ? AND seq = ? AND state = 'confirmed' AND acked = 0", rows)
+            n = db.executemany("DELETE FROM items WHERE device = ? AND seq = ? AND state = 'confirmed' AND acked = 0",
+                               [r[1:] for r in rows]).rowcount
+            self._prune(n)  # and those acknowledged before without a prune
         return n
 
     def prune(self) -> int:
@@ -709,12 +715,16 @@ class Outbox:
         with self._tx():
             return self._prune()
 
-    def _prune(self):
+    def _prune(self, pruned=0):
+        """Deletes the acknowledged items, keeping their tombstones; ``pruned``: items the caller already moved to
+        their tombstones in this transaction (counted and trimmed with these). Returns how many were pruned, those
+        included."""
         db = self._db
         now = self._clock()
         db.execute("INSERT OR REPLACE INTO tombstones SELECT bundle_hash, device, seq, ? FROM items WHERE acked = 1",
                    (now,))
-        n = db.execute("DELETE FROM items WHERE acked = 1").rowcount
+        removed = db.execute("DELETE FROM items WHERE acked = 1").rowcount
+        n = removed + pruned
         if n:
             self._bump("pruned", n)
             # The newest max_tombstones by rowid, which grows with every tombstone written (a replaced one takes a new
@@ -838,12 +848,18 @@ def _trytes(body, suffix):
 
 
 def _attachment(bundle_hash, trytes_list):
-    """The attachments row's suffix of the attached transactions ``trytes_list`` (checked 2673-tryte strings, in any
-    order: a device's bundle is stored as it came, attach_to_tangle returns the tail first) of the item
-    ``bundle_hash``: their last ATTACHED_TRYTES by current index. InvalidValue when one belongs to another bundle or
-    the current indexes are not 0 .. n - 1 (only the suffix is written)."""
+    """The attachments row's suffix of the attached transactions ``trytes_list`` (2673-tryte strings, in any order:
+    a device's bundle is stored as it came, attach_to_tangle returns the tail first) of the item ``bundle_hash``:
+    their last ATTACHED_TRYTES by current index. InvalidValue when one is not 2673 characters, its suffix or current
+    index not trytes, it belongs to another bundle, or the current indexes are not 0 .. n - 1. Only the suffix is
+    written, so only the fields read are checked for their alphabet: the body's was when it was put."""
+    if isinstance(trytes_list, str) or not isinstance(trytes_list, (list, tuple)) or not trytes_list:
+        raise InvalidValue("trytes_list: expected a non-empty list of 2673-tryte strings", "trytes_list")
     by_index = {}
     for i, t in enumerate(trytes_list):
+        if (not isinstance(t, str) or len(t) != TRANSACTION_TRYTES or not is_trytes(t[_KEPT:])
+                or not is_trytes(t[_INDEX_FIELD])):
+            raise InvalidValue("trytes_list[%d]: expected 2673 trytes" % i, "trytes_list")
         if t[_BUNDLE_FIELD] != bundle_hash:
             raise InvalidValue("trytes_list[%d]: a transaction of bundle %s..., not of %s..." % (
                 i, t[_BUNDLE_FIELD][:9], bundle_hash[:9]), "trytes_list")

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from iota_edge.errors import IotaEdgeError, InvalidValue
+from iota_edge.transaction import SPAN
 from iota_edge.trinary import int_to_trytes
 from iota_edge.gateway import outbox as outbox_module
 from iota_edge.gateway.outbox import (STATES, TRANSITIONS, IllegalTransition, ItemTooLarge, Outbox, OutboxCorrupt,
@@ -373,6 +374,13 @@ def test_mark_info_trytes_and_reattach(path):
             box.mark(h(9), "attached")
         with pytest.raises(InvalidValue):
             box.mark(h(1), "stored", trytes=["bad"])
+        for bad in ("trytes", [attached(body[0], 7)[:-1] + "a", attached(body[1], 7)]):  # a non-tryte in the nonce
+            with pytest.raises(InvalidValue, match="trytes_list"):
+                box.mark(h(1), "stored", trytes=bad)
+        index = slice(*SPAN["current_index"])
+        odd = attached(body[1], 7)
+        with pytest.raises(InvalidValue, match=r"trytes_list\[1\]: expected 2673 trytes"):  # the index read is checked
+            box.mark(h(1), "stored", trytes=[attached(body[0], 7), odd[:index.start] + "?" + odd[index.start + 1:]])
         with pytest.raises(InvalidValue, match=r"trytes_list\[1\]: a transaction of bundle"):
             box.mark(h(1), "stored", trytes=[attached(body[0], 7), attached(btx(h(2)), 7)])
         with pytest.raises(InvalidValue, match="has 2 transactions in the outbox, got 1"):
@@ -412,10 +420,11 @@ def test_refuse_new_applies_back_pressure_and_recovers(path):
 
 def test_mark_acked_many_marks_every_device_and_prunes_in_one_commit(path):
     with Outbox(path) as box:
-        for dev, seq in (("a", 0), ("a", 1), ("b", 7), ("b", 8)):
+        for dev, seq in (("a", 0), ("a", 1), ("b", 7), ("b", 8), ("c", 3)):
             box.put(dev, seq, h(seq), [tx()])
-        for seq in (0, 1, 7):
+        for seq in (0, 1, 7, 3):
             advance(box, h(seq), "confirmed")
+        assert box.mark_acked_many({"c": [3]}) == 1 and box.get(h(3)).acked  # acknowledged, not pruned yet
         commits = []
         box._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
         # only confirmed, unacknowledged items count: b's 8 is still received, a's 5 does not exist
@@ -423,6 +432,8 @@ def test_mark_acked_many_marks_every_device_and_prunes_in_one_commit(path):
         box._db.set_trace_callback(None)
         assert len(commits) == 1
         assert box.get(h(0)) is None and box.get(h(7)) is None and box.get(h(8)).state == "received"
+        assert box.get(h(3)) is None and box.stats()["counters"]["pruned"] == 4  # the earlier one pruned with them
+        assert box.put("c", 3, h(3), [tx()]) is False
         assert box.put("a", 1, h(1), [tx()]) is False  # pruned to a tombstone: still a duplicate
         assert box.mark_acked_many({"b": [7]}) == 0 and box.prune() == 0
         assert_totals(box._db)
