@@ -103,8 +103,8 @@ def wal_mode(db, timeout=_BUSY_TIMEOUT_S):
     """Runs ``PRAGMA journal_mode=WAL`` on the sqlite3 connection ``db`` and returns the mode SQLite reports. On a
     new, empty file the switch upgrades a read transaction to a write one, where SQLite answers "database is locked"
     at once instead of waiting in the busy handler; so while another connection is creating the same file (a
-    gateway's ingestion and forwarder threads open the outbox side by side at start) the pragma is tried again for up
-    to ``timeout`` seconds."""
+    Forwarder given the path opens its own connection in its thread while the application opens its Outbox) the
+    pragma is tried again for up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -638,8 +638,8 @@ def test_corrupt_file_is_refused_not_replaced(path):
 
 def test_connections_creating_one_new_file_at_once_all_open_it(tmp_path):
     """Switching a new file to WAL gets SQLite's "database is locked" at once, without the busy timeout, when another
-    connection is creating it too (a gateway's ingestion and forwarder threads at start): that must not read as a
-    corrupt database."""
+    connection is creating it too (a Forwarder given the path opens its own in its thread while the application opens
+    its Outbox): that must not read as a corrupt database."""
     import threading
 
     failed = []
