@@ -696,18 +696,11 @@ class Outbox:
         were marked."""
         now = self._clock()
         rows = [(now, str(device), s) for device, seqs in acks.items() for s in seqs]
-        db = self._db
         with self._tx():
-            if not prune:
-                return db.executemany("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
-                                      "AND state = 'confirmed' AND acked = 0", rows).rowcount
-            # Marked and pruned at once: each item goes straight to its tombstone, without the acked = 1 row and
-            # index entry a separate prune would write first and delete again in the same commit.
-            db.executemany("INSERT OR REPLACE INTO tombstones SELECT bundle_hash, device, seq, ? FROM items "
-                           "WHERE device = ? AND seq = ? AND state = 'confirmed' AND acked = 0", rows)
-            n = db.executemany("DELETE FROM items WHERE device = ? AND seq = ? AND state = 'confirmed' AND acked = 0",
-                               [r[1:] for r in rows]).rowcount
-            self._prune(n)  # and those acknowledged before without a prune
+            n = self._db.executemany("UPDATE items SET acked = 1, updated_at = ? WHERE device = ? AND seq = ? "
+                                     "AND state = 'confirmed' AND acked = 0", rows).rowcount
+            if prune:
+                self._prune()
         return n
 
     def prune(self) -> int:
@@ -715,16 +708,12 @@ class Outbox:
         with self._tx():
             return self._prune()
 
-    def _prune(self, pruned=0):
-        """Deletes the acknowledged items, keeping their tombstones; ``pruned``: items the caller already moved to
-        their tombstones in this transaction (counted and trimmed with these). Returns how many were pruned, those
-        included."""
+    def _prune(self):
         db = self._db
         now = self._clock()
         db.execute("INSERT OR REPLACE INTO tombstones SELECT bundle_hash, device, seq, ? FROM items WHERE acked = 1",
                    (now,))
-        removed = db.execute("DELETE FROM items WHERE acked = 1").rowcount
-        n = removed + pruned
+        n = db.execute("DELETE FROM items WHERE acked = 1").rowcount
         if n:
             self._bump("pruned", n)
             # The newest max_tombstones by rowid, which grows with every tombstone written (a replaced one takes a new
