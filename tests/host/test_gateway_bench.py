@@ -44,7 +44,7 @@ def test_outbox_bench_measures_every_call_of_a_readings_life():
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
     assert result["readings"] == 96
-    phases = ("put", "attached", "stored", "confirmed", "acked", "prune")
+    phases = ("put", "attached", "stored", "confirmed", "ack_round")
     for run in result["results"].values():
         assert set(run) == set(phases) and all(run[p]["cpu_us"] > 0 for p in phases)
     if os.path.exists("/proc/self/io"):
