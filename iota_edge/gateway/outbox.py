@@ -602,7 +602,8 @@ class Outbox:
                         bundle_hash[:9], old, new_state, old, legal), old, new_state)
                 if attached is not None and attached[1] != row[5]:
                     raise InvalidValue("trytes_list: bundle %s... has %d transactions in the outbox, got %d" % (
-                        bundle_hash[:9], row[5] // 2673, attached[1] // 2673), "trytes_list")
+                        bundle_hash[:9], row[5] // TRANSACTION_TRYTES, attached[1] // TRANSACTION_TRYTES),
+                        "trytes_list")
                 merged = _info(row[1])
                 merged.update(info)
                 row[0], row[1] = new_state, json.dumps(merged, sort_keys=True)
