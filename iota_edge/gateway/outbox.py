@@ -273,13 +273,10 @@ class Outbox:
             mode = wal_mode(db, _BUSY_TIMEOUT_S)
             if check:
                 result = db.execute("PRAGMA quick_check").fetchall()
-        except sqlite3.OperationalError as e:
-            if not _locked(e):
-                raise OutboxCorrupt("%s: not a readable SQLite database (%s); move it aside to start over" % (
-                    self.path, e), "path") from e
-            raise OutboxStorageError("%s: locked by another connection for more than %g s" % (
-                self.path, _BUSY_TIMEOUT_S), "path") from e
         except sqlite3.DatabaseError as e:
+            if _locked(e):  # busy, not corrupt: another connection held its lock past the timeout
+                raise OutboxStorageError("%s: locked by another connection for more than %g s" % (
+                    self.path, _BUSY_TIMEOUT_S), "path") from e
             raise OutboxCorrupt("%s: not a readable SQLite database (%s); move it aside to start over" % (
                 self.path, e), "path")
         if str(mode).lower() != "wal":  # e.g. a file system without shared memory: refuse, never fall back
