@@ -271,11 +271,21 @@ class MqttClient:
 
     def _open(self):
         self._drop()
-        ai = socket.getaddrinfo(self.host, self.port)[0]
-        sock = socket.socket(ai[0], socket.SOCK_STREAM)
-        self._sock = sock
-        sock.settimeout(self.timeout_ms / 1000)
-        sock.connect(ai[-1])
+        # Every address the name has, in order, as CPython's create_connection: "localhost" is ::1 first on a stock
+        # Debian, and a broker may listen on IPv4 only.
+        err = OSError("%s: no address" % self.host)
+        for ai in socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM):
+            sock = socket.socket(ai[0], socket.SOCK_STREAM)
+            self._sock = sock
+            sock.settimeout(self.timeout_ms / 1000)
+            try:
+                sock.connect(ai[-1])
+                break
+            except OSError as e:
+                err = e
+                self._drop()
+        else:
+            raise err
         if self._ctx is not None:
             try:        # verifies the chain and the name
                 sock = self._ctx.wrap_socket(sock, server_hostname=self._server_hostname)

@@ -288,6 +288,42 @@ def test_tls_with_a_der_ca(micropython, root, make_broker, gateway_for, tmp_path
     assert rc == 2 and lines[-1].startswith("ERROR TLS None TLS: the broker's certificate is rejected"), lines
 
 
+_FALLBACK_SCRIPT = """
+import socket, sys
+sys.path.insert(0, %r)
+from app import mqtt
+
+
+class Resolver:  # a name whose first address refuses (as "localhost" = ::1 before 127.0.0.1, IPv4-only broker)
+    SOCK_STREAM = socket.SOCK_STREAM
+    socket = socket.socket
+
+    @staticmethod
+    def getaddrinfo(host, port, *args):
+        return socket.getaddrinfo("127.0.0.1", %d, *args)[:1] + socket.getaddrinfo("127.0.0.1", port, *args)[:1]
+
+
+mqtt.socket = Resolver
+c = mqtt.MqttClient("mqtt://broker.test:%d", "dev1", "devpass")
+c.connect()
+print("CONNECTED", c.connected)
+c.close()
+"""
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_connect_tries_each_address_of_the_broker_name(runtime, request, root, make_broker):
+    """A name can resolve to several addresses, the first refusing: "localhost" is ::1 first on a stock Debian, and
+    a broker may listen on IPv4 only. The client goes on to the next address, as CPython's create_connection does
+    (a fresh-machine CI run found the TLS tests, which connect to "localhost", refused)."""
+    interpreter = request.getfixturevalue("micropython") if runtime == "micropython" else sys.executable
+    broker = make_broker()
+    out = subprocess.run([interpreter, "-c", _FALLBACK_SCRIPT % (os.path.join(root, "firmware"), _free_port(),
+                                                                 broker.port)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["CONNECTED", "True"], out.stdout + out.stderr
+
+
 _HEAP_SCRIPT = """
 import sys, gc
 sys.path.insert(0, %r)
