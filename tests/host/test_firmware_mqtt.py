@@ -77,9 +77,10 @@ class Probe:
     def __init__(self, micropython, root, **cfg):
         self.lines = []
         self.cond = threading.Condition()
+        # CPython buffers a pipe's stdout unless told not to; the lines are awaited as they come
         self.proc = subprocess.Popen([micropython, os.path.join(root, "tests", "firmware", "mqtt_probe.py"),
                                       json.dumps(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+                                     text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
