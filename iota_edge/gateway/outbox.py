@@ -286,8 +286,9 @@ class Outbox:
                                 "path")
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: a returned put survives power loss
         # Debian builds SQLite with SECURE_DELETE: every page a prune frees (a body's overflow pages) was zeroed and
-        # written again; FAST writes about 0.65x the bytes per reading (python -m iota_edge.bench outbox) and still zeroes
-        # deleted content on the pages written anyway (the outbox holds signed readings bound for a public ledger).
+        # written again; FAST writes about 0.65x the bytes per reading (python -m iota_edge.bench outbox) and still
+        # zeroes deleted content on the pages written anyway (the outbox holds signed readings bound for a public
+        # ledger).
         db.execute("PRAGMA secure_delete=FAST")
         try:  # SQLite's JSON functions: built in since 3.38, an option before
             self._json_patch = db.execute("SELECT json_patch('{}', '{}')").fetchone() == ("{}",)
